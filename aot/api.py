@@ -1,0 +1,203 @@
+"""Public Python API: `aot.compile(...) -> CompiledModel`.
+
+The flow is one direction: frontend -> pass pipeline -> lowering -> memory
+plan -> C emitter -> files (+ manifest). `CompiledModel.run` builds and runs
+the written output on the target's runner.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import tempfile
+from dataclasses import dataclass, field
+
+import numpy as np
+import onnx
+
+from aot import emit as emitter
+from aot.errors import CheckFailed, UsageError
+from aot.frontend import import_model, load_proto
+from aot.ir import Graph
+from aot.options import Options
+from aot.output import write_output
+from aot.program import Program
+from aot.version import __version__
+from aot.passes.memory_plan import Plan, plan_memory
+from aot.passes.pipeline import pipeline_for, run_pipeline
+from aot.targets.lowering import lower
+from aot.targets.target import Target, resolve
+
+STATS_KEYS = ("model", "target", "outputs", "instructions", "flash_bytes", "ram_bytes",
+              "stack_bytes", "arena_bytes")
+
+
+@dataclass
+class Compilation:
+    """Everything the compiler derived, for inspect and tests (not written to disk)."""
+
+    graph: Graph
+    program: Program
+    plan: Plan
+    target: Target
+
+
+@dataclass
+class CompiledModel:
+    out_dir: str
+    manifest: dict
+    compilation: Compilation | None = None
+    _runner: object = field(default=None, repr=False)
+    _tmp: object = field(default=None, repr=False)
+
+    @property
+    def files(self) -> list[str]:
+        return [os.path.join(self.out_dir, f) for f in self.manifest["files"]]
+
+    @property
+    def name(self) -> str:
+        return self.manifest["name"]
+
+    @classmethod
+    def load(cls, out_dir: str) -> "CompiledModel":
+        """A model compiled earlier, from its output directory's manifest."""
+        if not os.path.isdir(out_dir):
+            raise UsageError(f"{out_dir}: not a directory")
+        manifests = sorted(f for f in os.listdir(out_dir) if f.endswith(".json"))
+        for f in manifests:
+            try:
+                with open(os.path.join(out_dir, f)) as fh:
+                    manifest = json.load(fh)
+            except (OSError, ValueError):
+                continue
+            if isinstance(manifest, dict) and manifest.get("generator") == "aot":
+                return cls(out_dir, manifest)
+        raise UsageError(f"{out_dir}: no aot manifest found (compile with `aot compile -o {out_dir}`)")
+
+    def runner(self):
+        if self._runner is None:
+            from aot.targets.host_runner import HostRunner
+            if self.manifest["target"]["runner"] != "host":
+                raise UsageError(f"target {self.manifest['target']['name']} has no runner yet")
+            self._runner = HostRunner(self.out_dir, self.manifest)
+        return self._runner
+
+    def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return self.runner().run(feeds)
+
+    def run_with_stats(self, feeds: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], dict]:
+        outputs = self.run(feeds)
+        io = sum(int(np.prod(s["shape"])) * np.dtype(s["dtype"]).itemsize
+                 for s in self.manifest["inputs"] + self.manifest["outputs"])
+        stats = {
+            "model": self.name,
+            "target": self.manifest["target"]["name"],
+            "outputs": {k: summarize(v) for k, v in outputs.items()},
+            "instructions": None, "flash_bytes": None, "stack_bytes": None,
+            "ram_bytes": self.manifest["arena"]["bytes"] + io,
+            "arena_bytes": self.manifest["arena"]["bytes"],
+        }
+        return outputs, stats
+
+
+def summarize(a: np.ndarray) -> dict:
+    import zlib
+    flat = a.reshape(-1)
+    return {"shape": list(a.shape), "dtype": str(a.dtype),
+            "min": float(flat.min()) if flat.size else None,
+            "max": float(flat.max()) if flat.size else None,
+            "argmax": int(flat.argmax()) if flat.size else None,
+            "crc32": zlib.crc32(np.ascontiguousarray(a).tobytes())}
+
+
+def default_name(model, graph_name: str) -> str:
+    if isinstance(model, (str, os.PathLike)):
+        stem = os.path.splitext(os.path.basename(os.fspath(model)))[0]
+    else:
+        stem = graph_name
+    return emitter.sanitize(stem, "model")
+
+
+def compile_graph(model, target: str | Target = "native", options: Options | None = None,
+                  dump_after=None) -> tuple[Compilation, onnx.ModelProto]:
+    """Frontend, passes, lowering and planning; no files."""
+    options = options or Options()
+    target = resolve(target)
+    proto = load_proto(model)
+    graph = import_model(proto, options.input_shapes)
+    graph = run_pipeline(graph, pipeline_for(target), dump_after)
+    program = lower(graph, target)
+    plan = plan_memory(program, target.alignment)
+    if options.ram_limit is not None and plan.arena_bytes > options.ram_limit:
+        raise CheckFailed(f"the arena needs {plan.arena_bytes} B, over the RAM limit of "
+                          f"{options.ram_limit} B")
+    return Compilation(graph, program, plan, target), proto
+
+
+def compile(model, target: str | Target = "native", *, out_dir: str | None = None,
+            options: Options | None = None, force: bool = False) -> CompiledModel:
+    """Compile an ONNX model (path, bytes or ModelProto) to C in `out_dir`
+    (a fresh temporary directory when None)."""
+    options = options or Options()
+    comp, proto = compile_graph(model, target, options)
+    name = emitter.sanitize(options.name, "model") if options.name else \
+        default_name(model, comp.graph.name)
+    model_hash = _model_hash(model, proto)
+    model_file = os.path.basename(os.fspath(model)) if isinstance(model, (str, os.PathLike)) \
+        else "<in memory>"
+    provenance = {"model": model_file, "sha256": model_hash[:16], "target": comp.target.name}
+    files = emitter.emit(comp.program, comp.plan, name, provenance)
+    manifest = _manifest(comp, name, options, model_file, model_hash, files)
+    files[f"{name}.json"] = (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode()
+    tmp = None
+    if out_dir is None:
+        tmp = tempfile.TemporaryDirectory(prefix=f"aot-{name}-")
+        out_dir = tmp.name
+        force = True
+    write_output(out_dir, files, force=force)
+    return CompiledModel(out_dir, manifest, comp, _tmp=tmp)
+
+
+def _model_hash(model, proto: onnx.ModelProto) -> str:
+    if isinstance(model, (str, os.PathLike)):
+        with open(model, "rb") as f:
+            return hashlib.sha256(f.read()).hexdigest()
+    if isinstance(model, bytes):
+        return hashlib.sha256(model).hexdigest()
+    return hashlib.sha256(proto.SerializeToString(deterministic=True)).hexdigest()
+
+
+def _manifest(comp: Compilation, name: str, options: Options, model_file: str,
+              model_hash: str, files: dict[str, bytes]) -> dict:
+    program = comp.program
+    io_names = emitter.io_c_names(program, name)
+
+    def io(names):
+        result = []
+        for t in names:
+            tensor = program.tensors[t]
+            q = tensor.quant
+            result.append({"name": t, "c_name": io_names[t], "shape": list(tensor.shape),
+                           "dtype": str(tensor.dtype),
+                           "scale": float(q.scale[0]) if q else 1.0,
+                           "zero_point": int(q.zero_point[0]) if q else 0})
+        return result
+
+    return {
+        "generator": "aot",
+        "aot_version": __version__,
+        "name": name,
+        "target": {**comp.target.as_dict(), "runner": comp.target.runner},
+        "toolchain": options.toolchain or "cc",
+        "build_flags": list(comp.target.build_flags),
+        "options": options.as_dict(),
+        "model": {"file": model_file, "sha256": model_hash},
+        "inputs": io(program.inputs),
+        "outputs": io(program.outputs),
+        "arena": {"bytes": comp.plan.arena_bytes, "alignment": comp.plan.alignment,
+                  "lower_bound": comp.plan.lower_bound},
+        "weights_bytes": sum(program.tensors[t].nbytes for t in program.constants()),
+        "files": sorted([*files, f"{name}.json"]),
+    }

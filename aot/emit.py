@@ -1,0 +1,420 @@
+"""C emitter: (Program, Plan) -> the files of a compiled model, as bytes.
+
+Pure function of its inputs: no timestamps, no absolute paths, no dict-order
+or set-order dependence, so identical inputs give byte-identical files. The
+emitter never mutates what it prints from; it builds strings and returns them.
+
+Output (for name `kws`): kws.h (API and size macros), kws.c (the schedule: one
+kernel call per layer, each under a comment naming the ONNX node), kws_weights.c
+(const data), aot_runtime/ (only the kernels used, plus what they call), and
+kws.mk / CMakeLists.txt for firmware builds.
+"""
+
+from __future__ import annotations
+
+import re
+from importlib import resources
+from typing import Mapping
+
+import numpy as np
+
+from aot.program import Call, ConstArray, Null, Params, Program, Ref, Scratch
+from aot.version import __version__
+from aot.passes.memory_plan import Plan, scratch_name
+
+SPDX = "/* SPDX-License-Identifier: Apache-2.0 */\n"
+RUNTIME_HEADERS = ("aot_types.h", "aot_kernels.h", "aot_math.h")
+
+C_TYPES = {
+    np.dtype(np.float32): "float", np.dtype(np.float64): "double",
+    np.dtype(np.int8): "int8_t", np.dtype(np.uint8): "uint8_t",
+    np.dtype(np.int16): "int16_t", np.dtype(np.uint16): "uint16_t",
+    np.dtype(np.int32): "int32_t", np.dtype(np.uint32): "uint32_t",
+    np.dtype(np.int64): "int64_t", np.dtype(np.uint64): "uint64_t",
+    np.dtype(np.bool_): "uint8_t",
+}
+
+C_KEYWORDS = set("""auto break case char const continue default do double else enum extern
+float for goto if inline int long register restrict return short signed sizeof static struct
+switch typedef union unsigned void volatile while _Bool _Complex _Imaginary bool true false
+alignas alignof asm class delete new operator private protected public template this throw
+try typename virtual namespace using arena mem int8_t uint8_t int16_t uint16_t int32_t
+uint32_t int64_t uint64_t intptr_t uintptr_t size_t ptrdiff_t NULL""".split())
+
+
+def c_type(dtype) -> str:
+    try:
+        return C_TYPES[np.dtype(dtype)]
+    except KeyError:
+        raise ValueError(f"no C type for {dtype}") from None
+
+
+def sanitize(text: str, fallback: str = "t") -> str:
+    """A C identifier made from arbitrary text (lowercase, ASCII, no leading digit)."""
+    ident = re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_").lower()[:48].strip("_")
+    if not ident:
+        ident = fallback
+    if ident[0].isdigit():
+        ident = f"{fallback}_{ident}"
+    if ident in C_KEYWORDS:
+        ident += "_"
+    return ident
+
+
+def comment(text: str) -> str:
+    """Text that is safe inside /* ... */ on one line: printable ASCII, no '*/'."""
+    text = "".join(c if 32 <= ord(c) < 127 else "?" for c in text)
+    return text.replace("*/", "* /").replace("/*", "/ *")
+
+
+def c_string(text: str) -> str:
+    out = []
+    for ch in text:
+        if ch in '"\\?':
+            out.append("\\" + ch)
+        elif 32 <= ord(ch) < 127:
+            out.append(ch)
+        else:
+            out.extend(f"\\{b:03o}" for b in ch.encode("utf-8"))
+    return '"' + "".join(out) + '"'
+
+
+class Names:
+    """Unique C identifiers, assigned in call order so output is deterministic."""
+
+    def __init__(self, reserved=()):
+        self.used: set[str] = set(reserved)
+        self.by_key: dict[tuple[str, str], str] = {}
+
+    def get(self, kind: str, text: str, fallback: str = "t") -> str:
+        key = (kind, text)
+        if key not in self.by_key:
+            base = sanitize(text, fallback)
+            ident, i = base, 2
+            while ident in self.used:
+                ident, i = f"{base}_{i}", i + 1
+            self.used.add(ident)
+            self.by_key[key] = ident
+        return self.by_key[key]
+
+
+def c_float(v) -> str:
+    v = np.float32(v)
+    if np.isnan(v):
+        return "AOT_NAN"
+    if np.isinf(v):
+        return "AOT_INFINITY" if v > 0 else "(-AOT_INFINITY)"
+    text = str(v)
+    if "e" not in text and "." not in text:
+        text += ".0"
+    return text + "f"
+
+
+def c_int(v, dtype) -> str:
+    v = int(v)
+    dtype = np.dtype(dtype)
+    if dtype == np.int64:
+        return "INT64_C(%d)" % v if v != -2**63 else "(-INT64_C(9223372036854775807) - 1)"
+    if dtype == np.uint64:
+        return "UINT64_C(%d)" % v
+    if dtype == np.uint32:
+        return "%du" % v
+    if dtype == np.int32 and v == -2**31:
+        return "(-2147483647 - 1)"
+    return str(v)
+
+
+def c_literals(data: np.ndarray) -> list[str]:
+    flat = data.reshape(-1)
+    if flat.dtype in (np.float32, np.float64):
+        return [c_float(v) for v in flat.tolist()]
+    if flat.dtype == np.bool_:
+        return ["1" if v else "0" for v in flat.tolist()]
+    return [c_int(v, flat.dtype) for v in flat.tolist()]
+
+
+def wrap(items: list[str], indent: str = "    ", width: int = 96) -> str:
+    lines, line = [], indent
+    for item in items:
+        piece = item + ", "
+        if len(line) + len(piece) > width and line.strip():
+            lines.append(line.rstrip())
+            line = indent
+        line += piece
+    if line.strip():
+        lines.append(line.rstrip().rstrip(","))
+    return "\n".join(lines)
+
+
+def _assign_io_names(program: Program, name: str, names: Names) -> dict[str, str]:
+    result = {}
+    for t in [*program.inputs, *program.outputs]:
+        ident = sanitize(t, "io")
+        if ident.startswith(("aot_", f"{name}_")):
+            ident = "io_" + ident   # never shadow a kernel or a model symbol
+        result[t] = names.get("io", ident, "io")
+    return result
+
+
+def io_c_names(program: Program, name: str) -> dict[str, str]:
+    """The C parameter name of each graph input and output (as `emit` assigns them)."""
+    return _assign_io_names(program, name, Names(reserved=C_KEYWORDS))
+
+
+def emit(program: Program, plan: Plan, name: str, provenance: Mapping[str, str]) -> dict[str, bytes]:
+    """All files of the compiled model, keyed by path relative to the output directory."""
+    up = name.upper()
+    names = Names(reserved=C_KEYWORDS)
+    io_names = _assign_io_names(program, name, names)
+    const_names = {t: f"{name}_{names.get('const', t, 'w')}" for t in program.constants()}
+    prov = " ".join(f"{k}={v}" for k, v in provenance.items())
+    banner = (SPDX + f"/* Generated by aot {__version__}. Do not edit.\n"
+              f" * {comment(prov)} */\n")
+
+    files: dict[str, str] = {}
+    files[f"{name}.h"] = banner + _header(program, plan, name, up, io_names)
+    files[f"{name}.c"] = banner + _source(program, plan, name, up, io_names, const_names, names)
+    files[f"{name}_weights.c"] = banner + _weights(program, name, up, const_names)
+    runtime = _runtime_closure({c.kernel for c in program.calls})
+    for fname, text in runtime.items():
+        files[f"aot_runtime/{fname}"] = text
+    sources = [f"{name}.c", f"{name}_weights.c"] + [f"aot_runtime/{f}" for f in runtime
+                                                     if f.endswith(".c")]
+    files[f"{name}.mk"] = _makefile(name, up, sources)
+    files["CMakeLists.txt"] = _cmake(name, sources)
+    return {path: text.encode("utf-8") for path, text in files.items()}
+
+
+def _io_signature(program: Program, io_names) -> str:
+    args = [f"const {c_type(program.tensors[t].dtype)} *{io_names[t]}" for t in program.inputs]
+    args += [f"{c_type(program.tensors[t].dtype)} *{io_names[t]}" for t in program.outputs]
+    return ", ".join(args + ["void *arena"])
+
+
+def _header(program: Program, plan: Plan, name: str, up: str, io_names) -> str:
+    out = [f"#ifndef {up}_H", f"#define {up}_H", "", "#include <stdint.h>", "",
+           '#include "aot_runtime/aot_types.h"', "",
+           "#if AOT_RUNTIME_VERSION != 1",
+           f'#error "{name} was generated for aot runtime version 1"', "#endif", "",
+           "#ifdef __cplusplus", 'extern "C" {', "#endif", "",
+           f"/* Bytes of working memory {name}_run needs, and their alignment. */",
+           f"#define {up}_ARENA_SIZE {plan.arena_bytes}u",
+           f"#define {up}_ARENA_ALIGN {plan.alignment}u", "",
+           f"#define {up}_NUM_INPUTS {len(program.inputs)}",
+           f"#define {up}_NUM_OUTPUTS {len(program.outputs)}"]
+    for kind, names in (("INPUT", program.inputs), ("OUTPUT", program.outputs)):
+        for i, t in enumerate(names):
+            tensor = program.tensors[t]
+            p = f"{up}_{kind}{i}"
+            scale, zp = (tensor.quant.scale[0], tensor.quant.zero_point[0]) if tensor.quant \
+                else (1.0, 0)
+            out += ["",
+                    f"/* {kind.lower()} {i}: '{comment(t)}', {c_type(tensor.dtype)} "
+                    f"[{','.join(map(str, tensor.shape))}] */",
+                    f"#define {p}_NAME {c_string(t)}",
+                    f"#define {p}_NDIM {len(tensor.shape)}",
+                    f"#define {p}_DIMS {{{', '.join(map(str, tensor.shape)) or '1'}}}",
+                    f"#define {p}_SIZE {tensor.size}u /* elements */",
+                    f"#define {p}_BYTES {tensor.nbytes}u",
+                    f"#define {p}_SCALE {c_float(scale)}",
+                    f"#define {p}_ZERO_POINT {int(zp)}"]
+    out += ["", "/**",
+            f" * Runs {name} once. Inputs and outputs are dense, row-major, in the shapes above.",
+            f" * arena: {up}_ARENA_SIZE bytes aligned to {up}_ARENA_ALIGN, owned by the",
+            " * caller; its contents need not survive between calls.",
+            " * Returns AOT_OK (0), AOT_E_NULL for a NULL pointer or AOT_E_ALIGN for a",
+            " * misaligned arena.",
+            " */",
+            f"int {name}_run({_io_signature(program, io_names)});", "",
+            "#ifdef __cplusplus", "}", "#endif", "", f"#endif /* {up}_H */", ""]
+    return "\n".join(out)
+
+
+def _struct_init(fields: Mapping, arrays: list[str], base: str, indent: str = "    ") -> str:
+    parts = []
+    for key, value in fields.items():
+        if isinstance(value, dict):
+            inner = _struct_init(value, arrays, f"{base}_{key}", indent + "    ")
+            parts.append(f"{indent}.{key} = {{\n{inner}\n{indent}}}")
+        elif isinstance(value, ConstArray):
+            arr = f"{base}_{key}"
+            data = value.data.reshape(-1)
+            arrays.append(f"static const {c_type(data.dtype)} {arr}[{data.size}] = {{\n"
+                          f"{wrap(c_literals(data))}\n}};")
+            parts.append(f"{indent}.{key} = {arr}")
+        elif value is None:
+            parts.append(f"{indent}.{key} = NULL")
+        elif isinstance(value, tuple):
+            parts.append(f"{indent}.{key} = {{{', '.join(_scalar(v) for v in value)}}}")
+        else:
+            parts.append(f"{indent}.{key} = {_scalar(value)}")
+    return ",\n".join(parts)
+
+
+def _scalar(v) -> str:
+    if isinstance(v, (bool, np.bool_)):
+        return "1" if v else "0"
+    if isinstance(v, (int, np.integer)):
+        return c_int(v, np.int32)
+    return c_float(v)
+
+
+def _source(program: Program, plan: Plan, name: str, up: str, io_names, const_names,
+            names: Names) -> str:
+    consts = program.constants()
+    out = [f'#include "{name}.h"', "", '#include "aot_runtime/aot_kernels.h"', ""]
+    if consts:
+        out.append("/* Constant data, defined in " + f"{name}_weights.c. */")
+        for t in consts:
+            tensor = program.tensors[t]
+            out.append(f"extern const {c_type(tensor.dtype)} {const_names[t]}"
+                       f"[{max(tensor.size, 1)}];")
+        out.append("")
+    if plan.offsets:
+        out.append("/* Arena layout: byte offsets of the intermediate buffers. */")
+        for buf in sorted(plan.buffers, key=lambda b: (plan.offsets[b], b)):
+            out.append(f"#define {up}_OFF_{names.get('off', buf).upper()} {plan.offsets[buf]}u")
+        out.append("")
+    body, arrays, structs = [], [], []
+    for index, call in enumerate(program.calls):
+        pname = None
+        if call.params is not None:
+            pname = names.get("params", f"{call.layer}_{index}", "layer") + "_params"
+            init = _struct_init(call.params.fields, arrays, pname)
+            structs.append(f"static const {call.params.ctype} {pname} = {{\n{init}\n}};")
+        args = ([f"&{pname}"] if pname else []) + [
+            _operand(op, program, plan, up, io_names, const_names, names, index)
+            for op in call.operands]
+        shape = program.tensors[call.writes[0]].shape
+        body.append(f"    /* {index}: {comment(call.op)} '{comment(call.layer)}' -> "
+                    f"[{','.join(map(str, shape))}] */")
+        body.append(_call_text(call.kernel, args))
+    if arrays:
+        out += arrays + [""]
+    if structs:
+        out += ["\n\n".join(structs), ""]
+    io_args = [io_names[t] for t in [*program.inputs, *program.outputs]]
+    out += [f"int {name}_run({_io_signature(program, io_names)})", "{"]
+    if plan.offsets:
+        out.append("    uint8_t *mem = (uint8_t *)arena;")
+        out.append("")
+    checks = " || ".join(f"{a} == NULL" for a in io_args) or "0"
+    out += [f"    if ({checks}) {{", "        return AOT_E_NULL;", "    }"]
+    if plan.arena_bytes:
+        out += [f"    if (arena == NULL) {{", "        return AOT_E_NULL;", "    }",
+                f"    if (((uintptr_t)arena & ({up}_ARENA_ALIGN - 1u)) != 0u) {{",
+                "        return AOT_E_ALIGN;", "    }"]
+    else:
+        out.append("    (void)arena;")
+    out += [""] + body + ["", "    return AOT_OK;", "}", ""]
+    return "\n".join(out)
+
+
+def _call_text(kernel: str, args: list[str]) -> str:
+    one = f"    {kernel}({', '.join(args)});"
+    if len(one) <= 100:
+        return one
+    pad = " " * (len(kernel) + 5)
+    return f"    {kernel}(" + (",\n" + pad).join(args) + ");"
+
+
+def _operand(op, program: Program, plan: Plan, up: str, io_names, const_names,
+             names: Names, index: int) -> str:
+    if isinstance(op, Null):
+        return "NULL"
+    if isinstance(op, Scratch):
+        return f"(mem + {up}_OFF_{names.get('off', scratch_name(index)).upper()})"
+    assert isinstance(op, Ref)
+    tensor = program.tensors[op.tensor]
+    ctype = c_type(tensor.dtype)
+    root, byte_offset = program.root(op.tensor)
+    byte_offset += op.offset * tensor.dtype.itemsize
+    if root in io_names:
+        base = io_names[root]
+        root_type = c_type(program.tensors[root].dtype)
+        const = "const " if root in program.inputs else ""
+        if root_type != ctype:
+            base = f"({const}{ctype} *){base}"
+    elif program.tensors[root].is_const:
+        base = const_names[root]
+        if c_type(program.tensors[root].dtype) != ctype:
+            base = f"(const {ctype} *){base}"
+    else:
+        offset = f"{up}_OFF_{names.get('off', root).upper()}"
+        if byte_offset % tensor.dtype.itemsize == 0 and byte_offset:
+            return f"(({ctype} *)(mem + {offset}) + {byte_offset // tensor.dtype.itemsize})"
+        if byte_offset:
+            offset += f" + {byte_offset}u"
+        return f"({ctype} *)(mem + {offset})"
+    if byte_offset:
+        return f"({base} + {byte_offset // tensor.dtype.itemsize})"
+    return base
+
+
+def _weights(program: Program, name: str, up: str, const_names) -> str:
+    out = ["#include <stdint.h>", "",
+           f"/* Define {up}_WEIGHTS_ATTR, e.g. as __attribute__((section(\".rodata.{name}\"))),",
+           " * to place the constant data in a chosen linker section. */",
+           f"#ifndef {up}_WEIGHTS_ATTR", f"#define {up}_WEIGHTS_ATTR", "#endif", ""]
+    needs_special = False
+    body = []
+    for t in program.constants():
+        tensor = program.tensors[t]
+        lits = c_literals(tensor.data) if tensor.size else ["0"]
+        needs_special |= any(lit.startswith(("AOT_", "(-AOT")) for lit in lits)
+        body.append(f"/* '{comment(t)}' [{','.join(map(str, tensor.shape))}] */")
+        body.append(f"extern const {c_type(tensor.dtype)} {const_names[t]}[{max(tensor.size, 1)}];")
+        body.append(f"const {c_type(tensor.dtype)} {const_names[t]}[{max(tensor.size, 1)}] "
+                    f"{up}_WEIGHTS_ATTR = {{\n{wrap(lits)}\n}};\n")
+    if needs_special:
+        out[:2] = ["#include <stdint.h>", "", '#include "aot_runtime/aot_types.h"', ""]
+    if not body:
+        body.append(f"/* {name} has no constant data. */")
+        body.append(f"extern const int {name}_no_weights;")
+        body.append(f"const int {name}_no_weights = 0;\n")
+    return "\n".join(out + body)
+
+
+_CALL = re.compile(r"\b(aot_[a-z0-9_]+)\s*\(")
+
+
+def _runtime_closure(kernels: set[str]) -> dict[str, str]:
+    """Source text of the kernels used and every runtime function they call."""
+    pkg = resources.files("aot.runtime_c")
+    available = {p.name[:-2] for p in pkg.iterdir() if p.name.endswith(".c")}
+    todo, seen = sorted(kernels), set()
+    while todo:
+        k = todo.pop()
+        if k in seen:
+            continue
+        if k not in available:
+            raise ValueError(f"runtime kernel {k} has no source file {k}.c")
+        seen.add(k)
+        text = (pkg / f"{k}.c").read_text()
+        todo.extend(sorted({m for m in _CALL.findall(text) if m in available} - seen))
+    files = {h: (pkg / h).read_text() for h in RUNTIME_HEADERS}
+    for p in sorted(pkg.iterdir(), key=lambda p: p.name):
+        if p.name.endswith(".h") and p.name not in files and p.name.startswith("aot_"):
+            files[p.name] = p.read_text()   # private helper headers (e.g. aot_binary_impl.h)
+    for k in sorted(seen):
+        files[f"{k}.c"] = (pkg / f"{k}.c").read_text()
+    return files
+
+
+def _makefile(name: str, up: str, sources: list[str]) -> str:
+    lines = [f"# {name}: sources of the compiled model, for `include {name}.mk` in a Makefile.",
+             f"# Add $({up}_SRCS) to your sources and $({up}_CFLAGS) to your CFLAGS.",
+             f"{up}_DIR := $(dir $(lastword $(MAKEFILE_LIST)))",
+             f"{up}_SRCS := " + " \\\n    ".join(f"$({up}_DIR){s}" for s in sources),
+             f"{up}_CFLAGS := -I$({up}_DIR)", ""]
+    return "\n".join(lines)
+
+
+def _cmake(name: str, sources: list[str]) -> str:
+    return "\n".join([
+        f"# {name}: add_subdirectory() this folder and link the `{name}` library.",
+        "cmake_minimum_required(VERSION 3.13)",
+        f"add_library({name} STATIC",
+        *(f"    ${{CMAKE_CURRENT_LIST_DIR}}/{s}" for s in sources), ")",
+        f"target_include_directories({name} PUBLIC ${{CMAKE_CURRENT_LIST_DIR}})",
+        f"set_target_properties({name} PROPERTIES C_STANDARD 99 C_STANDARD_REQUIRED ON)", ""])

@@ -1,0 +1,292 @@
+"""ONNX -> Graph.
+
+Contract: `import_model(source, input_shapes)` returns a verified `Graph` whose
+every tensor has a static shape and a numpy dtype, with opsets upgraded to one
+canonical opset (`CANONICAL_OPSET`), initializers and Constant nodes turned
+into constant tensors, and the ONNX node names kept. Shapes come from ONNX's
+own per-node shape inference; where a shape depends on constant data that
+inference cannot see (e.g. Reshape fed by a Shape->Concat chain), the producing
+node is evaluated on its constant inputs. Anything we cannot import raises
+`ModelError` with a one-line message naming the node or input and what to do.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Mapping
+
+import numpy as np
+import onnx
+from onnx import helper, numpy_helper, shape_inference
+
+from aot.errors import ModelError
+from aot.evaluate import CANONICAL_OPSET, evaluate_node, to_node_proto
+from aot.ir import Graph, Node, Tensor, verify
+
+KNOWN_DOMAINS = ("", "ai.onnx", "ai.onnx.ml", "com.microsoft")
+
+# Constant inputs larger than this are not handed to shape inference: shape
+# arguments are small, weights are not, and serializing weights is slow.
+_MAX_SHAPE_DATA = 4096
+
+
+def load_proto(source: str | os.PathLike | bytes | onnx.ModelProto) -> onnx.ModelProto:
+    if isinstance(source, onnx.ModelProto):
+        return source
+    if isinstance(source, bytes):
+        return _parse(source, "model bytes", None)
+    path = os.fspath(source)
+    if not os.path.exists(path):
+        raise ModelError(f"{path}: no such file")
+    if not os.path.isfile(path):
+        raise ModelError(f"{path}: not a regular file")
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise ModelError(f"{path}: cannot read ({e.strerror})") from None
+    return _parse(data, path, os.path.dirname(os.path.abspath(path)))
+
+
+def _parse(data: bytes, what: str, base_dir: str | None) -> onnx.ModelProto:
+    model = onnx.ModelProto()
+    try:
+        model.ParseFromString(data)
+    except Exception:  # protobuf raises DecodeError or RuntimeError, version-dependent
+        raise ModelError(f"{what}: not an ONNX model (the file does not parse as "
+                         f"ONNX protobuf; is it truncated?)") from None
+    if not model.HasField("graph") or model.ir_version <= 0:
+        raise ModelError(f"{what}: not an ONNX model (no graph or no IR version)")
+    if base_dir is not None and any(
+            t.data_location == onnx.TensorProto.EXTERNAL for t in model.graph.initializer):
+        try:
+            onnx.external_data_helper.load_external_data_for_model(model, base_dir)
+        except OSError as e:
+            raise ModelError(f"{what}: cannot read external weights ({e})") from None
+    return model
+
+
+def _check(model: onnx.ModelProto) -> None:
+    for op in model.opset_import:
+        if op.domain not in KNOWN_DOMAINS:
+            raise ModelError(f"model imports unknown operator domain '{op.domain}'; "
+                             f"aot knows {', '.join(repr(d) for d in KNOWN_DOMAINS)}")
+    for node in model.graph.node:
+        if node.domain not in KNOWN_DOMAINS:
+            raise ModelError(f"{node.op_type} node '{node.name}' is in unknown domain "
+                             f"'{node.domain}'")
+    try:
+        onnx.checker.check_model(model)
+    except onnx.checker.ValidationError as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else "invalid model"
+        raise ModelError(f"invalid ONNX model: {first}") from None
+
+
+def _upgrade(model: onnx.ModelProto) -> onnx.ModelProto:
+    version = next((op.version for op in model.opset_import if op.domain in ("", "ai.onnx")), None)
+    if version is None or version == CANONICAL_OPSET:
+        return model
+    if version > CANONICAL_OPSET:
+        raise ModelError(f"model uses opset {version}; this aot knows opsets up to "
+                         f"{CANONICAL_OPSET} (upgrade aot)")
+    try:
+        return onnx.version_converter.convert_version(model, CANONICAL_OPSET)
+    except Exception as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ModelError(f"cannot upgrade the model from opset {version} to "
+                         f"{CANONICAL_OPSET}: {first}") from None
+
+
+def _attrs(node: onnx.NodeProto) -> dict:
+    attrs = {}
+    for a in node.attribute:
+        value = helper.get_attribute_value(a)
+        if isinstance(value, bytes):
+            value = value.decode("utf-8", "replace")
+        elif isinstance(value, list) and value and isinstance(value[0], bytes):
+            value = [v.decode("utf-8", "replace") for v in value]
+        attrs[a.name] = value
+    return attrs
+
+
+def _dtype(elem_type: int, where: str) -> np.dtype:
+    try:
+        return np.dtype(helper.tensor_dtype_to_np_dtype(elem_type))
+    except Exception:
+        raise ModelError(f"{where}: unsupported element type "
+                         f"{onnx.TensorProto.DataType.Name(elem_type)}") from None
+
+
+def _static_shape(type_proto: onnx.TypeProto) -> tuple[int, ...] | None:
+    if not type_proto.HasField("tensor_type") or not type_proto.tensor_type.HasField("shape"):
+        return None
+    dims = []
+    for d in type_proto.tensor_type.shape.dim:
+        if not d.HasField("dim_value") or d.dim_value < 0:
+            return None
+        dims.append(int(d.dim_value))
+    return tuple(dims)
+
+
+def _shape_text(type_proto: onnx.TypeProto) -> str:
+    if not type_proto.tensor_type.HasField("shape"):
+        return "unknown rank"
+    return "[" + ",".join(d.dim_param or (str(d.dim_value) if d.HasField("dim_value") else "?")
+                          for d in type_proto.tensor_type.shape.dim) + "]"
+
+
+def import_model(source, input_shapes: Mapping[str, tuple[int, ...]] | None = None) -> Graph:
+    proto = load_proto(source)
+    _check(proto)
+    proto = _upgrade(proto)
+    return _to_graph(proto, dict(input_shapes or {}))
+
+
+def _to_graph(model: onnx.ModelProto, input_shapes: dict[str, tuple[int, ...]]) -> Graph:
+    g = model.graph
+    opsets = {op.domain or "": op.version for op in model.opset_import}
+    tensors: dict[str, Tensor] = {}
+
+    for init in g.initializer:
+        try:
+            data = numpy_helper.to_array(init)
+        except Exception as e:
+            raise ModelError(f"initializer '{init.name}' cannot be read: {e}") from None
+        tensors[init.name] = Tensor.const(init.name, data)
+
+    inputs = []
+    for vi in g.input:
+        if vi.name in tensors:
+            continue  # old-style models list initializers as inputs too
+        dtype = _dtype(vi.type.tensor_type.elem_type, f"input '{vi.name}'")
+        shape = input_shapes.pop(vi.name, None) or _static_shape(vi.type)
+        if shape is None:
+            raise ModelError(f"input '{vi.name}' has dynamic shape {_shape_text(vi.type)}; "
+                             f"fix it with --input-shape {vi.name}=" +
+                             ",".join(str(d.dim_value) if d.dim_value > 0 else "1"
+                                      for d in vi.type.tensor_type.shape.dim))
+        if any(d <= 0 for d in shape):
+            raise ModelError(f"input '{vi.name}' has a zero or negative dimension "
+                             f"{list(shape)}")
+        tensors[vi.name] = Tensor(vi.name, tuple(shape), dtype)
+        inputs.append(vi.name)
+    if input_shapes:
+        raise ModelError(f"--input-shape names no model input: {', '.join(sorted(input_shapes))} "
+                         f"(inputs: {', '.join(inputs)})")
+
+    hints = _whole_model_hints(model, {n: tensors[n] for n in inputs})
+    # Values known at compile time that are not constants in the graph (yet):
+    # Shape of a static tensor and small computations on it. Shape inference
+    # needs them; the 'fold' pass turns them into constants later.
+    known: dict[str, np.ndarray] = {}
+    nodes = []
+    used_names: set[str] = set()
+    for index, onode in enumerate(g.node):
+        name = onode.name or f"{onode.op_type}_{index}"
+        if name in used_names:
+            name = f"{name}_{index}"
+        used_names.add(name)
+        node = Node(onode.op_type, tuple(onode.input), tuple(onode.output), _attrs(onode),
+                    name, "" if onode.domain == "ai.onnx" else onode.domain)
+        for i in node.inputs:
+            if i and i not in tensors:
+                raise ModelError(f"{node.describe()} reads '{i}', which no node, input "
+                                 f"or initializer defines (graph not in topological order, "
+                                 f"or a missing initializer)")
+        if node.op == "Constant" and not node.domain:
+            value = evaluate_node(node, [])[0]
+            tensors[node.outputs[0]] = Tensor.const(node.outputs[0], value)
+            continue
+        for out, t in _infer_outputs(node, tensors, opsets, hints, known).items():
+            if out in tensors:
+                raise ModelError(f"{node.describe()} redefines tensor '{out}'")
+            tensors[out] = t
+        nodes.append(node)
+
+    for vo in g.output:
+        if vo.name not in tensors:
+            raise ModelError(f"graph output '{vo.name}' is never produced")
+    name = re.sub(r"\W", "_", g.name) or "model"
+    graph = Graph(tuple(nodes), tensors, tuple(inputs), tuple(o.name for o in g.output), name)
+    graph = graph.replace()  # drop unused initializers
+    verify(graph)
+    return graph
+
+
+def _whole_model_hints(model: onnx.ModelProto, inputs: Mapping[str, Tensor]) -> dict[str, onnx.TypeProto]:
+    """Output types from whole-model inference: covers domains without per-node schemas."""
+    m = onnx.ModelProto()
+    m.CopyFrom(model)
+    for vi in m.graph.input:
+        if vi.name in inputs:
+            t = inputs[vi.name]
+            vi.type.CopyFrom(helper.make_tensor_type_proto(vi.type.tensor_type.elem_type, list(t.shape)))
+    try:
+        m = shape_inference.infer_shapes(m, data_prop=True)
+    except Exception:
+        return {}
+    return {vi.name: vi.type for vi in list(m.graph.value_info) + list(m.graph.output)}
+
+
+def _small_value(t: Tensor | None, known: dict[str, np.ndarray]) -> np.ndarray | None:
+    if t is None:
+        return None
+    value = t.data if t.is_const else known.get(t.name)
+    return value if value is not None and value.size <= _MAX_SHAPE_DATA else None
+
+
+def _infer_outputs(node: Node, tensors: dict[str, Tensor], opsets: dict[str, int],
+                   hints: dict[str, onnx.TypeProto], known: dict[str, np.ndarray]) -> dict[str, Tensor]:
+    in_tensors = [tensors[i] if i else None for i in node.inputs]
+    values = [_small_value(t, known) for t in in_tensors]
+    types: dict[str, onnx.TypeProto] = {}
+    try:
+        schema = onnx.defs.get_schema(node.op, opsets.get(node.domain, CANONICAL_OPSET), node.domain)
+    except Exception:
+        schema = None
+    if schema is not None:
+        in_types = {}
+        in_data = {}
+        for t, v in zip(in_tensors, values):
+            if t is None:
+                continue
+            in_types[t.name] = helper.make_tensor_type_proto(
+                helper.np_dtype_to_tensor_dtype(t.dtype), list(t.shape))
+            if v is not None:
+                in_data[t.name] = numpy_helper.from_array(np.asarray(v), t.name)
+        try:
+            types = shape_inference.infer_node_outputs(
+                schema, to_node_proto(node), in_types, in_data,
+                opset_imports=[helper.make_opsetid(d, v) for d, v in opsets.items()])
+        except Exception as e:
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise ModelError(f"{node.describe()}: shape inference failed: {first}") from None
+    result = {}
+    evaluated = None
+    if node.op in ("Shape", "Size") and not node.domain and in_tensors[0] is not None:
+        from aot.passes.fold import shape_value
+        evaluated = {node.outputs[0]: shape_value(node, in_tensors[0].shape)}
+    elif all(t is None or v is not None for t, v in zip(in_tensors, values)) and \
+            any(t is not None and not t.is_const for t in in_tensors):
+        evaluated = dict(zip(node.outputs, evaluate_node(node, values)))
+    if evaluated is not None:
+        known.update(evaluated)
+    for out in node.outputs:
+        if not out:
+            continue
+        tp = types.get(out) or hints.get(out)
+        shape = _static_shape(tp) if tp is not None else None
+        if shape is None or tp is None or not tp.tensor_type.elem_type:
+            if evaluated is None and all(t is None or t.is_const for t in in_tensors):
+                evaluated = dict(zip(node.outputs, evaluate_node(
+                    node, [t.data if t is not None else None for t in in_tensors])))
+            if evaluated is not None:
+                value = evaluated[out]
+                result[out] = Tensor(out, tuple(int(d) for d in value.shape), value.dtype)
+                continue
+            raise ModelError(f"{node.describe()}: output '{out}' has a dynamic shape "
+                             f"{_shape_text(tp) if tp is not None else '(unknown)'}; "
+                             f"fix the model inputs' shapes with --input-shape NAME=d0,d1,...")
+        result[out] = Tensor(out, shape, _dtype(tp.tensor_type.elem_type, node.describe()))
+    return result

@@ -1,0 +1,53 @@
+"""Compile options: one explicit dataclass; the CLI maps its flags onto it."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from aot.errors import UsageError
+
+
+@dataclass(frozen=True)
+class Options:
+    name: str | None = None                 # C prefix; default: the model file's stem
+    input_shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    optimize: str = "speed"                 # "speed" | "size"
+    kernels: str = "auto"                   # "auto" | "portable"
+    ram_limit: int | None = None            # bytes; compile fails when the plan needs more
+    toolchain: str | None = None            # None: the target's default
+
+    def __post_init__(self):
+        if self.optimize not in ("speed", "size"):
+            raise UsageError(f"optimize must be 'speed' or 'size', not {self.optimize!r}")
+        if self.kernels not in ("auto", "portable"):
+            raise UsageError(f"kernels must be 'auto' or 'portable', not {self.kernels!r}")
+
+    def as_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["input_shapes"] = {k: list(v) for k, v in sorted(self.input_shapes.items())}
+        return d
+
+
+def parse_shape_spec(spec: str) -> tuple[str, tuple[int, ...]]:
+    """'name=1,3,32,32' -> ('name', (1, 3, 32, 32))."""
+    name, sep, dims = spec.rpartition("=")
+    try:
+        shape = tuple(int(d) for d in dims.split(","))
+    except ValueError:
+        shape = ()
+    if not sep or not name or not shape or any(d <= 0 for d in shape):
+        raise UsageError(f"bad --input-shape '{spec}'; expected NAME=d0,d1,... with positive dims")
+    return name, shape
+
+
+def parse_bytes(text: str) -> int:
+    """'64K' / '1M' / '4096' -> bytes."""
+    units = {"K": 1024, "M": 1024 * 1024}
+    t = text.strip().upper().removesuffix("B")
+    try:
+        if t and t[-1] in units:
+            return int(float(t[:-1]) * units[t[-1]])
+        return int(t)
+    except ValueError:
+        raise UsageError(f"bad size '{text}'; expected e.g. 65536, 64K or 1M") from None

@@ -1,0 +1,112 @@
+"""The lowered program: ordered kernel calls over named buffers.
+
+Lowering turns each graph node into `Call`s (and `Alias`es for ops that only
+reinterpret a buffer, like Reshape). A call names its C kernel, a constant
+parameter block, and its operands in the kernel's argument order. The memory
+planner and the C emitter both read this; neither sees the graph again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from aot.ir import Tensor
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A pointer to a tensor's buffer, `offset` elements in."""
+
+    tensor: str
+    offset: int = 0
+
+
+@dataclass(frozen=True)
+class Null:
+    """A NULL pointer operand (an absent optional operand)."""
+
+
+@dataclass(frozen=True)
+class Scratch:
+    """This call's scratch buffer (its size is `Call.scratch_bytes`)."""
+
+
+@dataclass(frozen=True)
+class ConstArray:
+    """A small constant array referenced from a parameter block (e.g. batch offsets)."""
+
+    data: np.ndarray
+
+
+@dataclass(frozen=True)
+class Params:
+    """A const C struct of type `ctype`; field values are ints, floats, tuples,
+    nested dicts (sub-structs) or ConstArray."""
+
+    ctype: str
+    fields: Mapping[str, Any]
+
+
+Operand = Ref | Null | Scratch
+
+
+@dataclass(frozen=True)
+class Call:
+    kernel: str                       # C function, e.g. "aot_conv2d_f32"
+    params: Params | None
+    operands: Sequence[Operand]       # in the kernel's argument order, after params
+    reads: Sequence[str]              # tensors read (for liveness)
+    writes: Sequence[str]             # tensors written
+    layer: str                        # ONNX node name(s) this call implements
+    op: str                           # the ONNX op (after fusion, e.g. "Conv+Relu")
+    macs: int = 0
+    scratch_bytes: int = 0
+
+
+@dataclass(frozen=True)
+class Alias:
+    """`tensor` occupies the bytes of `source` starting `offset` bytes in (no code runs)."""
+
+    tensor: str
+    source: str
+    offset: int = 0
+    layer: str = ""
+    op: str = ""
+
+
+Step = Call | Alias
+
+
+@dataclass(frozen=True)
+class Program:
+    name: str
+    steps: tuple[Step, ...]
+    tensors: Mapping[str, Tensor]
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def calls(self) -> list[Call]:
+        return [s for s in self.steps if isinstance(s, Call)]
+
+    def root(self, name: str) -> tuple[str, int]:
+        """The buffer that finally holds `name`, and the byte offset into it."""
+        aliases = {s.tensor: s for s in self.steps if isinstance(s, Alias)}
+        offset = 0
+        while name in aliases:
+            offset += aliases[name].offset
+            name = aliases[name].source
+        return name, offset
+
+    def constants(self) -> list[str]:
+        """Constant tensors the calls read, in first-use order."""
+        seen: dict[str, None] = {}
+        for call in self.calls:
+            for op in call.operands:
+                if isinstance(op, Ref) and self.tensors[op.tensor].is_const:
+                    seen.setdefault(self.root(op.tensor)[0])
+        return list(seen)

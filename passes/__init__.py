@@ -1,0 +1,1 @@
+"""Graph -> Graph passes and the pipeline that runs them (see pipeline.py)."""

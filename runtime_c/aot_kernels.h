@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * aot runtime: kernel contracts.
+ *
+ * Naming follows aot_<op>[_<variant>]_<dtype>; one function per file, file
+ * name = function name. Argument order is always: parameter block, inputs,
+ * constant operands (weights, bias, tables), outputs, scratch.
+ * Kernels never allocate, never call libc, and may assume that an output does
+ * not alias an input unless the kernel's comment says otherwise.
+ */
+#ifndef AOT_KERNELS_H
+#define AOT_KERNELS_H
+
+#include "aot_types.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/**
+ * Convolution, NCHW. input [batch][in_c][in_h][in_w];
+ * weights [out_c][in_c / groups][kernel_h][kernel_w]; bias [out_c] or NULL;
+ * output [batch][out_c][out_h][out_w]. Positions outside the input read as 0.
+ */
+void aot_conv2d_f32(const aot_conv2d_params *params, const float *input,
+                    const float *weights, const float *bias, float *output);
+
+/** Batched matrix product with optional bias, see aot_matmul_params. */
+void aot_matmul_f32(const aot_matmul_params *params, const float *a,
+                    const float *b, const float *bias, float *y);
+
+/** Broadcasting y = act(a op b), see aot_binary_params. */
+void aot_add_f32(const aot_binary_params *params, const float *a,
+                 const float *b, float *y);
+void aot_sub_f32(const aot_binary_params *params, const float *a,
+                 const float *b, float *y);
+void aot_mul_f32(const aot_binary_params *params, const float *a,
+                 const float *b, float *y);
+void aot_div_f32(const aot_binary_params *params, const float *a,
+                 const float *b, float *y);
+
+/** y = act(x) for a piecewise-linear activation (params->act). In place allowed. */
+void aot_activation_f32(const aot_unary_params *params, const float *x, float *y);
+/** y = 1 / (1 + exp(-x)). In place allowed. */
+void aot_sigmoid_f32(const aot_unary_params *params, const float *x, float *y);
+/** y = tanh(x). In place allowed. */
+void aot_tanh_f32(const aot_unary_params *params, const float *x, float *y);
+
+/** Softmax over the middle axis (max-subtracted, so large inputs do not overflow). */
+void aot_softmax_f32(const aot_softmax_params *params, const float *x, float *y);
+
+/** Mean / max over the middle axis of [outer][reduce][inner]. */
+void aot_reduce_mean_f32(const aot_reduce_params *params, const float *x, float *y);
+void aot_reduce_max_f32(const aot_reduce_params *params, const float *x, float *y);
+
+/**
+ * Pooling over [planes][in_h][in_w] into [planes][out_h][out_w]. Max pooling
+ * ignores padded positions; average pooling divides by the number of
+ * in-bounds positions, or with count_include_pad by the number of positions
+ * inside the padded input (positions past pad_bottom/pad_right never count).
+ */
+void aot_maxpool2d_f32(const aot_pool2d_params *params, const float *x, float *y);
+void aot_avgpool2d_f32(const aot_pool2d_params *params, const float *x, float *y);
+
+/** Dense N-d transpose of 4-byte elements. */
+void aot_transpose_f32(const aot_transpose_params *params, const float *x, float *y);
+
+/** Strided 2-D byte copy (concatenation, slicing). Buffers must not overlap. */
+void aot_copy2d(const aot_copy2d_params *params, const void *src, void *dst);
+
+/** N-d pad (constant, reflect, edge or wrap). */
+void aot_pad_f32(const aot_pad_params *params, const float *x, float *y);
+
+/** Per-channel y = x * scale[c] + shift[c]. In place allowed. */
+void aot_scale_shift_f32(const aot_scale_shift_params *params, const float *x,
+                         const float *scale, const float *shift, float *y);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* AOT_KERNELS_H */

@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * aot runtime: libc-free replacements for the few libc functions the kernels
+ * need, so generated code links with no C library and gives the same float
+ * results on every target. Error bounds are measured by tests/test_math.py
+ * against float64 references over the whole float range.
+ */
+#ifndef AOT_MATH_H
+#define AOT_MATH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Copies n bytes; the regions must not overlap. */
+void aot_memcpy(void *dst, const void *src, size_t n);
+/** Fills n bytes with the low byte of value. */
+void aot_memset(void *dst, int value, size_t n);
+
+/** e^x; error at most 2 ulp; overflows to +inf above 88.72, flushes to 0 below -103.97; NaN in, NaN out. */
+float aot_expf(float x);
+/** tanh(x); error at most 3 ulp; exactly +-1 for |x| > 9.02. */
+float aot_tanhf(float x);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* AOT_MATH_H */

@@ -1,0 +1,201 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * aot runtime: shared types, error codes and kernel parameter blocks.
+ *
+ * Every kernel takes a pointer to a const parameter block first. The compiler
+ * fills these blocks at compile time ("Prepare") and emits them as const data,
+ * so the kernels only compute ("Eval"). All tensors are dense, row-major, in
+ * the layout named by each kernel's documentation in aot_kernels.h.
+ */
+#ifndef AOT_TYPES_H
+#define AOT_TYPES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* One aot release ships one runtime; generated model headers check this. */
+#define AOT_RUNTIME_VERSION 1
+
+/* Return codes of <name>_run. */
+#define AOT_OK 0
+#define AOT_E_NULL (-1)       /* a required pointer was NULL */
+#define AOT_E_ALIGN (-2)      /* the arena is not aligned to <NAME>_ARENA_ALIGN */
+#define AOT_E_RANGE (-3)      /* a run-time index was out of range */
+
+/* Tensors of up to this many dimensions are handled by the strided kernels. */
+#define AOT_MAX_DIMS 6
+
+/* Special float constants for generated constant data (no <math.h>). */
+#if defined(__GNUC__) || defined(__clang__)
+#define AOT_INFINITY (__builtin_inff())
+#define AOT_NAN (__builtin_nanf(""))
+#else
+#define AOT_INFINITY (1e30f * 1e30f)
+#define AOT_NAN (AOT_INFINITY - AOT_INFINITY)
+#endif
+
+/* Piecewise-linear activations that can be fused into a producing kernel. */
+typedef enum {
+    AOT_ACT_NONE = 0,
+    AOT_ACT_RELU = 1,         /* max(x, 0) */
+    AOT_ACT_CLIP = 2,         /* min(max(x, lo), hi) */
+    AOT_ACT_LEAKY_RELU = 3,   /* x >= 0 ? x : alpha * x */
+    AOT_ACT_HARD_SIGMOID = 4, /* max(0, min(1, alpha * x + beta)) */
+    AOT_ACT_HARD_SWISH = 5    /* x * max(0, min(1, x / 6 + 1 / 2)) */
+} aot_act_kind;
+
+typedef struct {
+    int32_t kind;  /* aot_act_kind */
+    float alpha;
+    float beta;
+    float lo;
+    float hi;
+} aot_act_f32;
+
+static inline float aot_act_apply_f32(const aot_act_f32 *act, float x)
+{
+    float t;
+    switch (act->kind) {
+    case AOT_ACT_RELU:
+        return x < 0.0f ? 0.0f : x;
+    case AOT_ACT_CLIP:
+        if (x < act->lo) {
+            x = act->lo;
+        }
+        return x > act->hi ? act->hi : x;
+    case AOT_ACT_LEAKY_RELU:
+        return x < 0.0f ? act->alpha * x : x;
+    case AOT_ACT_HARD_SIGMOID:
+        t = act->alpha * x + act->beta;
+        t = t < 0.0f ? 0.0f : t;
+        return t > 1.0f ? 1.0f : t;
+    case AOT_ACT_HARD_SWISH:
+        t = x * (1.0f / 6.0f) + 0.5f;
+        t = t < 0.0f ? 0.0f : t;
+        t = t > 1.0f ? 1.0f : t;
+        return x * t;
+    default:
+        return x;
+    }
+}
+
+/* 2-D convolution, NCHW; also 1-D (in_h = out_h = kernel_h = 1). */
+typedef struct {
+    int32_t batch;
+    int32_t in_c, in_h, in_w;
+    int32_t out_c, out_h, out_w;
+    int32_t kernel_h, kernel_w;
+    int32_t stride_h, stride_w;
+    int32_t dilation_h, dilation_w;
+    int32_t pad_top, pad_left;  /* bottom/right padding is implied by out_h/out_w */
+    int32_t groups;
+    aot_act_f32 act;
+} aot_conv2d_params;
+
+/*
+ * Batched matrix product Y[b] = act(alpha * A[b] x B[b] + beta * bias).
+ * Element (i, k) of A[b] is a[a_offsets[b] + i * a_row_stride + k * a_k_stride];
+ * element (k, j) of B[b] is b[b_offsets[b] + k * b_k_stride + j * b_col_stride].
+ * Y is dense [batch][m][n]. bias (optional) element (i, j) is
+ * bias[i * bias_row_stride + j * bias_col_stride] (strides 0 broadcast).
+ */
+typedef struct {
+    int32_t batch;
+    int32_t m, n, k;
+    int32_t a_row_stride, a_k_stride;
+    int32_t b_k_stride, b_col_stride;
+    int32_t bias_row_stride, bias_col_stride;
+    float alpha, beta;
+    const int32_t *a_offsets;  /* [batch], or NULL meaning all 0 */
+    const int32_t *b_offsets;  /* [batch], or NULL meaning all 0 */
+    aot_act_f32 act;
+} aot_matmul_params;
+
+/*
+ * Broadcasting elementwise binary op over `ndim` collapsed output dims.
+ * Strides are in elements; a stride of 0 broadcasts that operand.
+ * ndim == 0 means all three tensors are dense with `size` elements.
+ */
+typedef struct {
+    int32_t size;
+    int32_t ndim;
+    int32_t dims[AOT_MAX_DIMS];
+    int32_t a_strides[AOT_MAX_DIMS];
+    int32_t b_strides[AOT_MAX_DIMS];
+    aot_act_f32 act;
+} aot_binary_params;
+
+/* Elementwise unary op over `size` dense elements. */
+typedef struct {
+    int32_t size;
+    aot_act_f32 act;  /* used by aot_activation_f32 only */
+} aot_unary_params;
+
+/* Softmax over the middle axis of a dense [outer][axis][inner] tensor. */
+typedef struct {
+    int32_t outer, axis, inner;
+} aot_softmax_params;
+
+/* Reduction over the middle axis of a dense [outer][reduce][inner] tensor. */
+typedef struct {
+    int32_t outer, reduce, inner;
+} aot_reduce_params;
+
+/* 2-D pooling, NCHW with batch and channels merged into `planes`. */
+typedef struct {
+    int32_t planes;
+    int32_t in_h, in_w;
+    int32_t out_h, out_w;
+    int32_t kernel_h, kernel_w;
+    int32_t stride_h, stride_w;
+    int32_t dilation_h, dilation_w;
+    int32_t pad_top, pad_left, pad_bottom, pad_right;
+    int32_t count_include_pad;  /* average pooling only */
+} aot_pool2d_params;
+
+/* Transpose: out[i0..in] = in[sum(i_d * in_strides[d])] over out dims. */
+typedef struct {
+    int32_t ndim;
+    int32_t out_dims[AOT_MAX_DIMS];
+    int32_t in_strides[AOT_MAX_DIMS];  /* input stride of each output dim */
+} aot_transpose_params;
+
+/* Copies `rows` rows of `row_bytes` bytes between strided buffers. */
+typedef struct {
+    int32_t rows;
+    int32_t row_bytes;
+    int32_t src_stride;  /* bytes */
+    int32_t dst_stride;  /* bytes */
+} aot_copy2d_params;
+
+typedef enum {
+    AOT_PAD_CONSTANT = 0,
+    AOT_PAD_REFLECT = 1,
+    AOT_PAD_EDGE = 2,
+    AOT_PAD_WRAP = 3
+} aot_pad_mode;
+
+/* N-d padding; pads_begin may be negative (cropping). */
+typedef struct {
+    int32_t ndim;
+    int32_t in_dims[AOT_MAX_DIMS];
+    int32_t out_dims[AOT_MAX_DIMS];
+    int32_t pads_begin[AOT_MAX_DIMS];
+    int32_t mode;  /* aot_pad_mode */
+    float value;
+} aot_pad_params;
+
+/* y[o][c][i] = x[o][c][i] * scale[c] + shift[c] over a dense [outer][channels][inner]. */
+typedef struct {
+    int32_t outer, channels, inner;
+} aot_scale_shift_params;
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* AOT_TYPES_H */

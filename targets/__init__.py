@@ -1,0 +1,1 @@
+"""Targets: descriptions, per-(op, target) lowering rules, toolchains and runners."""

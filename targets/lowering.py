@@ -1,0 +1,135 @@
+"""Lowering: Graph -> Program, one rule per (op, target).
+
+`RULES` maps `(op, key)` to a rule, where key is a target name, a target
+family, or "generic" (portable C, every target). Lookup tries them in that
+order, so a platform rule wins over the generic one. The table is filled in
+exactly one place: `targets/registry.py`.
+
+A rule is `fn(node, ctx) -> None`; it appends steps to `ctx` and may create
+constants (compile-time "Prepare" results) and temporaries. A rule that cannot
+handle a node's attributes raises `Unsupported(reason)`; lowering collects all
+such nodes and reports them together.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Callable
+
+import numpy as np
+
+from aot.errors import ModelError
+from aot.ir import Graph, Node, Tensor
+from aot.program import Alias, Call, Program, Step
+from aot.targets.target import Target
+
+
+class Unsupported(Exception):
+    """This node's form is not supported by its rule; the message says why."""
+
+
+class LoweringContext:
+    def __init__(self, graph: Graph, target: Target):
+        self.graph = graph
+        self.target = target
+        self.tensors: dict[str, Tensor] = dict(graph.tensors)
+        self.steps: list[Step] = []
+
+    def tensor(self, name: str) -> Tensor:
+        return self.tensors[name]
+
+    def const_value(self, name: str) -> np.ndarray | None:
+        return self.tensors[name].data if name else None
+
+    def _fresh(self, hint: str) -> str:
+        base = re.sub(r"\W", "_", hint)
+        name, i = base, 1
+        while name in self.tensors:
+            name, i = f"{base}_{i}", i + 1
+        return name
+
+    def const(self, hint: str, data: np.ndarray) -> str:
+        """A new constant tensor (e.g. re-laid-out weights); returns its name."""
+        name = self._fresh(hint)
+        self.tensors[name] = Tensor.const(name, data)
+        return name
+
+    def temp(self, hint: str, shape: tuple[int, ...], dtype) -> str:
+        """A new intermediate tensor for multi-call lowerings; returns its name."""
+        name = self._fresh(hint)
+        self.tensors[name] = Tensor(name, tuple(shape), np.dtype(dtype))
+        return name
+
+    def emit(self, step: Step) -> None:
+        self.steps.append(step)
+
+
+Rule = Callable[[Node, LoweringContext], None]
+RULES: dict[tuple[str, str], Rule] = {}
+# Ops the passes remove (or fold) before lowering; accepted, but need no rule.
+REMOVED_BY_PASSES: dict[str, str] = {}
+
+
+def register(op: str, key: str, rule: Rule) -> None:
+    if (op, key) in RULES:
+        raise ValueError(f"two lowering rules for ({op}, {key})")
+    RULES[(op, key)] = rule
+
+
+def find_rule(op: str, target: Target) -> Rule | None:
+    for key in (target.name, target.family, "generic"):
+        rule = RULES.get((op, key))
+        if rule is not None:
+            return rule
+    return None
+
+
+def accepted_ops() -> set[str]:
+    """Every op the frontend accepts: ops with a rule, and ops passes remove."""
+    return {op for op, _ in RULES} | set(REMOVED_BY_PASSES)
+
+
+def lower(graph: Graph, target: Target) -> Program:
+    import aot.targets.registry  # noqa: F401  (fills RULES once)
+
+    ctx = LoweringContext(graph, target)
+    problems: dict[str, list[tuple[str, str]]] = {}
+    for node in graph.nodes:
+        rule = find_rule(node.op, target) if not node.domain else None
+        if rule is None:
+            reason = REMOVED_BY_PASSES.get(node.op, f"no lowering rule for {node.op}"
+                                            + (f" in domain {node.domain}" if node.domain else ""))
+            problems.setdefault(node.op, []).append((node.name, reason))
+            continue
+        try:
+            rule(node, ctx)
+        except Unsupported as e:
+            problems.setdefault(node.op, []).append((node.name, str(e)))
+    _copy_unproduced_outputs(ctx)
+    if problems:
+        count = sum(len(v) for v in problems.values())
+        summary = "; ".join(f"{op} ({', '.join(repr(n) for n, _ in nodes)})"
+                            for op, nodes in sorted(problems.items()))
+        details = [f"{op} '{name}': {reason}" for op, nodes in sorted(problems.items())
+                   for name, reason in nodes]
+        raise ModelError(f"{count} unsupported node(s) for target {target.name}: {summary}",
+                         details)
+    return Program(graph.name, tuple(ctx.steps), ctx.tensors, graph.inputs, graph.outputs)
+
+
+def _copy_unproduced_outputs(ctx: LoweringContext) -> None:
+    """A graph output that folded to a constant is copied from flash into the
+    caller's output buffer (the constant becomes a separate weights tensor)."""
+    from aot.targets.rules_generic import emit_copy
+
+    if len(set(ctx.graph.outputs)) != len(ctx.graph.outputs):
+        raise ModelError("a graph output is listed twice; aot needs distinct outputs")
+    for out in ctx.graph.outputs:
+        if out in ctx.graph.inputs:
+            raise ModelError(f"graph output '{out}' is also a graph input; "
+                             f"add an Identity node between them")
+        t = ctx.tensors[out]
+        if t.is_const:
+            src = ctx.const(f"{out}_value", t.data)
+            ctx.tensors[out] = Tensor(out, t.shape, t.dtype, quant=t.quant)
+            emit_copy(ctx, src, out, f"output {out}")
