@@ -11,6 +11,7 @@ import argparse
 import json
 import os
 import sys
+import traceback
 
 import numpy as np
 
@@ -38,12 +39,11 @@ def cmd_compile(args) -> int:
     from aot.targets.target import resolve
 
     target = resolve(args.target)
-    if args.target == "native":
-        print(f"aot: target native = {target.name}", file=sys.stderr)
     model = aot.compile(args.model, target, out_dir=args.output, options=_options(args),
                         force=args.force)
     m = model.manifest
-    print(f"{m['name']}: {len(m['files'])} files in {args.output} "
+    chosen = f"native = {target.name}" if args.target == "native" else target.name
+    print(f"{m['name']}: {len(m['files'])} files in {args.output} for {chosen} "
           f"(arena {m['arena']['bytes']} B, weights {m['weights_bytes']} B)")
     return 0
 
@@ -155,8 +155,8 @@ def main(argv: list[str] | None = None) -> int:
         print("aot: interrupted", file=sys.stderr)
         return 130
     except Exception as e:  # a bug in aot, not in the input: say so in one line
-        where = f" ({os.path.basename(e.__traceback__.tb_frame.f_code.co_filename)})" \
-            if e.__traceback__ else ""
+        frames = traceback.extract_tb(e.__traceback__)
+        where = f" ({os.path.basename(frames[-1].filename)}:{frames[-1].lineno})" if frames else ""
         print(f"aot: internal error{where}: {type(e).__name__}: {e}. Please report it "
               f"with the model.", file=sys.stderr)
         return 3

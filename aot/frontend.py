@@ -20,7 +20,7 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper, shape_inference
 
-from aot.errors import ModelError
+from aot.errors import ModelError, UsageError
 from aot.evaluate import CANONICAL_OPSET, evaluate_node, to_node_proto
 from aot.ir import Graph, Node, Tensor, verify
 
@@ -172,7 +172,7 @@ def _to_graph(model: onnx.ModelProto, input_shapes: dict[str, tuple[int, ...]]) 
         tensors[vi.name] = Tensor(vi.name, tuple(shape), dtype)
         inputs.append(vi.name)
     if input_shapes:
-        raise ModelError(f"--input-shape names no model input: {', '.join(sorted(input_shapes))} "
+        raise UsageError(f"--input-shape names no model input: {', '.join(sorted(input_shapes))} "
                          f"(inputs: {', '.join(inputs)})")
 
     hints = _whole_model_hints(model, {n: tensors[n] for n in inputs})

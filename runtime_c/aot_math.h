@@ -20,9 +20,18 @@ void aot_memcpy(void *dst, const void *src, size_t n);
 /** Fills n bytes with the low byte of value. */
 void aot_memset(void *dst, int value, size_t n);
 
-/** e^x; error at most 2 ulp; overflows to +inf above 88.72, flushes to 0 below -103.97; NaN in, NaN out. */
+/**
+ * e^x; error at most 1.02 ulp (0.99 ulp when the compiler does not contract
+ * a * b + c into fused multiply-adds), measured over every float. Subnormal
+ * results are rounded once (gradual underflow). +inf above 88.7228317
+ * (so for +inf), 0 below -103.972076 (so for -inf); NaN in, NaN out.
+ */
 float aot_expf(float x);
-/** tanh(x); error at most 3 ulp; exactly +-1 for |x| > 9.02. */
+/**
+ * tanh(x); error at most 1.5 ulp, measured over every float (also with
+ * fused multiply-adds). Exactly x for |x| < 2^-12 (so tanh(-0) = -0),
+ * exactly +-1 for |x| > 9.02 (and +-inf); NaN in, NaN out.
+ */
 float aot_tanhf(float x);
 
 #ifdef __cplusplus

@@ -42,7 +42,7 @@ class HostRunner:
             if spec["name"] not in feeds:
                 raise UsageError(f"missing input '{spec['name']}' "
                                  f"(inputs: {', '.join(s['name'] for s in self.manifest['inputs'])})")
-            value = np.ascontiguousarray(feeds[spec["name"]], dtype=np.dtype(spec["dtype"]))
+            value = np.asarray(feeds[spec["name"]], dtype=np.dtype(spec["dtype"]), order="C")
             if list(value.shape) != spec["shape"]:
                 raise UsageError(f"input '{spec['name']}' has shape {list(value.shape)}, "
                                  f"the model takes {spec['shape']}")

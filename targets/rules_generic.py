@@ -347,9 +347,11 @@ def lower_dropout(node: Node, ctx: LoweringContext) -> None:
     mode = node.inputs[2] if len(node.inputs) > 2 else ""
     if mode and (ctx.const_value(mode) is None or bool(np.any(ctx.const_value(mode)))):
         raise Unsupported("training-mode Dropout is random; export the model for inference")
-    if len(node.outputs) > 1 and node.outputs[1]:
-        raise Unsupported("Dropout's mask output is supported only when it folds")
     emit_copy(ctx, node.inputs[0], node.outputs[0], node.name)
+    if len(node.outputs) > 1 and node.outputs[1]:
+        mask = ctx.tensor(node.outputs[1])   # inference mode: every element is kept
+        ones = ctx.const(f"{mask.name}_value", np.ones(mask.shape, mask.dtype))
+        emit_copy(ctx, ones, mask.name, node.name)
 
 
 def lower_reshape(node: Node, ctx: LoweringContext) -> None:

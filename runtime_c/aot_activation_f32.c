@@ -1,0 +1,10 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "aot_kernels.h"
+
+void aot_activation_f32(const aot_unary_params *params, const float *x, float *y)
+{
+    int32_t i;
+    for (i = 0; i < params->size; ++i) {
+        y[i] = aot_act_apply_f32(&params->act, x[i]);
+    }
+}

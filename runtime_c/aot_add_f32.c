@@ -1,0 +1,8 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "aot_binary_impl.h"
+
+void aot_add_f32(const aot_binary_params *params, const float *a,
+                 const float *b, float *y)
+{
+    AOT_BINARY_F32_BODY(params, a, b, y, +);
+}
