@@ -101,7 +101,18 @@ def cmd_inspect(args) -> int:
     from aot.api import compile_graph
     from aot.inspect import inspect_report, render_table
 
-    comp, _ = compile_graph(args.model, args.target, _options(args))
+    dump = None
+    if args.dump_after:
+        from aot.ir import format_graph
+        from aot.passes.pipeline import FLOAT_PIPELINE
+        names = [n for n, _ in FLOAT_PIPELINE]
+        if args.dump_after not in names:
+            raise UsageError(f"--dump-after takes a pass name: {', '.join(names)}")
+
+        def dump(name, graph):
+            if name == args.dump_after:
+                print(f"# after pass '{name}'\n{format_graph(graph)}\n")
+    comp, _ = compile_graph(args.model, args.target, _options(args), dump_after=dump)
     report = inspect_report(comp)
     if args.json:
         print(json.dumps(report, indent=2, sort_keys=True))
@@ -139,6 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("inspect", help="per-layer table: ops, shapes, params, MACs, memory")
     _add_model_args(p)
     p.add_argument("--json", action="store_true")
+    p.add_argument("--dump-after", metavar="PASS", help="print the graph after this pass")
     p.set_defaults(fn=cmd_inspect)
     return parser
 
@@ -151,6 +163,8 @@ def main(argv: list[str] | None = None) -> int:
     except AotError as e:
         print(f"aot: error: {e.render()}", file=sys.stderr)
         return e.exit_code
+    except BrokenPipeError:  # e.g. piped into head
+        return 0
     except KeyboardInterrupt:
         print("aot: interrupted", file=sys.stderr)
         return 130

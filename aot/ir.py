@@ -157,3 +157,21 @@ def verify(graph: Graph) -> None:
     for name in graph.outputs:
         if name not in defined:
             raise IRError(f"graph output '{name}' is never produced")
+
+
+def format_graph(graph: Graph) -> str:
+    """A readable listing: one line per node, constants shown by shape."""
+    def arg(name: str) -> str:
+        if not name:
+            return "-"
+        t = graph.tensors[name]
+        kind = "const " if t.is_const else ""
+        return f"{name}:{kind}{np.dtype(t.dtype).name}{list(t.shape)}"
+    lines = [f"graph {graph.name}({', '.join(arg(n) for n in graph.inputs)})"]
+    for node in graph.nodes:
+        attrs = ", ".join(f"{k}={v}" for k, v in sorted(node.attrs.items()))
+        lines.append(f"  {', '.join(arg(o) for o in node.outputs)} = {node.op}"
+                     f"({', '.join(arg(i) for i in node.inputs)}){' {' + attrs + '}' if attrs else ''}"
+                     f"  # {node.name}")
+    lines.append(f"  return {', '.join(graph.outputs)}")
+    return "\n".join(lines)

@@ -22,12 +22,19 @@ F32 = np.dtype(np.float32)
 
 # ----------------------------------------------------------------- helpers
 
-def _act(node: Node) -> dict:
-    kind, alpha, beta, lo, hi = node.attr("_act", (0, 0.0, 0.0, 0.0, 0.0))
-    return {"kind": kind, "alpha": alpha, "beta": beta, "lo": lo, "hi": hi}
-
-
 _ACT_NAMES = {1: "Relu", 2: "Clip", 3: "LeakyRelu", 4: "HardSigmoid", 5: "HardSwish"}
+_ACT_ENUMS = {0: "AOT_ACT_NONE", 1: "AOT_ACT_RELU", 2: "AOT_ACT_CLIP", 3: "AOT_ACT_LEAKY_RELU",
+              4: "AOT_ACT_HARD_SIGMOID", 5: "AOT_ACT_HARD_SWISH"}
+
+
+def act_fields(params: tuple) -> dict:
+    """An aot_act_f32 initializer from a fused-activation tuple (kind, alpha, beta, lo, hi)."""
+    kind, alpha, beta, lo, hi = params
+    return {"kind": _ACT_ENUMS[kind], "alpha": alpha, "beta": beta, "lo": lo, "hi": hi}
+
+
+def _act(node: Node) -> dict:
+    return act_fields(node.attr("_act", (0, 0.0, 0.0, 0.0, 0.0)))
 
 
 def _op_label(node: Node) -> str:
@@ -220,9 +227,8 @@ def lower_activation(node: Node, ctx: LoweringContext) -> None:
     act = _activation(ctx.graph, node)
     if act is None:
         raise Unsupported("Clip bounds must be constants")
-    kind, alpha, beta, lo, hi = act
-    params = Params("aot_unary_params", {"size": ctx.tensor(node.outputs[0]).size, "act": {
-        "kind": kind, "alpha": alpha, "beta": beta, "lo": lo, "hi": hi}})
+    params = Params("aot_unary_params", {"size": ctx.tensor(node.outputs[0]).size,
+                                         "act": act_fields(act)})
     _call(ctx, node, "aot_activation_f32", params, [Ref(node.inputs[0]), Ref(node.outputs[0])])
 
 
@@ -230,8 +236,7 @@ def lower_unary_math(node: Node, ctx: LoweringContext) -> None:
     _require_f32(node, ctx)
     kernel = {"Sigmoid": "aot_sigmoid_f32", "Tanh": "aot_tanh_f32"}[node.op]
     params = Params("aot_unary_params", {"size": ctx.tensor(node.outputs[0]).size,
-                                         "act": {"kind": 0, "alpha": 0.0, "beta": 0.0,
-                                                 "lo": 0.0, "hi": 0.0}})
+                                         "act": act_fields((0, 0.0, 0.0, 0.0, 0.0))})
     _call(ctx, node, kernel, params, [Ref(node.inputs[0]), Ref(node.outputs[0])])
 
 
@@ -434,7 +439,8 @@ def lower_pad(node: Node, ctx: LoweringContext) -> None:
     begin = [0] * rank
     for i, a in enumerate(axes):
         begin[a] = int(pads.reshape(-1)[i])
-    mode = {"constant": 0, "reflect": 1, "edge": 2, "wrap": 3}[node.attr("mode", "constant")]
+    mode = {"constant": "AOT_PAD_CONSTANT", "reflect": "AOT_PAD_REFLECT", "edge": "AOT_PAD_EDGE",
+            "wrap": "AOT_PAD_WRAP"}[node.attr("mode", "constant")]
     fill = [0] * (MAX_DIMS - rank)
     params = Params("aot_pad_params", {
         "ndim": rank, "in_dims": tuple(list(x.shape) + fill),
