@@ -15,7 +15,7 @@ from aot.targets.lowering import accepted_ops, find_rule
 from aot.targets.target import TARGETS
 from conftest import need
 
-STRICT = ["-std=c99", "-pedantic", "-Wall", "-Wextra", "-Wshadow", "-Werror"]
+STRICT = ["-std=c99", "-pedantic", "-Wall", "-Wextra", "-Wshadow", "-Wconversion", "-Werror"]
 MODELS = ["kws_float.onnx", "vww_float.onnx", "ic_float.onnx", "ad_float.onnx"]
 
 
@@ -48,6 +48,30 @@ def compiled(tmp_path_factory, mlperf_dir):
 @pytest.mark.parametrize("model", MODELS)
 def test_every_generated_file_builds_with_werror(compiled, model, cc_name):
     compile_all_c(compiled[model], compilers()[cc_name])
+
+
+def _one_case_per_op():
+    from test_node_cases import CASES, EXCLUDED
+
+    chosen = {}
+    for name in sorted(CASES):
+        if name not in EXCLUDED:
+            for op in sorted({n.op_type for n in CASES[name].model.graph.node}):
+                chosen.setdefault(op, name)
+    return sorted(set(chosen.values()))
+
+
+@pytest.mark.parametrize("case", _one_case_per_op())
+def test_node_case_output_builds_with_both_compilers(case, tmp_path):
+    """One node case per op: every generated file through gcc and clang, strict."""
+    from test_node_cases import CASES, _bind_static_inputs
+
+    c = CASES[case]
+    feeds = dict(zip([vi.name for vi in c.model.graph.input], c.data_sets[0][0]))
+    model, _ = _bind_static_inputs(c.model, feeds)
+    aot.compile(model, "x86-64", out_dir=str(tmp_path / "out"))
+    for cc in compilers().values():
+        compile_all_c(tmp_path / "out", cc)
 
 
 def test_header_is_usable_from_cpp(compiled, tmp_path):
