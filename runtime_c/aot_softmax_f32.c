@@ -15,15 +15,15 @@ void aot_softmax_f32(const aot_softmax_params *params, const float *x, float *y)
     const int32_t stride = p->inner;
     int32_t o, j, a;
 
+    if (p->axis <= 0) {
+        return;
+    }
     for (o = 0; o < p->outer; ++o) {
         for (j = 0; j < p->inner; ++j) {
             const int32_t base = o * p->axis * p->inner + j;
-            float max_v, sum;
+            float max_v = x[base];
+            float sum = 0.0f;
 
-            if (p->axis <= 0) {
-                continue;
-            }
-            max_v = x[base];
             for (a = 1; a < p->axis; ++a) {
                 const float v = x[base + a * stride];
                 if (v > max_v) {
@@ -31,7 +31,6 @@ void aot_softmax_f32(const aot_softmax_params *params, const float *x, float *y)
                 }
             }
 
-            sum = 0.0f;
             for (a = 0; a < p->axis; ++a) {
                 const float e = aot_expf(x[base + a * stride] - max_v);
                 y[base + a * stride] = e;

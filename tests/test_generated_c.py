@@ -28,8 +28,10 @@ def compilers():
 
 
 def compile_all_c(out_dir, cc):
+    obj = out_dir / ".build" / "check.o"     # zig cc mishandles -o /dev/null
+    obj.parent.mkdir(exist_ok=True)
     for src in sorted(out_dir.rglob("*.c")):
-        proc = subprocess.run([*cc, *STRICT, "-O2", "-c", str(src), "-o", "/dev/null",
+        proc = subprocess.run([*cc, *STRICT, "-O2", "-c", str(src), "-o", str(obj),
                                f"-I{out_dir}"], capture_output=True, text=True)
         assert proc.returncode == 0, f"{src.name}: {proc.stderr}"
 
