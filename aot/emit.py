@@ -434,7 +434,8 @@ def _makefile(name: str, up: str, sources: list[str]) -> str:
              f"# Add $({up}_SRCS) to your sources and $({up}_CFLAGS) to your CFLAGS.",
              f"{up}_DIR := $(dir $(lastword $(MAKEFILE_LIST)))",
              f"{up}_SRCS := " + " \\\n    ".join(f"$({up}_DIR){s}" for s in sources),
-             f"{up}_CFLAGS := -I$({up}_DIR)", ""]
+             f"# -ffp-contract=off keeps float results identical across compilers.",
+             f"{up}_CFLAGS := -I$({up}_DIR) -ffp-contract=off", ""]
     return "\n".join(lines)
 
 
@@ -445,4 +446,5 @@ def _cmake(name: str, sources: list[str]) -> str:
         f"add_library({name} STATIC",
         *(f"    ${{CMAKE_CURRENT_LIST_DIR}}/{s}" for s in sources), ")",
         f"target_include_directories({name} PUBLIC ${{CMAKE_CURRENT_LIST_DIR}})",
-        f"set_target_properties({name} PROPERTIES C_STANDARD 99 C_STANDARD_REQUIRED ON)", ""])
+        f"set_target_properties({name} PROPERTIES C_STANDARD 99 C_STANDARD_REQUIRED ON)",
+        f"target_compile_options({name} PRIVATE -ffp-contract=off)", ""])

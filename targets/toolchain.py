@@ -15,6 +15,9 @@ from dataclasses import dataclass
 from aot.errors import ToolchainError
 
 STRICT_FLAGS = ("-std=c99", "-Wall", "-Wextra", "-Werror")
+# Same float results from every compiler: no fused multiply-add contraction
+# (it changes aot_expf's rounding), and no libc calls synthesized from loops.
+PORTABLE_FLAGS = ("-ffp-contract=off", "-ffreestanding")
 
 
 @dataclass(frozen=True)
@@ -37,13 +40,14 @@ class Toolchain:
 
     def shared_library(self, sources: list[str], output: str, include_dirs: list[str],
                        flags: tuple[str, ...] = ("-O2",)) -> None:
-        args = [*STRICT_FLAGS, *flags, "-fPIC", "-shared", "-o", output, *sources]
+        args = [*STRICT_FLAGS, *PORTABLE_FLAGS, *flags, "-fPIC", "-shared", "-o", output,
+                *sources]
         args += [f"-I{d}" for d in include_dirs]
         self.run(args, f"building {os.path.basename(output)}")
 
     def compile_object(self, source: str, output: str, include_dirs: list[str],
                        flags: tuple[str, ...] = ()) -> None:
-        args = [*STRICT_FLAGS, *flags, "-c", "-o", output, source]
+        args = [*STRICT_FLAGS, *PORTABLE_FLAGS, *flags, "-c", "-o", output, source]
         args += [f"-I{d}" for d in include_dirs]
         self.run(args, f"compiling {os.path.basename(source)}")
 
