@@ -13,10 +13,12 @@ from aot.ir import Graph, IRError, verify
 from aot.passes.cleanup import eliminate_dead_code, simplify
 from aot.passes.fold import fold_constants
 from aot.passes.fuse import fuse
+from aot.passes.qdq import fold_qdq
 
 Pass = Callable[[Graph], Graph]
 
 FLOAT_PIPELINE: Sequence[tuple[str, Pass]] = (
+    ("qdq", fold_qdq),
     ("fold", fold_constants),
     ("simplify", simplify),
     ("dce", eliminate_dead_code),

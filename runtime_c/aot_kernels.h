@@ -75,6 +75,37 @@ void aot_pad_f32(const aot_pad_params *params, const float *x, float *y);
 void aot_scale_shift_f32(const aot_scale_shift_params *params, const float *x,
                          const float *scale, const float *shift, float *y);
 
+/* ---- int8 ---- */
+
+/** int8 convolution (also depthwise: groups == in_c), see aot_conv2d_s8_params. */
+void aot_conv2d_s8(const aot_conv2d_s8_params *params, const int8_t *input,
+                   const int8_t *weights, const int32_t *bias, int8_t *output);
+
+/** int8 fully connected, see aot_fully_connected_s8_params. bias may be NULL. */
+void aot_fully_connected_s8(const aot_fully_connected_s8_params *params, const int8_t *input,
+                            const int8_t *weights, const int32_t *bias, int8_t *output);
+
+/** int8 broadcasting add (TFLite semantics). */
+void aot_add_s8(const aot_add_s8_params *params, const int8_t *a, const int8_t *b,
+                int8_t *y);
+
+/** int8 pooling over [planes][in_h][in_w]. */
+void aot_maxpool2d_s8(const aot_pool2d_s8_params *params, const int8_t *x, int8_t *y);
+void aot_avgpool2d_s8(const aot_pool2d_s8_params *params, const int8_t *x, int8_t *y);
+
+/** int8 softmax (TFLite reference semantics, bit-exact). */
+void aot_softmax_s8(const aot_softmax_s8_params *params, const int8_t *x, int8_t *y);
+
+/** Dense N-d transpose of 1-byte elements. */
+void aot_transpose_s8(const aot_transpose_params *params, const int8_t *x, int8_t *y);
+
+/** Elementwise y = clamp(x, lo, hi) on int8 codes (a standalone ReLU/Clip); in place allowed. */
+void aot_clamp_s8(const aot_clamp_s8_params *params, const int8_t *x, int8_t *y);
+
+/** float -> int8 and int8 -> float at the model's edges. */
+void aot_quantize_f32_s8(const aot_quantize_params *params, const float *x, int8_t *y);
+void aot_dequantize_s8_f32(const aot_quantize_params *params, const int8_t *x, float *y);
+
 #ifdef __cplusplus
 }
 #endif

@@ -194,6 +194,93 @@ typedef struct {
     int32_t outer, channels, inner;
 } aot_scale_shift_params;
 
+
+/*
+ * ---- int8 (TFLite int8 scheme) ----
+ * Requantization: y = MultiplyByQuantizedMultiplier(acc, multiplier, shift),
+ * with TFLite's double rounding (saturating rounding doubling high multiply,
+ * then rounding divide by 2^-shift for shift < 0; left shift of the input for
+ * shift > 0). Zero points are stored as offsets as TFLite does:
+ * input_offset = -input_zero_point, output_offset = output_zero_point.
+ */
+
+/* Convolution, NCHW int8 in/out, int8 weights [out_c][in_c/groups][kh][kw]
+ * (zero point 0, per-channel scale), int32 bias [out_c] or NULL. */
+typedef struct {
+    int32_t batch;
+    int32_t in_c, in_h, in_w;
+    int32_t out_c, out_h, out_w;
+    int32_t kernel_h, kernel_w;
+    int32_t stride_h, stride_w;
+    int32_t dilation_h, dilation_w;
+    int32_t pad_top, pad_left;
+    int32_t groups;
+    int32_t input_offset;
+    int32_t output_offset;
+    int32_t act_min, act_max;          /* output clamp, in int8 codes */
+    const int32_t *multipliers;        /* [out_c] */
+    const int32_t *shifts;             /* [out_c] */
+} aot_conv2d_s8_params;
+
+/* Fully connected: y[m][n] = requant(sum_k (x[m][k] + input_offset) *
+ * (w[n][k] + weights_offset) + bias[n]); weights are [n][k] (row per output). */
+typedef struct {
+    int32_t m, n, k;
+    int32_t input_offset;
+    int32_t weights_offset;
+    int32_t output_offset;
+    int32_t act_min, act_max;
+    int32_t multiplier, shift;
+} aot_fully_connected_s8_params;
+
+/* Elementwise add with broadcasting (see aot_binary_params for dims/strides),
+ * TFLite's quantized add: both inputs rescaled to a common scale with
+ * left_shift bits of headroom, summed, then rescaled to the output. */
+typedef struct {
+    int32_t size;
+    int32_t ndim;
+    int32_t dims[AOT_MAX_DIMS];
+    int32_t a_strides[AOT_MAX_DIMS];
+    int32_t b_strides[AOT_MAX_DIMS];
+    int32_t a_offset, a_multiplier, a_shift;
+    int32_t b_offset, b_multiplier, b_shift;
+    int32_t left_shift;
+    int32_t output_offset, output_multiplier, output_shift;
+    int32_t act_min, act_max;
+} aot_add_s8_params;
+
+/* int8 pooling: aot_pool2d_params geometry plus the output clamp. Average
+ * pooling divides the int32 sum by the number of in-bounds taps, rounding
+ * half away from zero (TFLite); input and output share scale and zero point. */
+typedef struct {
+    aot_pool2d_params pool;
+    int32_t act_min, act_max;
+} aot_pool2d_s8_params;
+
+/* TFLite int8 softmax over the last axis of [outer][depth]; output scale
+ * 1/256, zero point -128. input_multiplier/input_left_shift and diff_min come
+ * from TFLite's PreprocessSoftmaxScaling / CalculateInputRadius (beta = 1). */
+typedef struct {
+    int32_t outer, depth;
+    int32_t input_multiplier;
+    int32_t input_left_shift;
+    int32_t diff_min;
+} aot_softmax_s8_params;
+
+/* Elementwise clamp of int8 codes (a standalone quantized ReLU / Clip). */
+typedef struct {
+    int32_t size;
+    int32_t act_min, act_max;
+} aot_clamp_s8_params;
+
+/* Float <-> int8 at the model's edges: q = clamp(round_half_even(x / scale) + zp);
+ * x = (q - zp) * scale. */
+typedef struct {
+    int32_t size;
+    float scale;
+    int32_t zero_point;
+} aot_quantize_params;
+
 #ifdef __cplusplus
 }
 #endif

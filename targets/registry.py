@@ -5,38 +5,54 @@ target. Platform rules (key = target name or family) are added here beside
 the generic portable-C rules and win over them.
 """
 
+import numpy as np
+
 from aot.targets import rules_generic as g
+from aot.targets import rules_int8 as q
 from aot.targets.lowering import REMOVED_BY_PASSES, register
 
+
+def by_dtype(f32_rule, s8_rule):
+    """One rule per (op, target) that picks the float32 or int8 lowering by the
+    dtype of the op's first input."""
+    def rule(node, ctx):
+        int8 = ctx.tensor(node.inputs[0]).dtype == np.int8
+        return (s8_rule if int8 else f32_rule)(node, ctx)
+    rule.__name__ = f"{f32_rule.__name__}|{s8_rule.__name__}"
+    return rule
+
+
 GENERIC = {
-    "Conv": g.lower_conv,
-    "Gemm": g.lower_gemm,
+    "Conv": by_dtype(g.lower_conv, q.lower_conv_s8),
+    "Gemm": by_dtype(g.lower_gemm, q.lower_gemm_s8),
     "MatMul": g.lower_matmul,
-    "Add": g.lower_binary,
+    "Add": by_dtype(g.lower_binary, q.lower_add_s8),
     "Sub": g.lower_binary,
     "Mul": g.lower_binary,
     "Div": g.lower_binary,
-    "Relu": g.lower_activation,
-    "Clip": g.lower_activation,
+    "Relu": by_dtype(g.lower_activation, q.lower_clamp_s8),
+    "Clip": by_dtype(g.lower_activation, q.lower_clamp_s8),
     "LeakyRelu": g.lower_activation,
     "HardSigmoid": g.lower_activation,
     "HardSwish": g.lower_activation,
     "Sigmoid": g.lower_unary_math,
     "Tanh": g.lower_unary_math,
-    "Softmax": g.lower_softmax,
-    "MaxPool": g.lower_pool,
-    "AveragePool": g.lower_pool,
-    "GlobalAveragePool": g.lower_global_pool,
+    "Softmax": by_dtype(g.lower_softmax, q.lower_softmax_s8),
+    "MaxPool": by_dtype(g.lower_pool, q.lower_pool_s8),
+    "AveragePool": by_dtype(g.lower_pool, q.lower_pool_s8),
+    "GlobalAveragePool": by_dtype(g.lower_global_pool, q.lower_pool_s8),
     "GlobalMaxPool": g.lower_global_pool,
     "ReduceMean": g.lower_reduce_mean,
     "BatchNormalization": g.lower_batchnorm,
-    "Transpose": g.lower_transpose,
-    "Concat": g.lower_concat,
+    "Transpose": by_dtype(g.lower_transpose, q.lower_transpose_s8),
+    "Concat": by_dtype(g.lower_concat, q.lower_concat_s8),
     "Pad": g.lower_pad,
     "Reshape": g.lower_reshape,
     "Identity": g.lower_identity,
     "Dropout": g.lower_dropout,
     "Cast": g.lower_cast,
+    "QuantizeLinear": q.lower_quantize,
+    "DequantizeLinear": q.lower_dequantize,
 }
 
 for _op, _rule in GENERIC.items():

@@ -39,6 +39,8 @@ def _act(node: Node) -> dict:
 
 def _op_label(node: Node) -> str:
     """The op as users know it, with a fused activation named: "Conv+Relu"."""
+    if "_qact" in node.attrs:   # int8: a clamp to (lo, hi)
+        return node.op + ("+Relu" if node.attrs["_qact"] == (0.0, None) else "+Clip")
     return node.op + (f"+{_ACT_NAMES[node.attrs['_act'][0]]}" if "_act" in node.attrs else "")
 
 

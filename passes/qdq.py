@@ -1,0 +1,206 @@
+"""QDQ -> integer ops.
+
+Contract: every group `DequantizeLinear(s) -> op [-> Relu|Clip] -> QuantizeLinear`
+whose op has an int8 form becomes that op on the int8 tensors themselves:
+the op keeps its ONNX name and attributes, its runtime inputs and output are
+int8 tensors carrying `Quant` (scale, zero point, axis), its weights are the
+int8 initializers (with their per-channel `Quant`), its bias the int32
+initializer, and a Relu/Clip before the QuantizeLinear becomes the attribute
+`_qact` = (lo, hi) in real values (None for no bound), which lowering turns into
+TFLite's clamp range. `MatMul + Add(bias)` groups become one `Gemm`.
+
+Ensures afterwards: a DequantizeLinear with a run-time input only feeds graph
+outputs, and a QuantizeLinear only reads a graph input (float I/O at the
+model's edges); anything else would silently run in float and is an error
+naming the node. Float models pass through unchanged.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from aot.errors import ModelError
+from aot.ir import Graph, Node, Quant, Tensor
+from aot.passes.rewrite import Rewrite, apply_rules, sole_consumer
+
+# Ops whose int8 form exists (lowering decides per attribute form).
+INT8_OPS = {"Conv", "MatMul", "Gemm", "Add", "AveragePool", "MaxPool", "GlobalAveragePool",
+            "Softmax", "Relu", "Clip", "Reshape", "Flatten", "Squeeze", "Unsqueeze",
+            "Transpose", "Concat"}
+SHAPE_OPS = {"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Transpose"}
+_STATIC_INPUTS = {("Reshape", 1), ("Squeeze", 1), ("Unsqueeze", 1), ("Clip", 1), ("Clip", 2)}
+
+
+def quant_of(graph: Graph, node: Node) -> Quant | None:
+    """The quantization of a Q/DQ node (from its constant scale and zero point)."""
+    scale = graph.const(node.inputs[1])
+    if scale is None:
+        return None
+    zp_name = node.inputs[2] if len(node.inputs) > 2 else ""
+    zp = graph.const(zp_name) if zp_name else np.zeros(scale.shape, np.int8)
+    if zp is None:
+        return None
+    axis = node.attr("axis", 1) if scale.size > 1 else None
+    return Quant(tuple(float(s) for s in np.asarray(scale, np.float32).reshape(-1)),
+                 tuple(int(z) for z in np.asarray(zp).reshape(-1)), axis)
+
+
+def _zp_dtype(graph: Graph, node: Node):
+    zp_name = node.inputs[2] if len(node.inputs) > 2 else ""
+    return graph.tensor(zp_name).dtype if zp_name else np.dtype(np.uint8)
+
+
+class _Group:
+    """Collects the tensors an integer group reads, with their quantization."""
+
+    def __init__(self, graph: Graph):
+        self.graph = graph
+        self.producers = graph.producers()
+        self.tensors: dict[str, Tensor] = {}
+
+    def source(self, name: str) -> str | None:
+        """The quantized tensor behind a DequantizeLinear output, or None."""
+        dq = self.producers.get(name)
+        if dq is None or dq.op != "DequantizeLinear":
+            return None
+        q = quant_of(self.graph, dq)
+        src = self.graph.tensor(dq.inputs[0])
+        if q is None or src.dtype not in (np.int8, np.int32):
+            return None
+        if q.axis is not None and q.axis < 0:
+            q = Quant(q.scale, q.zero_point, q.axis + len(src.shape))
+        have = self.tensors.get(src.name, src).quant
+        if have is not None and have != q:
+            raise ModelError(f"tensor '{src.name}' is dequantized with two different "
+                             f"scales/zero points (DequantizeLinear '{dq.name}')")
+        self.tensors[src.name] = Tensor(src.name, src.shape, src.dtype, src.data, q)
+        return src.name
+
+
+def _act_bounds(graph: Graph, act: Node | None):
+    if act is None:
+        return None
+    if act.op == "Relu":
+        return (0.0, None)
+    bounds = []
+    for i in (1, 2):
+        name = act.inputs[i] if len(act.inputs) > i else ""
+        value = graph.const(name) if name else None
+        if name and value is None:
+            return "dynamic"
+        bounds.append(None if value is None else float(np.asarray(value).reshape(-1)[0]))
+    return tuple(bounds)
+
+
+def _fold_group(graph: Graph, q: Node) -> Rewrite | None:
+    out_q = quant_of(graph, q)
+    if out_q is None or out_q.axis is not None or _zp_dtype(graph, q) != np.int8:
+        return None
+    producers = graph.producers()
+    f = q.inputs[0]
+    op = producers.get(f)
+    act = None
+    if op is not None and op.op in ("Relu", "Clip") and sole_consumer(graph, f) is q:
+        prev = producers.get(op.inputs[0])
+        if prev is not None and prev.op in INT8_OPS - SHAPE_OPS - {"Relu", "Clip"} \
+                and sole_consumer(graph, op.inputs[0]) is op:
+            act, op = op, prev
+    if op is None or op.op not in INT8_OPS or (act is None and sole_consumer(graph, f) is not q):
+        return None
+    bounds = _act_bounds(graph, act)
+    if bounds == "dynamic":
+        return None
+    group = _Group(graph)
+    removed = [q] + ([act] if act else []) + [op]
+    if op.op == "Add":
+        fc = _fc_with_bias(graph, group, op, producers)
+        if fc is not None:
+            matmul, inputs = fc
+            removed.append(matmul)
+            node = Node("Gemm", inputs, q.outputs, {}, f"{matmul.name}+{op.name}")
+            return _finish(graph, group, node, removed, out_q, bounds, act)
+    inputs = []
+    for i, name in enumerate(op.inputs):
+        if not name or (op.op, i) in _STATIC_INPUTS:
+            inputs.append(name)
+            continue
+        src = group.source(name)
+        if src is None:
+            return None
+        inputs.append(src)
+    node = op.with_(inputs=tuple(inputs), outputs=q.outputs)
+    if op.op == "MatMul":
+        node = Node("Gemm", tuple(inputs), q.outputs, {}, op.name)
+    return _finish(graph, group, node, removed, out_q, bounds, act)
+
+
+def _fc_with_bias(graph: Graph, group: _Group, add: Node, producers):
+    for mm_i, bias_i in ((0, 1), (1, 0)):
+        mm = producers.get(add.inputs[mm_i])
+        if mm is not None and mm.op == "MatMul" and sole_consumer(graph, mm.outputs[0]) is add:
+            bias = group.source(add.inputs[bias_i])
+            if bias is None or graph.tensor(bias).dtype != np.int32 or \
+                    not graph.tensor(bias).is_const:
+                return None
+            a, b = group.source(mm.inputs[0]), group.source(mm.inputs[1])
+            if a is None or b is None:
+                return None
+            return mm, (a, b, bias)
+    return None
+
+
+def _finish(graph: Graph, group: _Group, node: Node, removed, out_q: Quant, bounds,
+            act: Node | None) -> Rewrite:
+    if bounds is not None:
+        node = node.with_(attrs={**node.attrs, "_qact": bounds},
+                          name=f"{node.name}+{act.name}")
+    y = graph.tensor(node.outputs[0])
+    tensors = dict(group.tensors)
+    tensors[y.name] = Tensor(y.name, y.shape, y.dtype, quant=out_q)
+    return Rewrite(removed, [node], tensors=tensors)
+
+
+def _propagate_through_shape_ops(graph: Graph) -> Graph:
+    """Shape-only ops keep quantization: copy it across them both ways, so
+    graph inputs and outputs behind a Reshape/Transpose know their scale."""
+    tensors = dict(graph.tensors)
+    changed = True
+    while changed:
+        changed = False
+        for node in graph.nodes:
+            if node.op not in SHAPE_OPS or not node.inputs:
+                continue
+            a, b = tensors[node.inputs[0]], tensors[node.outputs[0]]
+            if a.dtype != np.int8 or (a.quant is None) == (b.quant is None):
+                continue
+            src, dst = (a, b) if a.quant is not None else (b, a)
+            tensors[dst.name] = Tensor(dst.name, dst.shape, dst.dtype, dst.data, src.quant)
+            changed = True
+    return graph.replace(tensors=tensors)
+
+
+def fold_qdq(graph: Graph) -> Graph:
+    if not any(n.op in ("QuantizeLinear", "DequantizeLinear") for n in graph.nodes):
+        return graph
+    graph = apply_rules(graph, [("QuantizeLinear", _fold_group)])
+    graph = _propagate_through_shape_ops(graph)
+    _check_edges(graph)
+    return graph
+
+
+def _check_edges(graph: Graph) -> None:
+    consumers = graph.consumers()
+    bad = []
+    for node in graph.nodes:
+        if node.op == "DequantizeLinear" and not graph.tensor(node.inputs[0]).is_const:
+            users = [u for u in consumers.get(node.outputs[0], [])]
+            bad += [f"{u.op} '{u.name}' (reads DequantizeLinear '{node.name}')" for u in users]
+        elif node.op == "QuantizeLinear" and node.inputs[0] not in graph.inputs \
+                and not graph.tensor(node.inputs[0]).is_const:
+            bad.append(f"QuantizeLinear '{node.name}'")
+    if bad:
+        raise ModelError(f"{len(bad)} quantized group(s) have no int8 form and would run in "
+                         f"float: {'; '.join(sorted(set(bad))[:6])}",
+                         ["aot runs QDQ models in integer arithmetic only; each "
+                          "DequantizeLinear -> op -> QuantizeLinear group must use an op "
+                          "with an int8 kernel"])
