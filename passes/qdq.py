@@ -179,9 +179,60 @@ def _propagate_through_shape_ops(graph: Graph) -> Graph:
     return graph.replace(tensors=tensors)
 
 
+def _shift_uint8(graph: Graph) -> Graph:
+    """uint8 quantization becomes int8: q_u8 - zp_u8 == (q_u8 - 128) - (zp_u8 - 128),
+    so every uint8 quantized tensor and zero point moves down by 128 and the
+    integer arithmetic is unchanged. uint8 graph inputs and outputs keep their
+    type for the caller and get a conversion (_U8ToS8 / _S8ToU8) at the edge."""
+    qdq = [n for n in graph.nodes if n.op in ("QuantizeLinear", "DequantizeLinear")]
+    if not any(_zp_dtype(graph, n) == np.uint8 for n in qdq):
+        return graph
+    tensors = dict(graph.tensors)
+    rename: dict[str, str] = {}
+    nodes = []
+
+    def to_int8(name: str) -> None:
+        t = tensors[name]
+        if t.dtype != np.uint8:
+            return
+        data = None if t.data is None else (t.data.astype(np.int16) - 128).astype(np.int8)
+        if name in graph.inputs or name in graph.outputs:
+            inner = f"{name}__s8"
+            tensors[inner] = Tensor(inner, t.shape, np.dtype(np.int8))
+            rename[name] = inner
+        else:
+            tensors[name] = Tensor(name, t.shape, np.dtype(np.int8), data)
+
+    for n in qdq:
+        if _zp_dtype(graph, n) != np.uint8:
+            continue
+        zp = n.inputs[2] if len(n.inputs) > 2 and n.inputs[2] else ""
+        if zp:
+            to_int8(zp)
+        else:   # QuantizeLinear without a zero point means uint8, zero point 0
+            zp = f"{n.name}__zp"
+            tensors[zp] = Tensor.const(zp, np.array(-128, np.int8))
+        to_int8(n.inputs[0] if n.op == "DequantizeLinear" else n.outputs[0])
+    for name, inner in rename.items():
+        if name in graph.inputs:
+            nodes.append(Node("_U8ToS8", (name,), (inner,), {}, f"{name} to int8"))
+    for node in graph.nodes:
+        ins = tuple(rename.get(i, i) for i in node.inputs)
+        outs = tuple(rename.get(o, o) if o in graph.outputs else o for o in node.outputs)
+        if node.op in ("QuantizeLinear", "DequantizeLinear") and \
+                _zp_dtype(graph, node) == np.uint8 and (len(ins) < 3 or not ins[2]):
+            ins = (*ins[:2], f"{node.name}__zp")
+        nodes.append(node.with_(inputs=ins, outputs=outs))
+    for name, inner in rename.items():
+        if name in graph.outputs:
+            nodes.append(Node("_S8ToU8", (inner,), (name,), {}, f"{name} to uint8"))
+    return graph.replace(nodes, tensors)
+
+
 def fold_qdq(graph: Graph) -> Graph:
     if not any(n.op in ("QuantizeLinear", "DequantizeLinear") for n in graph.nodes):
         return graph
+    graph = _shift_uint8(graph)
     graph = apply_rules(graph, [("QuantizeLinear", _fold_group)])
     graph = _propagate_through_shape_ops(graph)
     _check_edges(graph)

@@ -102,6 +102,14 @@ void aot_transpose_s8(const aot_transpose_params *params, const int8_t *x, int8_
 /** Elementwise y = clamp(x, lo, hi) on int8 codes (a standalone ReLU/Clip); in place allowed. */
 void aot_clamp_s8(const aot_clamp_s8_params *params, const int8_t *x, int8_t *y);
 
+/**
+ * uint8 <-> int8 codes at the model's edges: y = x ^ 0x80, i.e. the code moves
+ * by 128 and so does the zero point, leaving real values unchanged.
+ * In place allowed.
+ */
+void aot_convert_u8_s8(const aot_size_params *params, const uint8_t *x, int8_t *y);
+void aot_convert_s8_u8(const aot_size_params *params, const int8_t *x, uint8_t *y);
+
 /** float -> int8 and int8 -> float at the model's edges. */
 void aot_quantize_f32_s8(const aot_quantize_params *params, const float *x, int8_t *y);
 void aot_dequantize_s8_f32(const aot_quantize_params *params, const int8_t *x, float *y);

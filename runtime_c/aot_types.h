@@ -273,6 +273,11 @@ typedef struct {
     int32_t act_min, act_max;
 } aot_clamp_s8_params;
 
+/* A plain element count (conversions between uint8 and int8 codes). */
+typedef struct {
+    int32_t size;
+} aot_size_params;
+
 /* Float <-> int8 at the model's edges: q = clamp(round_half_even(x / scale) + zp);
  * x = (q - zp) * scale. */
 typedef struct {

@@ -53,6 +53,9 @@ GENERIC = {
     "Cast": g.lower_cast,
     "QuantizeLinear": q.lower_quantize,
     "DequantizeLinear": q.lower_dequantize,
+    # internal ops made by passes (never accepted from a model)
+    "_U8ToS8": q.lower_sign_convert,
+    "_S8ToU8": q.lower_sign_convert,
 }
 
 for _op, _rule in GENERIC.items():

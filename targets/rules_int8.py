@@ -239,32 +239,43 @@ def lower_transpose_s8(node: Node, ctx: LoweringContext) -> None:
     _call(ctx, node, "aot_transpose_s8", params, [Ref(x.name), Ref(node.outputs[0])])
 
 
-def lower_quantize(node: Node, ctx: LoweringContext) -> None:
-    """QuantizeLinear of a float graph input (the model's float edge)."""
-    x, y = ctx.tensor(node.inputs[0]), ctx.tensor(node.outputs[0])
-    if x.dtype != np.float32 or y.dtype != S8:
-        raise Unsupported("QuantizeLinear from float32 to int8 only")
+def _edge_convert(node: Node, ctx: LoweringContext, kernel: str) -> None:
+    """Quantize/dequantize, per tensor or per axis (one call per contiguous channel block)."""
     from aot.passes.qdq import quant_of
+
+    x, y = ctx.tensor(node.inputs[0]), ctx.tensor(node.outputs[0])
+    if node.attr("block_size", 0):
+        raise Unsupported("blocked quantization is not supported")
     q = quant_of(ctx.graph, node)
-    if q is None or len(q.scale) != 1:
-        raise Unsupported("QuantizeLinear needs a constant per-tensor scale")
-    params = Params("aot_quantize_params", {"size": y.size, "scale": q.scale[0],
-                                            "zero_point": q.zero_point[0]})
-    _call(ctx, node, "aot_quantize_f32_s8", params, [Ref(x.name), Ref(y.name)])
+    if q is None:
+        raise Unsupported(f"{node.op} needs a constant scale and zero point")
+    if q.axis is None:
+        blocks, channels, inner = 1, 1, x.size
+    else:
+        axis = _axis(q.axis, len(x.shape), node)
+        blocks, channels, inner = _prod(x.shape[:axis]), x.shape[axis], _prod(x.shape[axis + 1:])
+    for b in range(blocks):
+        for c in range(channels):
+            params = Params("aot_quantize_params", {"size": inner, "scale": q.scale[c % len(q.scale)],
+                                                    "zero_point": q.zero_point[c % len(q.zero_point)]})
+            offset = (b * channels + c) * inner
+            _call(ctx, node, kernel, params, [Ref(x.name, offset), Ref(y.name, offset)])
+
+
+def lower_quantize(node: Node, ctx: LoweringContext) -> None:
+    """QuantizeLinear of float data (the model's float input edge)."""
+    _require_s8(node, ctx, [node.outputs[0]])
+    if ctx.tensor(node.inputs[0]).dtype != np.float32:
+        raise Unsupported("QuantizeLinear from float32 only")
+    _edge_convert(node, ctx, "aot_quantize_f32_s8")
 
 
 def lower_dequantize(node: Node, ctx: LoweringContext) -> None:
-    """DequantizeLinear into a float graph output (the model's float edge)."""
-    x, y = ctx.tensor(node.inputs[0]), ctx.tensor(node.outputs[0])
-    if x.dtype != S8 or y.dtype != np.float32:
-        raise Unsupported("DequantizeLinear from int8 to float32 only")
-    from aot.passes.qdq import quant_of
-    q = quant_of(ctx.graph, node)
-    if q is None or len(q.scale) != 1:
-        raise Unsupported("DequantizeLinear needs a constant per-tensor scale")
-    params = Params("aot_quantize_params", {"size": y.size, "scale": q.scale[0],
-                                            "zero_point": q.zero_point[0]})
-    _call(ctx, node, "aot_dequantize_s8_f32", params, [Ref(x.name), Ref(y.name)])
+    """DequantizeLinear into float data (the model's float output edge)."""
+    _require_s8(node, ctx, [node.inputs[0]])
+    if ctx.tensor(node.outputs[0]).dtype != np.float32:
+        raise Unsupported("DequantizeLinear to float32 only")
+    _edge_convert(node, ctx, "aot_dequantize_s8_f32")
 
 
 def lower_concat_s8(node: Node, ctx: LoweringContext) -> None:
@@ -273,3 +284,11 @@ def lower_concat_s8(node: Node, ctx: LoweringContext) -> None:
     for name in node.inputs:
         _same_quant(ctx, node, name, node.outputs[0])
     lower_concat(node, ctx)
+
+
+def lower_sign_convert(node: Node, ctx: LoweringContext) -> None:
+    """uint8 <-> int8 codes at a uint8 graph input or output (see passes/qdq.py)."""
+    kernel = "aot_convert_u8_s8" if node.op == "_U8ToS8" else "aot_convert_s8_u8"
+    params = Params("aot_size_params", {"size": ctx.tensor(node.outputs[0]).size})
+    _call(ctx, node, kernel, params, [Ref(node.inputs[0]), Ref(node.outputs[0])],
+          op="Convert")
