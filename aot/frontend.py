@@ -23,6 +23,7 @@ from onnx import helper, numpy_helper, shape_inference
 from aot.errors import ModelError, UsageError
 from aot.evaluate import CANONICAL_OPSET, evaluate_node, to_node_proto
 from aot.ir import Graph, Node, Tensor, verify
+from aot.passes.qdq import QOPERATORS
 
 KNOWN_DOMAINS = ("", "ai.onnx", "ai.onnx.ml", "com.microsoft")
 
@@ -68,14 +69,13 @@ def _parse(data: bytes, what: str, base_dir: str | None) -> onnx.ModelProto:
 
 
 def _check(model: onnx.ModelProto) -> None:
-    for op in model.opset_import:
-        if op.domain not in KNOWN_DOMAINS:
-            raise ModelError(f"model imports unknown operator domain '{op.domain}'; "
-                             f"aot knows {', '.join(repr(d) for d in KNOWN_DOMAINS)}")
+    # Exporters import domains they never use (e.g. ai.onnx.training): only
+    # nodes in an unknown domain are an error.
     for node in model.graph.node:
         if node.domain not in KNOWN_DOMAINS:
             raise ModelError(f"{node.op_type} node '{node.name}' is in unknown domain "
-                             f"'{node.domain}'")
+                             f"'{node.domain}'; aot knows "
+                             f"{', '.join(repr(d) for d in KNOWN_DOMAINS)}")
     try:
         onnx.checker.check_model(model)
     except onnx.checker.ValidationError as e:
@@ -229,6 +229,27 @@ def _whole_model_hints(model: onnx.ModelProto, inputs: Mapping[str, Tensor]) -> 
     return {vi.name: vi.type for vi in list(m.graph.value_info) + list(m.graph.output)}
 
 
+def _infer_qoperator(node: Node, in_tensors, opsets) -> dict[str, Tensor]:
+    """Shapes of com.microsoft QOperator ops (onnx has no schema for them): those
+    of the float op they stand for; the dtype is the output zero point's."""
+    op, quantized, (_, yz) = QOPERATORS[node.op]
+    fake = Node(op, tuple(in_tensors[x].name for x, _, _ in quantized), node.outputs,
+                {k: v for k, v in node.attrs.items() if k not in ("channels_last", "opset")},
+                node.name)
+    types = {t.name: helper.make_tensor_type_proto(onnx.TensorProto.FLOAT, list(t.shape))
+             for t in (in_tensors[x] for x, _, _ in quantized)}
+    try:
+        out = shape_inference.infer_node_outputs(
+            onnx.defs.get_schema(op, CANONICAL_OPSET), to_node_proto(fake), types)
+    except Exception as e:
+        raise ModelError(f"{node.describe()}: shape inference failed: {e}") from None
+    shape = _static_shape(out[node.outputs[0]])
+    zp = in_tensors[yz] if len(in_tensors) > yz else None
+    if shape is None or zp is None:
+        raise ModelError(f"{node.describe()}: cannot infer its output shape and type")
+    return {node.outputs[0]: Tensor(node.outputs[0], shape, zp.dtype)}
+
+
 def _small_value(t: Tensor | None, known: dict[str, np.ndarray]) -> np.ndarray | None:
     if t is None:
         return None
@@ -245,6 +266,8 @@ def _infer_outputs(node: Node, tensors: dict[str, Tensor], opsets: dict[str, int
         schema = onnx.defs.get_schema(node.op, opsets.get(node.domain, CANONICAL_OPSET), node.domain)
     except Exception:
         schema = None
+    if schema is None and node.op in QOPERATORS:
+        return _infer_qoperator(node, in_tensors, opsets)
     if schema is not None:
         in_types = {}
         in_data = {}

@@ -9,6 +9,10 @@ initializer, and a Relu/Clip before the QuantizeLinear becomes the attribute
 `_qact` = (lo, hi) in real values (None for no bound), which lowering turns into
 TFLite's clamp range. `MatMul + Add(bias)` groups become one `Gemm`.
 
+QOperator ops (QLinearConv, QLinearMatMul, and com.microsoft's QLinearAdd, ...)
+are first expanded into the same DequantizeLinear -> op -> QuantizeLinear form,
+so both ONNX quantization formats take one path.
+
 Ensures afterwards: a DequantizeLinear with a run-time input only feeds graph
 outputs, and a QuantizeLinear only reads a graph input (float I/O at the
 model's edges); anything else would silently run in float and is an error
@@ -229,7 +233,68 @@ def _shift_uint8(graph: Graph) -> Graph:
     return graph.replace(nodes, tensors)
 
 
+# QOperator ops as (float op, positions of (data, scale, zero point) per
+# quantized input, position of (output scale, zero point)), from the ONNX and
+# com.microsoft specs. Extra inputs (e.g. QLinearConv's bias) are handled below.
+QOPERATORS = {
+    "QLinearConv": ("Conv", [(0, 1, 2), (3, 4, 5)], (6, 7)),
+    "QLinearMatMul": ("MatMul", [(0, 1, 2), (3, 4, 5)], (6, 7)),
+    "QGemm": ("Gemm", [(0, 1, 2), (3, 4, 5)], (7, 8)),
+    "QLinearAdd": ("Add", [(0, 1, 2), (3, 4, 5)], (6, 7)),
+    "QLinearMul": ("Mul", [(0, 1, 2), (3, 4, 5)], (6, 7)),
+    "QLinearGlobalAveragePool": ("GlobalAveragePool", [(0, 1, 2)], (3, 4)),
+    "QLinearAveragePool": ("AveragePool", [(0, 1, 2)], (3, 4)),
+    "QLinearSoftmax": ("Softmax", [(0, 1, 2)], (3, 4)),
+    "QLinearSigmoid": ("Sigmoid", [(0, 1, 2)], (3, 4)),
+}
+
+
+def _expand_qoperator(graph: Graph, node: Node) -> Rewrite | None:
+    """A QOperator op becomes the equivalent DequantizeLinear -> op -> QuantizeLinear
+    group, which the group rule below then folds into an integer op."""
+    op, quantized, (ys, yz) = QOPERATORS[node.op]
+    if node.attr("channels_last", 0):
+        return None   # NHWC variants: left for the unsupported-op report
+    ins = list(node.inputs) + [""] * 9
+    nodes, tensors, float_ins = [], {}, []
+    for k, (x, s, z) in enumerate(quantized):
+        f = f"{node.name}__in{k}"
+        src = graph.tensor(ins[x])
+        axis = {"axis": 0} if (op == "Conv" and k == 1) else \
+            ({"axis": 1} if op == "MatMul" and k == 1 else {})
+        if op == "Gemm" and k == 1:   # per output column: axis 0 when B is [N, K]
+            axis = {"axis": 0 if node.attr("transB", 0) else 1}
+        nodes.append(Node("DequantizeLinear", (ins[x], ins[s], ins[z]), (f,), axis,
+                          f"{node.name}/dq{k}"))
+        tensors[f] = Tensor(f, src.shape, np.dtype(np.float32))
+        float_ins.append(f)
+    bias_at = {"QLinearConv": 8, "QGemm": 6}.get(node.op)
+    if bias_at is not None and ins[bias_at]:
+        bias = graph.tensor(ins[bias_at])
+        xs, ws = graph.const(ins[1]), graph.const(ins[4])
+        if xs is None or ws is None:
+            return None
+        scale = (np.float32(xs).reshape(-1) * np.asarray(ws, np.float32).reshape(-1)).astype(np.float32)
+        s_name, z_name, f = f"{node.name}__bias_scale", f"{node.name}__bias_zp", f"{node.name}__bias"
+        tensors[s_name] = Tensor.const(s_name, scale if scale.size > 1 else scale.reshape(()))
+        tensors[z_name] = Tensor.const(z_name, np.zeros(scale.shape if scale.size > 1 else (),
+                                                        np.int32))
+        tensors[f] = Tensor(f, bias.shape, np.dtype(np.float32))
+        nodes.append(Node("DequantizeLinear", (ins[bias_at], s_name, z_name), (f,),
+                          {"axis": 0} if scale.size > 1 else {}, f"{node.name}/dq_bias"))
+        float_ins.append(f)
+    y = graph.tensor(node.outputs[0])
+    fy = f"{node.name}__out"
+    tensors[fy] = Tensor(fy, y.shape, np.dtype(np.float32))
+    attrs = {k: v for k, v in node.attrs.items() if k not in ("channels_last", "opset")}
+    nodes.append(Node(op, tuple(float_ins), (fy,), attrs, node.name))
+    nodes.append(Node("QuantizeLinear", (fy, ins[ys], ins[yz]), node.outputs, {},
+                      f"{node.name}/q"))
+    return Rewrite([node], nodes, tensors=tensors)
+
+
 def fold_qdq(graph: Graph) -> Graph:
+    graph = apply_rules(graph, [(tuple(QOPERATORS), _expand_qoperator)])
     if not any(n.op in ("QuantizeLinear", "DequantizeLinear") for n in graph.nodes):
         return graph
     graph = _shift_uint8(graph)
