@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "aot_window_impl.h"
+
+/*
+ * int8 average pooling over [planes][in_h][in_w], bit-exact with TFLite's
+ * reference_integer_ops::AveragePool: the int32 sum of the taps inside the
+ * input, divided by the tap count rounding half away from zero as TFLite
+ * does ((sum +- count / 2) / count, truncating division), clamped to
+ * [act_min, act_max]. Input and output share scale and zero point.
+ *
+ * TFLite always divides by the in-bounds count (count_include_pad == 0).
+ * With count_include_pad the divisor is the number of taps inside the padded
+ * input, as in aot_avgpool2d_f32 (ONNX); dilation is supported likewise.
+ * A window with no tap to count (never produced by valid shapes) gives 0
+ * before the clamp, where TFLite would fail the op.
+ */
+void aot_avgpool2d_s8(const aot_pool2d_s8_params *params, const int8_t *x, int8_t *y)
+{
+    const aot_pool2d_params *p = &params->pool;
+    const int32_t in_plane = p->in_h * p->in_w;
+    int32_t c, oy, ox, ky, kx;
+
+    for (c = 0; c < p->planes; ++c) {
+        const int8_t *x_c = x + c * in_plane;
+
+        for (oy = 0; oy < p->out_h; ++oy) {
+            const int32_t iy0 = oy * p->stride_h - p->pad_top;
+            int32_t ky_begin, ky_end, rows;
+            aot_window_taps(iy0, p->dilation_h, p->kernel_h, 0, p->in_h,
+                            &ky_begin, &ky_end);
+            if (p->count_include_pad) {
+                int32_t pb, pe;
+                aot_window_taps(iy0, p->dilation_h, p->kernel_h, -p->pad_top,
+                                p->in_h + p->pad_bottom, &pb, &pe);
+                rows = pe - pb;
+            } else {
+                rows = ky_end - ky_begin;
+            }
+
+            for (ox = 0; ox < p->out_w; ++ox) {
+                const int32_t ix0 = ox * p->stride_w - p->pad_left;
+                int32_t kx_begin, kx_end, cols, count;
+                int32_t sum = 0;
+                aot_window_taps(ix0, p->dilation_w, p->kernel_w, 0, p->in_w,
+                                &kx_begin, &kx_end);
+                if (p->count_include_pad) {
+                    int32_t pb, pe;
+                    aot_window_taps(ix0, p->dilation_w, p->kernel_w, -p->pad_left,
+                                    p->in_w + p->pad_right, &pb, &pe);
+                    cols = pe - pb;
+                } else {
+                    cols = kx_end - kx_begin;
+                }
+
+                for (ky = ky_begin; ky < ky_end; ++ky) {
+                    const int32_t row = (iy0 + ky * p->dilation_h) * p->in_w + ix0;
+                    for (kx = kx_begin; kx < kx_end; ++kx) {
+                        sum += x_c[row + kx * p->dilation_w];
+                    }
+                }
+
+                count = rows * cols;
+                if (count > 0) {
+                    sum = sum > 0 ? (sum + count / 2) / count : (sum - count / 2) / count;
+                } else {
+                    sum = 0;
+                }
+                sum = sum < params->act_min ? params->act_min : sum;
+                sum = sum > params->act_max ? params->act_max : sum;
+                *y++ = (int8_t)sum;
+            }
+        }
+    }
+}
