@@ -25,7 +25,8 @@ from aot.options import Options
 from aot.output import write_output
 from aot.program import Program
 from aot.version import __version__
-from aot.passes.memory_plan import Plan, plan_memory
+from aot.inspect import flash_estimate, io_bytes, peak_details, peak_summary
+from aot.passes.memory_plan import Plan, plan_memory, schedule_for_memory
 from aot.passes.pipeline import pipeline_for, run_pipeline
 from aot.targets.lowering import lower
 from aot.targets.target import Target, resolve
@@ -78,17 +79,28 @@ class CompiledModel:
 
     def runner(self):
         if self._runner is None:
-            from aot.targets.host_runner import HostRunner
-            if self.manifest["target"]["runner"] != "host":
-                raise UsageError(f"target {self.manifest['target']['name']} has no runner yet")
-            self._runner = HostRunner(self.out_dir, self.manifest)
+            if self.manifest["target"]["runner"] == "host":
+                from aot.targets.host_runner import HostRunner
+                from aot.targets.hostcpu import require_host_features
+                # Refuse a CPU lacking the target's features before building anything.
+                require_host_features(resolve(self.manifest["target"]["name"]), self.name)
+                self._runner = HostRunner(self.out_dir, self.manifest)
+            else:
+                # Emulated targets; a build-only target raises ToolchainError here.
+                from aot.targets.emulator import EmulatorRunner
+                self._runner = EmulatorRunner(self.out_dir, self.manifest)
         return self._runner
 
     def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         return self.runner().run(feeds)
 
     def run_with_stats(self, feeds: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], dict]:
-        outputs = self.run(feeds)
+        runner = self.runner()
+        measured = {}
+        if hasattr(runner, "run_with_stats"):   # emulators measure; the host does not
+            outputs, measured = runner.run_with_stats(feeds)
+        else:
+            outputs = runner.run(feeds)
         io = sum(int(np.prod(s["shape"])) * np.dtype(s["dtype"]).itemsize
                  for s in self.manifest["inputs"] + self.manifest["outputs"])
         stats = {
@@ -99,6 +111,7 @@ class CompiledModel:
             "ram_bytes": self.manifest["arena"]["bytes"] + io,
             "arena_bytes": self.manifest["arena"]["bytes"],
         }
+        stats.update(measured)
         return outputs, stats
 
 
@@ -126,14 +139,31 @@ def compile_graph(model, target: str | Target = "native", options: Options | Non
     options = options or Options()
     target = resolve(target)
     proto = load_proto(model)
+    if options.quantize is not None:   # post-training quantization: float -> int8 QDQ
+        from aot.quantize import quantize_for_compile
+        proto = quantize_for_compile(proto, options)
     graph = import_model(proto, options.input_shapes)
     graph = run_pipeline(graph, pipeline_for(target), dump_after)
     program = lower(graph, target)
-    plan = plan_memory(program, target.alignment)
-    if options.ram_limit is not None and plan.arena_bytes > options.ram_limit:
-        raise CheckFailed(f"the arena needs {plan.arena_bytes} B, over the RAM limit of "
-                          f"{options.ram_limit} B")
-    return Compilation(graph, program, plan, target), proto
+    plan_args = dict(inplace=options.inplace, io_in_arena=options.io_in_arena)
+    if options.schedule == "memory":
+        program = schedule_for_memory(program, target.alignment, **plan_args)
+    plan = plan_memory(program, target.alignment, **plan_args)
+    comp = Compilation(graph, program, plan, target)
+    if options.ram_limit is not None:
+        ram = plan.arena_bytes + io_bytes(program, plan)
+        if ram > options.ram_limit:
+            raise CheckFailed(f"the plan needs {ram:,} B of RAM (arena {plan.arena_bytes:,} B"
+                              f" + I/O buffers {ram - plan.arena_bytes:,} B), over --ram-limit "
+                              f"{options.ram_limit:,} B; {peak_summary(program, plan)}",
+                              peak_details(program, plan))
+    if options.flash_limit is not None:
+        flash = flash_estimate(program)
+        if flash["total"] > options.flash_limit:
+            raise CheckFailed(f"the model needs about {flash['total']:,} B of flash, over "
+                              f"--flash-limit {options.flash_limit:,} B",
+                              [f"{k}: {v:,} B" for k, v in flash.items() if k != "total"])
+    return comp, proto
 
 
 def compile(model, target: str | Target = "native", *, out_dir: str | None = None,
@@ -144,10 +174,16 @@ def compile(model, target: str | Target = "native", *, out_dir: str | None = Non
     comp, proto = compile_graph(model, target, options)
     name = emitter.sanitize(options.name, "model") if options.name else \
         default_name(model, comp.graph.name)
+    if name == "aot" or name.startswith("aot_"):   # the runtime's symbols and header guards
+        if options.name:
+            raise UsageError(f"--name {options.name!r}: names starting with 'aot' belong to "
+                             f"the aot runtime; choose another")
+        name = f"model_{name}"
     model_hash = _model_hash(model, proto)
     model_file = os.path.basename(os.fspath(model)) if isinstance(model, (str, os.PathLike)) \
         else "<in memory>"
-    provenance = {"model": model_file, "sha256": model_hash[:16], "target": comp.target.name}
+    provenance = {"model": model_file, "sha256": model_hash[:16], "target": comp.target.name,
+                  "options": _options_text(options)}
     files = emitter.emit(comp.program, comp.plan, name, provenance)
     manifest = _manifest(comp, name, options, model_file, model_hash, files)
     files[f"{name}.json"] = (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode()
@@ -158,6 +194,18 @@ def compile(model, target: str | Target = "native", *, out_dir: str | None = Non
         force = True
     write_output(out_dir, files, force=force)
     return CompiledModel(out_dir, manifest, comp, _tmp=tmp)
+
+
+def _options_text(options: Options) -> str:
+    """The options that differ from the defaults, for the header: "inplace=False ..."."""
+    default = Options().as_dict()
+    parts = []
+    for k, v in sorted(options.as_dict().items()):
+        if v != default[k]:
+            if isinstance(v, dict):   # input shapes: name=d0,d1;name2=...
+                v = ";".join(f"{n}={','.join(map(str, d))}" for n, d in sorted(v.items()))
+            parts.append(f"{k}={v}")
+    return " ".join(parts) or "(defaults)"
 
 
 def _model_hash(model, proto: onnx.ModelProto) -> str:
@@ -183,6 +231,8 @@ def _manifest(comp: Compilation, name: str, options: Options, model_file: str,
                            "dtype": str(tensor.dtype),
                            "scale": float(q.scale[0]) if q else 1.0,
                            "zero_point": int(q.zero_point[0]) if q else 0})
+            if comp.plan.io_in_arena:   # byte offset of the tensor inside the arena
+                result[-1]["arena_offset"] = comp.plan.offsets[program.root(t)[0]]
         return result
 
     return {
@@ -197,7 +247,8 @@ def _manifest(comp: Compilation, name: str, options: Options, model_file: str,
         "inputs": io(program.inputs),
         "outputs": io(program.outputs),
         "arena": {"bytes": comp.plan.arena_bytes, "alignment": comp.plan.alignment,
-                  "lower_bound": comp.plan.lower_bound},
+                  "lower_bound": comp.plan.lower_bound, "io_in_arena": comp.plan.io_in_arena,
+                  "io_bytes": io_bytes(program, comp.plan)},
         "weights_bytes": sum(program.tensors[t].nbytes for t in program.constants()),
         "files": sorted([*files, f"{name}.json"]),
     }

@@ -1,4 +1,4 @@
-"""The `aot` command line: compile, run, inspect.
+"""The `aot` command line: compile, run, inspect, quantize.
 
 Flags map onto `aot.Options`; errors print one summary line (plus detail
 lines) to stderr and exit 1 (a failed check), 2 (bad input) or 3 (toolchain
@@ -23,7 +23,61 @@ def _options(args) -> Options:
     shapes = dict(parse_shape_spec(s) for spec in (args.input_shape or []) for s in spec)
     return Options(name=getattr(args, "name", None), input_shapes=shapes,
                    ram_limit=parse_bytes(args.ram_limit) if getattr(args, "ram_limit", None)
-                   else None)
+                   else None,
+                   flash_limit=parse_bytes(args.flash_limit) if getattr(args, "flash_limit", None)
+                   else None,
+                   inplace=not getattr(args, "no_inplace", False),
+                   schedule=getattr(args, "schedule", None) or "onnx",
+                   io_in_arena=getattr(args, "io_in_arena", False),
+                   **_quant_fields(args))
+
+
+def _quant_fields(args) -> dict:
+    """--quantize/--calibration/--calibration-method/--per-tensor -> Options fields."""
+    quantize = getattr(args, "quantize", None)
+    calibration = getattr(args, "calibration", None)
+    if calibration and not quantize:
+        raise UsageError("--calibration is only used with --quantize int8")
+    if quantize and not calibration:
+        from aot.quantize import no_calibration_message
+        raise UsageError(no_calibration_message())
+    return dict(quantize=quantize, calibration=calibration,
+                calibration_method=getattr(args, "calibration_method", None) or "minmax",
+                per_channel=getattr(args, "per_channel", True))
+
+
+def _add_quant_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--quantize", choices=("int8",),
+                   help="post-training quantization of a float model first (needs --calibration)")
+    _add_calibration_args(p, "--calibration-method")
+
+
+def _add_calibration_args(p: argparse.ArgumentParser, method_flag: str) -> None:
+    p.add_argument("--calibration", metavar="NPZ",
+                   help="representative inputs: .npz keyed by input name, leading sample axis")
+    p.add_argument(method_flag, dest="calibration_method", default="minmax",
+                   choices=("minmax", "percentile", "entropy"),
+                   help="how activation ranges are found (default: minmax)")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--per-channel", dest="per_channel", action="store_true", default=True,
+                   help="one weight scale per conv output channel (default)")
+    g.add_argument("--per-tensor", dest="per_channel", action="store_false",
+                   help="one weight scale per weight tensor")
+
+
+def _add_plan_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--ram-limit", help="fail (exit 1) when the arena plus the input/output "
+                   "buffers outside it exceed this, e.g. 64K")
+    p.add_argument("--flash-limit", help="fail (exit 1) when weights + parameter blocks + a "
+                   "code-size estimate exceed this, e.g. 256K")
+    p.add_argument("--schedule", choices=("onnx", "memory"), default="onnx",
+                   help="call order: the ONNX order (default) or the topological order with "
+                   "the smallest peak memory")
+    p.add_argument("--no-inplace", action="store_true",
+                   help="never let an elementwise call write over its input")
+    p.add_argument("--io-in-arena", action="store_true",
+                   help="place inputs and outputs in the arena (zero-copy: <name>_input_ptr / "
+                   "<name>_output_ptr)")
 
 
 def _add_model_args(p: argparse.ArgumentParser) -> None:
@@ -45,6 +99,34 @@ def cmd_compile(args) -> int:
     chosen = f"native = {target.name}" if args.target == "native" else target.name
     print(f"{m['name']}: {len(m['files'])} files in {args.output} for {chosen} "
           f"(arena {m['arena']['bytes']} B, weights {m['weights_bytes']} B)")
+    if args.quantize:
+        print(f"  quantized to int8 ({args.calibration_method} ranges from {args.calibration}, "
+              f"{'per-channel' if args.per_channel else 'per-tensor'} conv weights)")
+    return 0
+
+
+def cmd_quantize(args) -> int:
+    """`aot quantize`: float ONNX -> int8 QDQ ONNX (see aot/quantize.py)."""
+    import onnx
+    from aot.quantize import layer_errors, no_calibration_message, quantize
+
+    if not args.calibration:
+        raise UsageError(no_calibration_message())
+    q = quantize(args.model, args.calibration, method=args.calibration_method,
+                 per_channel=args.per_channel)
+    try:
+        onnx.save(q.model, args.output)
+    except OSError as e:
+        raise UsageError(f"{args.output}: cannot write ({e.strerror})") from None
+    acts = sum(1 for n in q.model.graph.node if n.op_type == "QuantizeLinear")
+    print(f"wrote {args.output}: int8 QDQ, {acts} quantized activations, {args.calibration_method} "
+          f"ranges over {q.samples} samples, "
+          f"{'per-channel' if args.per_channel else 'per-tensor'} conv weights")
+    if not args.no_report:
+        report = layer_errors(q.float_model, q.model, args.calibration)
+        for o in report["outputs"]:
+            db = "exact" if o["sqnr_db"] is None else f"{o['sqnr_db']:.1f} dB"
+            print(f"  output {o['name']}: SQNR {db} (float vs fake-quantized, calibration data)")
     return 0
 
 
@@ -112,12 +194,69 @@ def cmd_inspect(args) -> int:
         def dump(name, graph):
             if name == args.dump_after:
                 print(f"# after pass '{name}'\n{format_graph(graph)}\n")
-    comp, _ = compile_graph(args.model, args.target, _options(args), dump_after=dump)
+    options, model, quant = _options(args), args.model, None
+    if options.quantize:   # quantize here (not in compile_graph) to keep the result
+        import dataclasses
+        from aot.quantize import quantize
+        quant = quantize(args.model, options.calibration, method=options.calibration_method,
+                         per_channel=options.per_channel)
+        model, options = quant.model, dataclasses.replace(options, quantize=None)
+    comp, _ = compile_graph(model, args.target, options, dump_after=dump)
     report = inspect_report(comp)
+    if quant is not None:
+        from aot.quantize import layer_errors
+        report["quantization"] = {"method": quant.method, "per_channel": quant.per_channel,
+                                  "calibration": args.calibration,
+                                  **layer_errors(quant.float_model, quant.model,
+                                                 args.calibration)}
+    if args.plot:
+        from aot.inspect import plot_plan
+        plot_plan(comp, args.plot)
     if args.json:
         print(json.dumps(report, indent=2, sort_keys=True))
     else:
         print(render_table(report))
+        if quant is not None:
+            from aot.quantize import render_errors
+            print(render_errors(report["quantization"]))
+    return 0
+
+
+def cmd_bench(args) -> int:
+    import shlex
+
+    from aot.bench import BenchOptions, any_mismatch, bench
+    from aot.bench_report import render_table, write_report
+    from aot.loadgen_driver import SCENARIOS
+
+    if args.scenario and args.scenario not in SCENARIOS:
+        raise UsageError(f"--scenario takes {' or '.join(SCENARIOS)}")
+    baselines = () if args.baselines in ("", "none") else \
+        tuple(b.strip() for b in args.baselines.split(",") if b.strip())
+    shapes = dict(parse_shape_spec(s) for spec in (args.input_shape or []) for s in spec)
+    opts = BenchOptions(
+        targets=tuple(t.strip() for t in args.target.split(",") if t.strip()),
+        baselines=baselines, tflite=tuple(args.tflite or ()), input_path=args.input,
+        verify=args.verify, rounds=args.rounds, round_s=args.round_time,
+        warmup_s=args.warmup, quick=args.quick, seed=args.seed, scenario=args.scenario,
+        min_queries=args.min_queries, min_duration_s=args.min_duration,
+        accuracy=args.accuracy, threads=args.threads, anchors=args.anchors,
+        out_dir=args.keep, input_shapes=shapes, progress=args.progress)
+    docs = bench(args.models, opts)
+    if args.json:
+        print(json.dumps(docs[0] if len(docs) == 1 else docs, indent=2, sort_keys=True))
+    else:
+        print(render_table(docs), end="")
+    if args.report:
+        argv = sys.argv[1:] if args.argv is None else args.argv
+        md, png = write_report(docs, args.report, "aot " + " ".join(shlex.quote(a)
+                                                                    for a in argv))
+        print(f"report: {md}" + (f", chart: {png}" if png else " (no chart: matplotlib "
+                                  "missing or nothing to compare)"), file=sys.stderr)
+    if any_mismatch(docs):
+        print("aot: error: aot's outputs do not match the reference (see outputs_match)",
+              file=sys.stderr)
+        return 1
     return 0
 
 
@@ -135,7 +274,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", help="C prefix (default: the model file's stem)")
     p.add_argument("--force", action="store_true",
                    help="write into a directory holding other files (they are kept)")
-    p.add_argument("--ram-limit", help="fail when the arena exceeds this, e.g. 64K")
+    _add_plan_args(p)
+    _add_quant_args(p)
     p.set_defaults(fn=cmd_compile)
 
     p = sub.add_parser("run", help="build and run a compiled model")
@@ -151,13 +291,70 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_args(p)
     p.add_argument("--json", action="store_true")
     p.add_argument("--dump-after", metavar="PASS", help="print the graph after this pass")
+    p.add_argument("--plot", metavar="PNG", help="draw the arena plan (offset vs step) as a PNG")
+    _add_plan_args(p)
+    _add_quant_args(p)
     p.set_defaults(fn=cmd_inspect)
+
+    p = sub.add_parser("quantize", help="post-training int8 quantization: float ONNX -> QDQ ONNX")
+    p.add_argument("model", help="float ONNX model file")
+    p.add_argument("-o", "--output", required=True, help="the int8 QDQ model to write (.onnx)")
+    _add_calibration_args(p, "--method")
+    p.add_argument("--no-report", action="store_true",
+                   help="skip the output SQNR check on the calibration data")
+    p.set_defaults(fn=cmd_quantize)
+
+    p = sub.add_parser("bench", help="time the compiled model against onnxruntime, TFLite, "
+                       "TFLM and TVM (host), or count instructions and cycles (Cortex-M)")
+    p.add_argument("models", nargs="+", help="ONNX model file(s)")
+    p.add_argument("--target", default="native",
+                   help="target(s), comma-separated (default: native; Cortex-M targets are "
+                        "emulated: instructions, est. cycles, flash, RAM)")
+    p.add_argument("--baselines", default="onnxruntime,tflite-xnnpack,tflite-builtin,tflm,tvm",
+                   help="comma-separated frameworks beside aot (default: all; 'none')")
+    p.add_argument("--tflite", action="append", metavar="PATH",
+                   help="the .tflite original of the model (once per model, in order); the "
+                        "shared MLPerf Tiny models are paired automatically")
+    p.add_argument("--input", help=".npy/.npz inputs to verify and time with (default: seeded "
+                                   "random)")
+    p.add_argument("--input-shape", action="append", nargs="+", metavar="NAME=D0,D1,...",
+                   help="fix a dynamic input shape")
+    p.add_argument("--verify", type=int, default=3, help="inputs checked before timing")
+    p.add_argument("--rounds", type=int, default=20, help="interleaved timing rounds")
+    p.add_argument("--round-time", type=float, default=0.1, metavar="S",
+                   help="seconds of calls per framework per round")
+    p.add_argument("--warmup", type=float, default=0.2, metavar="S",
+                   help="warm-up seconds per framework")
+    p.add_argument("--quick", action="store_true",
+                   help="a short run that proves it works (CI); not for quoting")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random inputs")
+    p.add_argument("--scenario", help="run through MLPerf LoadGen: singlestream or offline")
+    p.add_argument("--min-queries", type=int,
+                   help="LoadGen minimum query (SingleStream) / sample (Offline) count "
+                        "(default: MLPerf Mobile's 1024 / 24576)")
+    p.add_argument("--min-duration", type=float, metavar="S",
+                   help="LoadGen minimum duration in seconds (default: MLPerf Mobile's 60)")
+    p.add_argument("--accuracy", metavar="NPZ",
+                   help="LoadGen accuracy mode on this .npz (inputs + 'labels'): top-1")
+    p.add_argument("--threads", type=int, default=1,
+                   help="Offline: worker threads for aot (baselines keep one)")
+    p.add_argument("--anchors", metavar="JSON",
+                   help="TFLM reference figures to show beside Cortex-M results, e.g. "
+                        "../shared/anchors/tflm_cortex_m4.json")
+    p.add_argument("--keep", metavar="DIR", help="keep the compiled outputs under DIR")
+    p.add_argument("--json", action="store_true",
+                   help="print JSON: one document per model (a list for several)")
+    p.add_argument("--report", metavar="MD", help="write a Markdown report and a PNG chart")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="progress bar on stderr (default: when stderr is a terminal)")
+    p.set_defaults(fn=cmd_bench)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = argv
     try:
         return args.fn(args)
     except AotError as e:

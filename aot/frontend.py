@@ -12,6 +12,7 @@ node is evaluated on its constant inputs. Anything we cannot import raises
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from typing import Mapping
@@ -23,13 +24,40 @@ from onnx import helper, numpy_helper, shape_inference
 from aot.errors import ModelError, UsageError
 from aot.evaluate import CANONICAL_OPSET, evaluate_node, to_node_proto
 from aot.ir import Graph, Node, Tensor, verify
-from aot.passes.qdq import QOPERATORS
+from aot.passes.qdq import qoperator_form
 
 KNOWN_DOMAINS = ("", "ai.onnx", "ai.onnx.ml", "com.microsoft")
 
 # Constant inputs larger than this are not handed to shape inference: shape
 # arguments are small, weights are not, and serializing weights is slow.
 _MAX_SHAPE_DATA = 4096
+
+# The largest tensor aot accepts: the kernels index and count bytes in int32.
+# Checked on declared shapes, before anything is allocated or evaluated.
+MAX_TENSOR_BYTES = 2**31 - 1
+
+# Element types of run-time data (not shape arithmetic, which folds away).
+_DATA_TYPES = {onnx.TensorProto.FLOAT, onnx.TensorProto.DOUBLE, onnx.TensorProto.FLOAT16,
+               onnx.TensorProto.BFLOAT16, onnx.TensorProto.INT8, onnx.TensorProto.UINT8}
+_INT_TYPES = {onnx.TensorProto.INT64, onnx.TensorProto.INT32, onnx.TensorProto.INT16,
+              onnx.TensorProto.INT8, onnx.TensorProto.UINT64, onnx.TensorProto.UINT32,
+              onnx.TensorProto.UINT16, onnx.TensorProto.UINT8}
+
+
+def check_tensor_size(name: str, shape, dtype, where: str) -> None:
+    """Refuse a tensor over MAX_TENSOR_BYTES (Python ints: no overflow)."""
+    count = 1
+    for d in shape:
+        count *= int(d)
+    nbytes = count * np.dtype(dtype).itemsize
+    if nbytes > MAX_TENSOR_BYTES:
+        raise ModelError(f"{where}: tensor '{name}' of shape {list(shape)} would take "
+                         f"{nbytes:,} bytes; aot supports tensors up to 2 GiB")
+
+
+def _one_line(e: BaseException) -> str:
+    """An exception's message on one line (ONNX's checker spreads the node over several)."""
+    return " ".join(str(e).split()) or type(e).__name__
 
 
 def load_proto(source: str | os.PathLike | bytes | onnx.ModelProto) -> onnx.ModelProto:
@@ -59,12 +87,16 @@ def _parse(data: bytes, what: str, base_dir: str | None) -> onnx.ModelProto:
                          f"ONNX protobuf; is it truncated?)") from None
     if not model.HasField("graph") or model.ir_version <= 0:
         raise ModelError(f"{what}: not an ONNX model (no graph or no IR version)")
-    if base_dir is not None and any(
-            t.data_location == onnx.TensorProto.EXTERNAL for t in model.graph.initializer):
+    external = [t for t in model.graph.initializer
+                if t.data_location == onnx.TensorProto.EXTERNAL]
+    if base_dir is not None and external:
+        for t in external:   # declared sizes first: nothing is read for an absurd one
+            check_tensor_size(t.name, t.dims, _dtype(t.data_type, f"initializer '{t.name}'"),
+                              f"{what}: external initializer '{t.name}'")
         try:
             onnx.external_data_helper.load_external_data_for_model(model, base_dir)
-        except OSError as e:
-            raise ModelError(f"{what}: cannot read external weights ({e})") from None
+        except Exception as e:   # OSError, or onnx's ValidationError for a path it refuses
+            raise ModelError(f"{what}: cannot read external weights ({_one_line(e)})") from None
     return model
 
 
@@ -78,9 +110,8 @@ def _check(model: onnx.ModelProto) -> None:
                              f"{', '.join(repr(d) for d in KNOWN_DOMAINS)}")
     try:
         onnx.checker.check_model(model)
-    except onnx.checker.ValidationError as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else "invalid model"
-        raise ModelError(f"invalid ONNX model: {first}") from None
+    except Exception as e:   # ValidationError, or the inference errors of its shape checks
+        raise ModelError(f"invalid ONNX model: {_one_line(e)}") from None
 
 
 def _upgrade(model: onnx.ModelProto) -> onnx.ModelProto:
@@ -149,6 +180,10 @@ def _to_graph(model: onnx.ModelProto, input_shapes: dict[str, tuple[int, ...]]) 
     tensors: dict[str, Tensor] = {}
 
     for init in g.initializer:
+        if any(d < 0 for d in init.dims):
+            raise ModelError(f"initializer '{init.name}' has a negative dimension {list(init.dims)}")
+        check_tensor_size(init.name, init.dims, _dtype(init.data_type, f"initializer '{init.name}'"),
+                          f"initializer '{init.name}'")
         try:
             data = numpy_helper.to_array(init)
         except Exception as e:
@@ -160,6 +195,9 @@ def _to_graph(model: onnx.ModelProto, input_shapes: dict[str, tuple[int, ...]]) 
         if vi.name in tensors:
             continue  # old-style models list initializers as inputs too
         dtype = _dtype(vi.type.tensor_type.elem_type, f"input '{vi.name}'")
+        declared = [d.dim_value for d in vi.type.tensor_type.shape.dim if d.HasField("dim_value")]
+        if vi.name not in input_shapes and any(d < 0 for d in declared):
+            raise ModelError(f"input '{vi.name}' has a negative dimension {_shape_text(vi.type)}")
         shape = input_shapes.pop(vi.name, None) or _static_shape(vi.type)
         if shape is None:
             raise ModelError(f"input '{vi.name}' has dynamic shape {_shape_text(vi.type)}; "
@@ -169,6 +207,7 @@ def _to_graph(model: onnx.ModelProto, input_shapes: dict[str, tuple[int, ...]]) 
         if any(d <= 0 for d in shape):
             raise ModelError(f"input '{vi.name}' has a zero or negative dimension "
                              f"{list(shape)}")
+        check_tensor_size(vi.name, shape, dtype, f"input '{vi.name}'")
         tensors[vi.name] = Tensor(vi.name, tuple(shape), dtype)
         inputs.append(vi.name)
     if input_shapes:
@@ -195,7 +234,7 @@ def _to_graph(model: onnx.ModelProto, input_shapes: dict[str, tuple[int, ...]]) 
                                  f"or initializer defines (graph not in topological order, "
                                  f"or a missing initializer)")
         if node.op == "Constant" and not node.domain:
-            value = evaluate_node(node, [])[0]
+            value = _evaluate(node, [])[0]
             tensors[node.outputs[0]] = Tensor.const(node.outputs[0], value)
             continue
         for out, t in _infer_outputs(node, tensors, opsets, hints, known).items():
@@ -204,6 +243,8 @@ def _to_graph(model: onnx.ModelProto, input_shapes: dict[str, tuple[int, ...]]) 
             tensors[out] = t
         nodes.append(node)
 
+    if not g.output:
+        raise ModelError("the graph has no outputs; nothing to compute")
     for vo in g.output:
         if vo.name not in tensors:
             raise ModelError(f"graph output '{vo.name}' is never produced")
@@ -212,6 +253,15 @@ def _to_graph(model: onnx.ModelProto, input_shapes: dict[str, tuple[int, ...]]) 
     graph = graph.replace()  # drop unused initializers
     verify(graph)
     return graph
+
+
+def _evaluate(node: Node, values) -> list[np.ndarray]:
+    """evaluate_node, with its failures (including running out of memory) as ModelError."""
+    try:
+        return evaluate_node(node, values)
+    except Exception as e:   # MemoryError included
+        raise ModelError(f"{node.describe()}: cannot evaluate it on its constant inputs: "
+                         f"{_one_line(e)[:200]}") from None
 
 
 def _whole_model_hints(model: onnx.ModelProto, inputs: Mapping[str, Tensor]) -> dict[str, onnx.TypeProto]:
@@ -223,16 +273,31 @@ def _whole_model_hints(model: onnx.ModelProto, inputs: Mapping[str, Tensor]) -> 
             t = inputs[vi.name]
             vi.type.CopyFrom(helper.make_tensor_type_proto(vi.type.tensor_type.elem_type, list(t.shape)))
     try:
-        m = shape_inference.infer_shapes(m, data_prop=True)
+        plain = shape_inference.infer_shapes(m)
     except Exception:
         return {}
+    hints = {vi.name: vi.type for vi in list(plain.graph.value_info) + list(plain.graph.output)}
+    # Data propagation (shapes computed from values) only helps where a shape is
+    # still unknown, and it materializes integer tensors: Range(0, 2**40) would
+    # exhaust memory. Use it only when needed and every integer tensor is small.
+    if all(_static_shape(t) is not None for t in hints.values()):
+        return hints
+    for t in hints.values():
+        shape = _static_shape(t)
+        if t.tensor_type.elem_type in _INT_TYPES and (shape is None or
+                                                      math.prod(shape) > _MAX_SHAPE_DATA):
+            return hints
+    try:
+        m = shape_inference.infer_shapes(m, data_prop=True)
+    except Exception:
+        return hints
     return {vi.name: vi.type for vi in list(m.graph.value_info) + list(m.graph.output)}
 
 
 def _infer_qoperator(node: Node, in_tensors, opsets) -> dict[str, Tensor]:
     """Shapes of com.microsoft QOperator ops (onnx has no schema for them): those
     of the float op they stand for; the dtype is the output zero point's."""
-    op, quantized, (_, yz) = QOPERATORS[node.op]
+    op, quantized, (_, yz) = qoperator_form(node)
     fake = Node(op, tuple(in_tensors[x].name for x, _, _ in quantized), node.outputs,
                 {k: v for k, v in node.attrs.items() if k not in ("channels_last", "opset")},
                 node.name)
@@ -266,7 +331,7 @@ def _infer_outputs(node: Node, tensors: dict[str, Tensor], opsets: dict[str, int
         schema = onnx.defs.get_schema(node.op, opsets.get(node.domain, CANONICAL_OPSET), node.domain)
     except Exception:
         schema = None
-    if schema is None and node.op in QOPERATORS:
+    if schema is None and qoperator_form(node) is not None:
         return _infer_qoperator(node, in_tensors, opsets)
     if schema is not None:
         in_types = {}
@@ -286,13 +351,28 @@ def _infer_outputs(node: Node, tensors: dict[str, Tensor], opsets: dict[str, int
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise ModelError(f"{node.describe()}: shape inference failed: {first}") from None
     result = {}
+    for out in node.outputs:   # refuse absurd shapes before anything evaluates the node
+        tp = types.get(out) or hints.get(out)
+        if tp is None or not tp.HasField("tensor_type"):
+            continue
+        dims = [d.dim_value for d in tp.tensor_type.shape.dim if d.HasField("dim_value")]
+        if any(d < 0 for d in dims):
+            raise ModelError(f"{node.describe()}: output '{out}' gets a negative dimension "
+                             f"{_shape_text(tp)}; check the node's attributes")
+        if 0 in dims and tp.tensor_type.elem_type in _DATA_TYPES and \
+                any(t is not None and not t.is_const for t in in_tensors):
+            raise ModelError(f"{node.describe()}: output '{out}' would be empty (shape "
+                             f"{_shape_text(tp)}); aot does not compile zero-size tensors")
+        if tp.tensor_type.elem_type:
+            check_tensor_size(out, dims, _dtype(tp.tensor_type.elem_type, node.describe()),
+                              node.describe())
     evaluated = None
     if node.op in ("Shape", "Size") and not node.domain and in_tensors[0] is not None:
         from aot.passes.fold import shape_value
         evaluated = {node.outputs[0]: shape_value(node, in_tensors[0].shape)}
     elif all(t is None or v is not None for t, v in zip(in_tensors, values)) and \
             any(t is not None and not t.is_const for t in in_tensors):
-        evaluated = dict(zip(node.outputs, evaluate_node(node, values)))
+        evaluated = dict(zip(node.outputs, _evaluate(node, values)))
     if evaluated is not None:
         known.update(evaluated)
     for out in node.outputs:
@@ -302,10 +382,11 @@ def _infer_outputs(node: Node, tensors: dict[str, Tensor], opsets: dict[str, int
         shape = _static_shape(tp) if tp is not None else None
         if shape is None or tp is None or not tp.tensor_type.elem_type:
             if evaluated is None and all(t is None or t.is_const for t in in_tensors):
-                evaluated = dict(zip(node.outputs, evaluate_node(
+                evaluated = dict(zip(node.outputs, _evaluate(
                     node, [t.data if t is not None else None for t in in_tensors])))
             if evaluated is not None:
                 value = evaluated[out]
+                check_tensor_size(out, value.shape, value.dtype, node.describe())
                 result[out] = Tensor(out, tuple(int(d) for d in value.shape), value.dtype)
                 continue
             raise ModelError(f"{node.describe()}: output '{out}' has a dynamic shape "

@@ -16,8 +16,18 @@ class Options:
     kernels: str = "auto"                   # "auto" | "portable"
     ram_limit: int | None = None            # bytes; compile fails when the plan needs more
     toolchain: str | None = None            # None: the target's default
+    flash_limit: int | None = None          # bytes; compile fails when the flash estimate is over
+    inplace: bool = True                    # let elementwise calls write over a dying input
+    schedule: str = "onnx"                  # "onnx" | "memory": call order minimizing peak RAM
+    io_in_arena: bool = False               # inputs/outputs live in the arena (zero-copy I/O)
+    quantize: str | None = None             # "int8": post-training quantization first (aot.quantize)
+    calibration: str | None = None          # .npz of calibration inputs (needed with quantize)
+    calibration_method: str = "minmax"      # "minmax" | "percentile" | "entropy"
+    per_channel: bool = True                # per-output-channel conv weight scales
 
     def __post_init__(self):
+        if self.schedule not in ("onnx", "memory"):
+            raise UsageError(f"schedule must be 'onnx' or 'memory', not {self.schedule!r}")
         if self.optimize not in ("speed", "size"):
             raise UsageError(f"optimize must be 'speed' or 'size', not {self.optimize!r}")
         if self.kernels not in ("auto", "portable"):

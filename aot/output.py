@@ -46,10 +46,19 @@ def _existing(out_dir: str) -> set[str]:
     return found
 
 
+def _inside(real_out: str, directory: str) -> bool:
+    """Whether `directory`, with every link resolved, is real_out or below it."""
+    real = os.path.realpath(directory)
+    return real == real_out or real.startswith(real_out + os.sep)
+
+
 def write_output(out_dir: str, files: dict[str, bytes], force: bool = False) -> None:
     out_dir = os.path.abspath(out_dir)
     if os.path.exists(out_dir) and not os.path.isdir(out_dir):
         raise UsageError(f"{out_dir}: exists and is not a directory")
+    if os.path.islink(out_dir) and not os.path.exists(out_dir):
+        raise UsageError(f"{out_dir}: is a symbolic link to nothing; remove it or name a "
+                         f"directory")
     parent = os.path.dirname(out_dir)
     os.makedirs(parent, exist_ok=True)
     if os.path.isdir(out_dir):
@@ -72,17 +81,23 @@ def write_output(out_dir: str, files: dict[str, bytes], force: bool = False) -> 
             os.rename(staging, out_dir)
             return
         real_out = os.path.realpath(out_dir)
+        for rel in sorted(files):   # every destination is checked before anything changes
+            dest = os.path.join(out_dir, rel)
+            if not _inside(real_out, os.path.dirname(dest)):
+                raise UsageError(f"{dest}: its directory is a link out of {out_dir}; refusing")
         for rel in sorted(files):
             dest = os.path.join(out_dir, rel)
-            real_dir = os.path.realpath(os.path.dirname(dest))
-            if real_dir != real_out and not real_dir.startswith(real_out + os.sep):
-                raise UsageError(f"{dest}: its directory is a link out of {out_dir}; refusing")
             os.makedirs(os.path.dirname(dest), exist_ok=True)
             if os.path.islink(dest):
                 os.unlink(dest)
             os.replace(os.path.join(staging, rel), dest)
         for rel in sorted(previous - set(files)):
+            # The manifest is only a claim: remove a stale file only when it is a
+            # plain file inside out_dir, reached without '..' or a link.
             stale = os.path.join(out_dir, rel)
+            if os.path.isabs(rel) or ".." in rel.replace("\\", "/").split("/") or \
+                    not _inside(real_out, os.path.dirname(stale)):
+                continue
             if os.path.isfile(stale) and not os.path.islink(stale):
                 os.remove(stale)
         shutil.rmtree(os.path.join(out_dir, ".build"), ignore_errors=True)

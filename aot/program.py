@@ -64,6 +64,11 @@ class Call:
     op: str                           # the ONNX op (after fusion, e.g. "Conv+Relu")
     macs: int = 0
     scratch_bytes: int = 0
+    # Reads the kernel may overwrite with its output: output element k is written
+    # only after input element k is read, and no other element of that input is
+    # read afterwards. The planner decides whether the output really takes over
+    # the input's bytes (see aot.passes.memory_plan).
+    inplace: Sequence[str] = ()
 
 
 @dataclass(frozen=True)

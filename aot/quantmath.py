@@ -45,10 +45,33 @@ def conv_multipliers(input_scale: float, filter_scales, output_scale: float):
 
 
 def fc_multiplier(input_scale: float, filter_scale: float, output_scale: float) -> tuple[int, int]:
-    """As TFLite's GetQuantizedConvolutionMultipler: the input x filter product is
-    taken in float32 first, then divided in double."""
-    product = float(np.float32(input_scale) * np.float32(filter_scale))
-    return quantize_multiplier(product / float(np.float32(output_scale)))
+    """As TFLite Micro's CalculateOpDataFullyConnected -> GetQuantizedConvolutionMultipler
+    (tensorflow/lite/kernels/kernel_util.cc): double(input_scale) * double(filter_scale)
+    / double(output_scale), every factor widened to double *before* the product.
+
+    Older TensorFlow (and e.g. luci-interpreter) took the input x filter product in
+    float32 first; that differs in the last bits of the multiplier (e.g. 1462485078
+    instead of 1462485049 on AD's last layer) and moved 1 of 64,000 AD outputs by
+    1 LSB against TFLM."""
+    real = float(np.float32(input_scale)) * float(np.float32(filter_scale)) \
+        / float(np.float32(output_scale))
+    return quantize_multiplier(real)
+
+
+def requantize_multiplier(input_scale: float, output_scale: float) -> tuple[int, int]:
+    """Multiplier/shift of an int8 -> int8 rescale, as TFLite Micro's QUANTIZE
+    (requantize) and MEAN Prepare: double(input_scale) / double(output_scale)."""
+    return quantize_multiplier(float(np.float32(input_scale)) / float(np.float32(output_scale)))
+
+
+def mean_multiplier(input_scale: float, output_scale: float, count: int) -> tuple[int, int]:
+    """TFLite Micro's int8 MEAN (reference_ops::QuantizedMeanOrSum, compute_sum=false):
+    QuantizeMultiplier(input_scale / output_scale), then 1/count folded in as
+    s = min(floor(log2(count)), 32, 31 + shift); multiplier = (multiplier << s) // count
+    (truncating); shift -= s."""
+    mult, shift = requantize_multiplier(input_scale, output_scale)
+    s = min(count.bit_length() - 1, 32, 31 + shift)
+    return int((mult << s) // count), shift - s
 
 
 def activation_range(scale: float, zero_point: int, lo: float | None, hi: float | None,

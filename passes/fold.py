@@ -15,6 +15,10 @@ from aot.errors import ModelError
 from aot.evaluate import evaluate_node
 from aot.ir import Graph, Tensor
 
+# The largest constant folding may create (it becomes C source text: ~12 bytes
+# of literal per float). Checked on the known output shapes before evaluating.
+MAX_FOLDED_BYTES = 2**28
+
 # Ops whose output we must not bake in even with constant inputs.
 _NOT_FOLDABLE = {"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike",
                  "Multinomial", "Bernoulli"}
@@ -50,6 +54,10 @@ def fold_constants(graph: Graph) -> Graph:
         if not all(t is None or t.is_const for t in inputs):
             nodes.append(node)
             continue
+        nbytes = sum(tensors[o].nbytes for o in node.outputs if o)
+        if nbytes > MAX_FOLDED_BYTES:
+            raise ModelError(f"{node.describe()}: folding it would make a constant of "
+                             f"{nbytes:,} bytes; aot folds constants up to {MAX_FOLDED_BYTES:,}")
         try:
             values = evaluate_node(node, [t.data if t is not None else None for t in inputs])
         except Exception as e:

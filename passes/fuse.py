@@ -107,7 +107,7 @@ def _activation(graph: Graph, node: Node) -> tuple[int, float, float, float, flo
         for i, default in ((1, -math.inf), (2, math.inf)):
             name = node.inputs[i] if len(node.inputs) > i else ""
             value = graph.const(name) if name else np.float32(default)
-            if value is None:
+            if value is None or np.size(value) != 1:
                 return None
             bounds.append(float(value))
         return (kind, 0.0, 0.0, bounds[0], bounds[1])

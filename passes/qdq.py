@@ -9,9 +9,14 @@ initializer, and a Relu/Clip before the QuantizeLinear becomes the attribute
 `_qact` = (lo, hi) in real values (None for no bound), which lowering turns into
 TFLite's clamp range. `MatMul + Add(bias)` groups become one `Gemm`.
 
-QOperator ops (QLinearConv, QLinearMatMul, and com.microsoft's QLinearAdd, ...)
-are first expanded into the same DequantizeLinear -> op -> QuantizeLinear form,
+QOperator ops (QLinearConv, QLinearMatMul, QGemm, and com.microsoft's QLinearAdd,
+QLinearConcat, ...) are first expanded into the same DequantizeLinear -> op -> QuantizeLinear form,
 so both ONNX quantization formats take one path.
+
+uint8 quantization is mapped onto int8 codes (zero point - 128) first, with
+conversions at uint8 graph inputs/outputs; ConvInteger and MatMulInteger keep
+their form (int32 output, zero points as constant inputs) but get the same
+uint8 -> int8 mapping of their operands.
 
 Ensures afterwards: a DequantizeLinear with a run-time input only feeds graph
 outputs, and a QuantizeLinear only reads a graph input (float I/O at the
@@ -29,10 +34,16 @@ from aot.passes.rewrite import Rewrite, apply_rules, sole_consumer
 
 # Ops whose int8 form exists (lowering decides per attribute form).
 INT8_OPS = {"Conv", "MatMul", "Gemm", "Add", "AveragePool", "MaxPool", "GlobalAveragePool",
-            "Softmax", "Relu", "Clip", "Reshape", "Flatten", "Squeeze", "Unsqueeze",
-            "Transpose", "Concat"}
+            "ReduceMean", "Softmax", "Relu", "Clip", "Reshape", "Flatten", "Squeeze",
+            "Unsqueeze", "Transpose", "Concat"}
 SHAPE_OPS = {"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Transpose"}
-_STATIC_INPUTS = {("Reshape", 1), ("Squeeze", 1), ("Unsqueeze", 1), ("Clip", 1), ("Clip", 2)}
+# Ops that only move or select codes, valid on quantized data under one (scale,
+# zero point): QOperator models apply them to int8/uint8 tensors directly.
+CODE_OPS = SHAPE_OPS | {"MaxPool"}
+_STATIC_INPUTS = {("Reshape", 1), ("Squeeze", 1), ("Unsqueeze", 1), ("Clip", 1), ("Clip", 2),
+                  ("ReduceMean", 1)}
+# Integer ops with raw integer operands: (data input, zero-point input) pairs.
+INTEGER_OPS = {"ConvInteger": ((0, 2), (1, 3)), "MatMulInteger": ((0, 2), (1, 3))}
 
 
 def quant_of(graph: Graph, node: Node) -> Quant | None:
@@ -165,14 +176,15 @@ def _finish(graph: Graph, group: _Group, node: Node, removed, out_q: Quant, boun
 
 
 def _propagate_through_shape_ops(graph: Graph) -> Graph:
-    """Shape-only ops keep quantization: copy it across them both ways, so
-    graph inputs and outputs behind a Reshape/Transpose know their scale."""
+    """Shape-only ops (and MaxPool on raw codes) keep quantization: copy it across
+    them both ways, so graph inputs and outputs behind a Reshape/Transpose, and the
+    operands of such ops in QOperator models, know their scale."""
     tensors = dict(graph.tensors)
     changed = True
     while changed:
         changed = False
         for node in graph.nodes:
-            if node.op not in SHAPE_OPS or not node.inputs:
+            if node.op not in CODE_OPS or not node.inputs:
                 continue
             a, b = tensors[node.inputs[0]], tensors[node.outputs[0]]
             if a.dtype != np.int8 or (a.quant is None) == (b.quant is None):
@@ -183,16 +195,44 @@ def _propagate_through_shape_ops(graph: Graph) -> Graph:
     return graph.replace(tensors=tensors)
 
 
+def _uint8_operands(graph: Graph):
+    """(node, data tensor, zero-point input index or None, zero point is given) of every
+    uint8 quantized operand: Q/DQ with a uint8 zero point, and uint8 operands of
+    ConvInteger / MatMulInteger."""
+    for n in graph.nodes:
+        if n.op in ("QuantizeLinear", "DequantizeLinear") and _zp_dtype(graph, n) == np.uint8:
+            data = n.inputs[0] if n.op == "DequantizeLinear" else n.outputs[0]
+            yield n, data, 2
+        elif n.op in INTEGER_OPS:
+            for d, z in INTEGER_OPS[n.op]:
+                if len(n.inputs) > d and graph.tensor(n.inputs[d]).dtype == np.uint8:
+                    yield n, n.inputs[d], z
+
+
 def _shift_uint8(graph: Graph) -> Graph:
     """uint8 quantization becomes int8: q_u8 - zp_u8 == (q_u8 - 128) - (zp_u8 - 128),
     so every uint8 quantized tensor and zero point moves down by 128 and the
     integer arithmetic is unchanged. uint8 graph inputs and outputs keep their
-    type for the caller and get a conversion (_U8ToS8 / _S8ToU8) at the edge."""
-    qdq = [n for n in graph.nodes if n.op in ("QuantizeLinear", "DequantizeLinear")]
-    if not any(_zp_dtype(graph, n) == np.uint8 for n in qdq):
+    type for the caller and get a conversion (_U8ToS8 / _S8ToU8) at the edge.
+    This covers Q/DQ with a uint8 zero point and the uint8 operands of
+    ConvInteger / MatMulInteger (whose absent zero point, 0, becomes -128)."""
+    operands = list(_uint8_operands(graph))
+    if not operands:
         return graph
     tensors = dict(graph.tensors)
+    shifted = {data for _, data, _ in operands}
+    changed = True
+    while changed:   # uint8 codes moved by Reshape/Transpose/MaxPool (QOperator models)
+        changed = False
+        for n in graph.nodes:
+            if n.op in CODE_OPS and n.inputs and n.outputs:
+                a, b = n.inputs[0], n.outputs[0]
+                if graph.tensor(a).dtype == np.uint8 and graph.tensor(b).dtype == np.uint8 \
+                        and (a in shifted) != (b in shifted):
+                    shifted |= {a, b}
+                    changed = True
     rename: dict[str, str] = {}
+    zp_inputs: dict[tuple[str, int], str] = {}   # (node, input index) -> new zero point
     nodes = []
 
     def to_int8(name: str) -> None:
@@ -207,26 +247,28 @@ def _shift_uint8(graph: Graph) -> Graph:
         else:
             tensors[name] = Tensor(name, t.shape, np.dtype(np.int8), data)
 
-    for n in qdq:
-        if _zp_dtype(graph, n) != np.uint8:
-            continue
-        zp = n.inputs[2] if len(n.inputs) > 2 and n.inputs[2] else ""
+    for n, data, z in operands:
+        zp = n.inputs[z] if len(n.inputs) > z and n.inputs[z] else ""
         if zp:
             to_int8(zp)
-        else:   # QuantizeLinear without a zero point means uint8, zero point 0
-            zp = f"{n.name}__zp"
+        else:   # no zero point means uint8 zero point 0
+            zp = f"{n.name}__zp{z}"
             tensors[zp] = Tensor.const(zp, np.array(-128, np.int8))
-        to_int8(n.inputs[0] if n.op == "DequantizeLinear" else n.outputs[0])
+            zp_inputs[(n.name, z)] = zp
+        to_int8(data)
+    for name in shifted:
+        to_int8(name)
     for name, inner in rename.items():
         if name in graph.inputs:
             nodes.append(Node("_U8ToS8", (name,), (inner,), {}, f"{name} to int8"))
     for node in graph.nodes:
-        ins = tuple(rename.get(i, i) for i in node.inputs)
+        ins = [rename.get(i, i) for i in node.inputs]
         outs = tuple(rename.get(o, o) if o in graph.outputs else o for o in node.outputs)
-        if node.op in ("QuantizeLinear", "DequantizeLinear") and \
-                _zp_dtype(graph, node) == np.uint8 and (len(ins) < 3 or not ins[2]):
-            ins = (*ins[:2], f"{node.name}__zp")
-        nodes.append(node.with_(inputs=ins, outputs=outs))
+        for (owner, z), zp in zp_inputs.items():
+            if owner == node.name:
+                ins += [""] * (z + 1 - len(ins))
+                ins[z] = zp
+        nodes.append(node.with_(inputs=tuple(ins), outputs=outs))
     for name, inner in rename.items():
         if name in graph.outputs:
             nodes.append(Node("_S8ToU8", (inner,), (name,), {}, f"{name} to uint8"))
@@ -249,13 +291,25 @@ QOPERATORS = {
 }
 
 
+def qoperator_form(node: Node):
+    """(float op, [(data, scale, zero point) input positions], (output scale, zero
+    point) positions) of a QOperator node, or None. QLinearConcat is variadic:
+    (Y_scale, Y_zero_point, then X, X_scale, X_zero_point per input)."""
+    if node.op == "QLinearConcat":
+        count = (len(node.inputs) - 2) // 3
+        return "Concat", [(2 + 3 * i, 3 + 3 * i, 4 + 3 * i) for i in range(count)], (0, 1)
+    return QOPERATORS.get(node.op)
+
+
 def _expand_qoperator(graph: Graph, node: Node) -> Rewrite | None:
     """A QOperator op becomes the equivalent DequantizeLinear -> op -> QuantizeLinear
     group, which the group rule below then folds into an integer op."""
-    op, quantized, (ys, yz) = QOPERATORS[node.op]
+    op, quantized, (ys, yz) = qoperator_form(node)
     if node.attr("channels_last", 0):
         return None   # NHWC variants: left for the unsupported-op report
     ins = list(node.inputs) + [""] * 9
+    if op == "Concat" and (len(node.inputs) < 5 or (len(node.inputs) - 2) % 3):
+        return None
     nodes, tensors, float_ins = [], {}, []
     for k, (x, s, z) in enumerate(quantized):
         f = f"{node.name}__in{k}"
@@ -294,8 +348,9 @@ def _expand_qoperator(graph: Graph, node: Node) -> Rewrite | None:
 
 
 def fold_qdq(graph: Graph) -> Graph:
-    graph = apply_rules(graph, [(tuple(QOPERATORS), _expand_qoperator)])
-    if not any(n.op in ("QuantizeLinear", "DequantizeLinear") for n in graph.nodes):
+    graph = apply_rules(graph, [((*QOPERATORS, "QLinearConcat"), _expand_qoperator)])
+    if not any(n.op in ("QuantizeLinear", "DequantizeLinear") or n.op in INTEGER_OPS
+               for n in graph.nodes):
         return graph
     graph = _shift_uint8(graph)
     graph = apply_rules(graph, [("QuantizeLinear", _fold_group)])

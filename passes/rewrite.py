@@ -33,13 +33,19 @@ def apply_rules(graph: Graph, rules: Iterable[Rule]) -> Graph:
     while True:
         rewrites: list[Rewrite] = []
         taken: set[int] = set()
+        renamed: set[str] = set()   # names a rename of this sweep reads or writes
         for node in graph.nodes:
             if id(node) in taken:
                 continue
             for fn in table.get(node.op, ()):
                 rw = fn(graph, node)
-                if rw is not None and not any(id(n) in taken for n in rw.remove):
+                names = set(rw.rename) | set(rw.rename.values()) if rw is not None else set()
+                # Two renames of one name in a sweep would fight (a->b, a->c): the
+                # later one waits for the next sweep, which sees the first applied.
+                if rw is not None and not any(id(n) in taken for n in rw.remove) \
+                        and not names & renamed:
                     taken.update(id(n) for n in rw.remove)
+                    renamed |= names
                     rewrites.append(rw)
                     break
         if not rewrites:

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include "aot_fixedpoint.h"
 #include "aot_window_impl.h"
 
 /*
@@ -10,9 +11,17 @@
  *
  * TFLite always divides by the in-bounds count (count_include_pad == 0).
  * With count_include_pad the divisor is the number of taps inside the padded
- * input, as in aot_avgpool2d_f32 (ONNX); dilation is supported likewise.
+ * input, as the float kernel aot_avgpool2d_f32 counts them for ONNX, and
+ * padded taps add nothing to the sum: code 0 here, the zero point with
+ * count_multipliers (which the compiler uses for ONNX's count_include_pad).
+ * Dilation is supported likewise.
  * A window with no tap to count (never produced by valid shapes) gives 0
  * before the clamp, where TFLite would fail the op.
+ *
+ * With count_multipliers (input and output parameters differ, e.g. an
+ * onnxruntime QDQ model; TFLite has no such pooling) the sum of
+ * (x + input_offset) is rescaled and divided by the count in one
+ * MultiplyByQuantizedMultiplier, then output_offset is added.
  */
 void aot_avgpool2d_s8(const aot_pool2d_s8_params *params, const int8_t *x, int8_t *y)
 {
@@ -60,10 +69,16 @@ void aot_avgpool2d_s8(const aot_pool2d_s8_params *params, const int8_t *x, int8_
                 }
 
                 count = rows * cols;
-                if (count > 0) {
-                    sum = sum > 0 ? (sum + count / 2) / count : (sum - count / 2) / count;
-                } else {
+                if (count <= 0) {
                     sum = 0;
+                } else if (params->count_multipliers != NULL) {
+                    const int32_t taps = (ky_end - ky_begin) * (kx_end - kx_begin);
+                    sum = aot_wrap_add32(sum, params->input_offset * taps);
+                    sum = aot_mul_by_quantized_multiplier(
+                        sum, params->count_multipliers[count - 1], params->count_shifts[count - 1]);
+                    sum = aot_wrap_add32(sum, params->output_offset);
+                } else {
+                    sum = sum > 0 ? (sum + count / 2) / count : (sum - count / 2) / count;
                 }
                 sum = sum < params->act_min ? params->act_min : sum;
                 sum = sum > params->act_max ? params->act_max : sum;

@@ -38,10 +38,14 @@ static inline void aot_binary_cursor_init(aot_binary_cursor *c,
         c->b_step = 1;
         return;
     }
+    /* A fixed-size clear: gcc turns a zeroing loop of variable length
+     * into a call to memset, which a libc-free build does not have. */
+    for (d = 0; d < AOT_MAX_DIMS; ++d) {
+        c->idx[d] = 0;
+    }
     c->rows = 1;
     for (d = 0; d < p->ndim - 1; ++d) {
         c->rows *= p->dims[d];
-        c->idx[d] = 0;
     }
     c->n = p->dims[p->ndim - 1];
     c->a_step = p->a_strides[p->ndim - 1];

@@ -85,6 +85,24 @@ void aot_conv2d_s8(const aot_conv2d_s8_params *params, const int8_t *input,
 void aot_fully_connected_s8(const aot_fully_connected_s8_params *params, const int8_t *input,
                             const int8_t *weights, const int32_t *bias, int8_t *output);
 
+/**
+ * Integer convolution and matrix product with int32 results and no
+ * requantization (ONNX ConvInteger / MatMulInteger): output [batch][out_c][out_h][out_w]
+ * resp. [m][n] holds the wrapped int32 sums of (x + input_offset) * (w + weight offset),
+ * plus bias when not NULL.
+ */
+void aot_conv2d_s8_s32(const aot_conv2d_s8_params *params, const int8_t *input,
+                       const int8_t *weights, const int32_t *bias, int32_t *output);
+void aot_fully_connected_s8_s32(const aot_fully_connected_s8_params *params,
+                                const int8_t *input, const int8_t *weights,
+                                const int32_t *bias, int32_t *output);
+
+/** int8 -> int8 requantization (see aot_requantize_s8_params). In place allowed. */
+void aot_requantize_s8(const aot_requantize_s8_params *params, const int8_t *x, int8_t *y);
+
+/** int8 mean over the middle axis of [outer][reduce][inner] (TFLite integer Mean). */
+void aot_mean_s8(const aot_mean_s8_params *params, const int8_t *x, int8_t *y);
+
 /** int8 broadcasting add (TFLite semantics). */
 void aot_add_s8(const aot_add_s8_params *params, const int8_t *a, const int8_t *b,
                 int8_t *y);

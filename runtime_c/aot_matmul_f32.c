@@ -37,10 +37,23 @@ void aot_matmul_f32(const aot_matmul_params *params, const float *a,
                 /* Rows of B are contiguous: accumulate a whole output row
                  * at a time (order i, k, j), so the inner loop streams
                  * through B and Y with unit stride and vectorises. */
-                for (j = 0; j < p->n; ++j) {
-                    y_row[j] = 0.0f;
+                if (p->k <= 0) {
+                    for (j = 0; j < p->n; ++j) {
+                        y_row[j] = aot_matmul_finish(p, bias, i, j, 0.0f);
+                    }
+                    continue;
                 }
-                for (kk = 0; kk < p->k; ++kk) {
+                /* k = 0 starts each sum as 0.0f + product (exactly what
+                 * clearing the row and adding would give, -0.0 included)
+                 * rather than in a separate zeroing loop, which gcc would
+                 * turn into a call to libc's memset. */
+                {
+                    const float a_i0 = a_row[0];
+                    for (j = 0; j < p->n; ++j) {
+                        y_row[j] = 0.0f + a_i0 * b_b[j];
+                    }
+                }
+                for (kk = 1; kk < p->k; ++kk) {
                     const float a_ik = a_row[kk * p->a_k_stride];
                     const float *b_row = b_b + kk * p->b_k_stride;
                     for (j = 0; j < p->n; ++j) {

@@ -71,9 +71,13 @@ void aot_pad_f32(const aot_pad_params *params, const float *x, float *y)
     for (d = last; d > 0; --d) {
         in_strides[d - 1] = in_strides[d] * p->in_dims[d];
     }
+    /* A fixed-size clear: gcc turns a zeroing loop of variable length
+     * into a call to memset, which a libc-free build does not have. */
+    for (d = 0; d < AOT_MAX_DIMS; ++d) {
+        idx[d] = 0;
+    }
     for (d = 0; d < last; ++d) {
         rows *= p->out_dims[d];
-        idx[d] = 0;
     }
 
     /* Along the last dimension, outputs [copy_begin, copy_end) are a

@@ -16,10 +16,19 @@ void aot_reduce_mean_f32(const aot_reduce_params *params, const float *x, float 
     for (o = 0; o < p->outer; ++o) {
         const float *x_o = x + o * p->reduce * p->inner;
         float *y_o = y + o * p->inner;
-        for (j = 0; j < p->inner; ++j) {
-            y_o[j] = 0.0f;
+        if (p->reduce <= 0) {
+            for (j = 0; j < p->inner; ++j) {
+                y_o[j] = 0.0f / count;
+            }
+            continue;
         }
-        for (r = 0; r < p->reduce; ++r) {
+        /* The first row starts each sum as 0.0f + x (exactly what clearing
+         * and adding gives, -0.0 included) instead of a zeroing loop,
+         * which gcc would turn into a call to libc's memset. */
+        for (j = 0; j < p->inner; ++j) {
+            y_o[j] = 0.0f + x_o[j];
+        }
+        for (r = 1; r < p->reduce; ++r) {
             const float *x_r = x_o + r * p->inner;
             for (j = 0; j < p->inner; ++j) {
                 y_o[j] += x_r[j];

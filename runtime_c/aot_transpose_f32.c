@@ -18,9 +18,13 @@ void aot_transpose_f32(const aot_transpose_params *params, const float *x, float
         y[0] = x[0];
         return;
     }
+    /* A fixed-size clear: gcc turns a zeroing loop of variable length
+     * into a call to memset, which a libc-free build does not have. */
+    for (d = 0; d < AOT_MAX_DIMS; ++d) {
+        idx[d] = 0;
+    }
     for (d = 0; d < p->ndim - 1; ++d) {
         rows *= p->out_dims[d];
-        idx[d] = 0;
     }
     n = p->out_dims[p->ndim - 1];
     step = p->in_strides[p->ndim - 1];

@@ -205,7 +205,12 @@ typedef struct {
  */
 
 /* Convolution, NCHW int8 in/out, int8 weights [out_c][in_c/groups][kh][kw]
- * (zero point 0, per-channel scale), int32 bias [out_c] or NULL. */
+ * (per-channel scale), int32 bias [out_c] or NULL.
+ * weights_offsets: NULL for symmetric weights (zero point 0, as TFLite
+ * requires), else [out_c] minus each output channel's weight zero point
+ * (asymmetric, e.g. uint8 weights of an ONNX QLinearConv).
+ * aot_conv2d_s8_s32 (ConvInteger) takes the same block and writes the int32
+ * sums; it ignores output_offset, act_min/act_max, multipliers and shifts. */
 typedef struct {
     int32_t batch;
     int32_t in_c, in_h, in_w;
@@ -220,10 +225,17 @@ typedef struct {
     int32_t act_min, act_max;          /* output clamp, in int8 codes */
     const int32_t *multipliers;        /* [out_c] */
     const int32_t *shifts;             /* [out_c] */
+    const int32_t *weights_offsets;    /* [out_c], or NULL: all 0 */
 } aot_conv2d_s8_params;
 
-/* Fully connected: y[m][n] = requant(sum_k (x[m][k] + input_offset) *
- * (w[n][k] + weights_offset) + bias[n]); weights are [n][k] (row per output). */
+/* Fully connected: y[m][n] = requant_n(sum_k (x[m][k] + input_offset) *
+ * (w[n][k] + weights_offset_n) + bias[n]); weights are [n][k] (row per output).
+ * Per tensor (TFLite's FullyConnected): multipliers == shifts == NULL, and
+ * multiplier/shift apply to every output. Per channel (FullyConnectedPerChannel):
+ * multipliers/shifts are [n]. weights_offsets, when not NULL, is [n] and
+ * replaces weights_offset (a per-column zero point, e.g. ONNX MatMulInteger).
+ * aot_fully_connected_s8_s32 (MatMulInteger) takes the same block and writes
+ * the int32 sums; it ignores output_offset, act_min/act_max and the multipliers. */
 typedef struct {
     int32_t m, n, k;
     int32_t input_offset;
@@ -231,6 +243,9 @@ typedef struct {
     int32_t output_offset;
     int32_t act_min, act_max;
     int32_t multiplier, shift;
+    const int32_t *multipliers;        /* [n], or NULL: multiplier for all */
+    const int32_t *shifts;             /* [n], or NULL: shift for all */
+    const int32_t *weights_offsets;    /* [n], or NULL: weights_offset for all */
 } aot_fully_connected_s8_params;
 
 /* Elementwise add with broadcasting (see aot_binary_params for dims/strides),
@@ -250,11 +265,20 @@ typedef struct {
 } aot_add_s8_params;
 
 /* int8 pooling: aot_pool2d_params geometry plus the output clamp. Average
- * pooling divides the int32 sum by the number of in-bounds taps, rounding
- * half away from zero (TFLite); input and output share scale and zero point. */
+ * pooling divides the int32 sum by the number of counted taps, rounding
+ * half away from zero (TFLite; input and output share scale and zero point)
+ * -- unless count_multipliers is not NULL: then input and output parameters
+ * differ and y = MultiplyByQuantizedMultiplier(sum (x + input_offset),
+ * count_multipliers[count - 1], count_shifts[count - 1]) + output_offset, one
+ * rounding of sum * input_scale / (output_scale * count) (the per-count
+ * multipliers folded as TFLite Micro's MEAN folds them). Max pooling uses
+ * only the geometry and the clamp. */
 typedef struct {
     aot_pool2d_params pool;
     int32_t act_min, act_max;
+    int32_t input_offset, output_offset;
+    const int32_t *count_multipliers;  /* [kernel_h * kernel_w], or NULL */
+    const int32_t *count_shifts;       /* [kernel_h * kernel_w], or NULL */
 } aot_pool2d_s8_params;
 
 /* TFLite int8 softmax over the last axis of [outer][depth]; output scale
@@ -266,6 +290,31 @@ typedef struct {
     int32_t input_left_shift;
     int32_t diff_min;
 } aot_softmax_s8_params;
+
+/* Requantization of int8 codes from one (scale, zero point) to another, as
+ * TFLite's int8 -> int8 QUANTIZE: y = clamp(MultiplyByQuantizedMultiplier(
+ * x + input_offset, multiplier, shift) + output_offset, act_min, act_max),
+ * multiplier/shift from input_scale / output_scale (double). */
+typedef struct {
+    int32_t size;
+    int32_t input_offset;
+    int32_t output_offset;
+    int32_t multiplier, shift;
+    int32_t act_min, act_max;
+} aot_requantize_s8_params;
+
+/* Mean over the middle axis of a dense int8 [outer][reduce][inner], as TFLite
+ * Micro's int8 MEAN (reference_ops::QuantizedMeanOrSum): y = clamp(
+ * MultiplyByQuantizedMultiplier(sum (x + input_offset), multiplier, shift)
+ * + output_offset, act_min, act_max), where multiplier/shift represent
+ * input_scale / output_scale / reduce, folded the way TFLM folds them. */
+typedef struct {
+    int32_t outer, reduce, inner;
+    int32_t input_offset;
+    int32_t output_offset;
+    int32_t multiplier, shift;
+    int32_t act_min, act_max;
+} aot_mean_s8_params;
 
 /* Elementwise clamp of int8 codes (a standalone quantized ReLU / Clip). */
 typedef struct {

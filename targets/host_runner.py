@@ -1,5 +1,12 @@
 """Run a compiled model on the host: build a shared library under
-`out/.build/`, load it with ctypes and call `<name>_run`."""
+`out/.build/`, load it with ctypes and call `<name>_run`.
+
+Every run fills the arena (and the output buffers) with a poison pattern
+first and checks guard bytes on both sides of the arena afterwards, so a
+kernel writing outside the plan fails loudly. A build with inputs/outputs in
+the arena (`--io-in-arena`) is run zero-copy: inputs are written through
+`<name>_input_ptr`, `_run` gets NULL for them, outputs are read through
+`<name>_output_ptr`."""
 
 from __future__ import annotations
 
@@ -10,6 +17,10 @@ import numpy as np
 
 from aot.errors import ToolchainError, UsageError
 from aot.targets.toolchain import Toolchain, host_cc
+
+POISON = 0xFF        # every arena byte before a run: a float32 NaN, int8 -1
+GUARD = 0xA5         # the bytes just outside the arena, checked after the run
+GUARD_BYTES = 256
 
 
 class HostRunner:
@@ -32,9 +43,33 @@ class HostRunner:
         n = len(manifest["inputs"]) + len(manifest["outputs"]) + 1
         self._run.argtypes = [ctypes.c_void_p] * n
         arena = manifest["arena"]
-        self._arena_raw = np.zeros(arena["bytes"] + arena["alignment"], np.uint8)
-        shift = (-self._arena_raw.ctypes.data) % arena["alignment"]
+        self.io_in_arena = bool(arena.get("io_in_arena"))
+        guard = GUARD_BYTES
+        self._arena_raw = np.zeros(guard + arena["bytes"] + guard + arena["alignment"], np.uint8)
+        shift = guard + (-(self._arena_raw.ctypes.data + guard)) % arena["alignment"]
         self.arena = self._arena_raw[shift:shift + arena["bytes"]]
+        self._guards = (self._arena_raw[shift - guard:shift],
+                        self._arena_raw[shift + arena["bytes"]:shift + arena["bytes"] + guard])
+        if self.io_in_arena:
+            self._ptr = {}
+            for kind in ("input", "output"):
+                fn = getattr(self._lib, f"{name}_{kind}_ptr")
+                fn.restype = ctypes.c_void_p
+                fn.argtypes = [ctypes.c_void_p, ctypes.c_int32]
+                self._ptr[kind] = fn
+
+    def _arena_view(self, kind: str, index: int, spec: dict) -> np.ndarray:
+        """The arena bytes of input/output `index`, checked against the manifest."""
+        base = self.arena.ctypes.data
+        addr = self._ptr[kind](base, index)
+        nbytes = int(np.prod(spec["shape"])) * np.dtype(spec["dtype"]).itemsize
+        if addr is None or addr - base != spec["arena_offset"] or \
+                addr - base + nbytes > self.arena.size:
+            raise ToolchainError(f"{self.manifest['name']}_{kind}_ptr(arena, {index}) returned "
+                                 f"{addr and addr - base} bytes into the arena, the manifest "
+                                 f"says {spec['arena_offset']}")
+        off = addr - base
+        return self.arena[off:off + nbytes].view(np.dtype(spec["dtype"])).reshape(spec["shape"])
 
     def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         ins = []
@@ -50,9 +85,29 @@ class HostRunner:
         unknown = set(feeds) - {s["name"] for s in self.manifest["inputs"]}
         if unknown:
             raise UsageError(f"unknown input(s): {', '.join(sorted(unknown))}")
-        outs = [np.zeros(s["shape"], np.dtype(s["dtype"])) for s in self.manifest["outputs"]]
-        ptrs = [a.ctypes.data for a in ins + outs] + [self.arena.ctypes.data or None]
-        code = self._run(*ptrs)
+        self.arena.fill(POISON)
+        for g in self._guards:
+            g.fill(GUARD)
+        if self.io_in_arena:
+            for i, (spec, value) in enumerate(zip(self.manifest["inputs"], ins)):
+                self._arena_view("input", i, spec)[...] = value
+            code = self._run(*[None] * (len(ins) + len(self.manifest["outputs"])),
+                             self.arena.ctypes.data)
+        else:
+            outs = [np.empty(s["shape"], np.dtype(s["dtype"])) for s in self.manifest["outputs"]]
+            for a in outs:
+                a.reshape(-1).view(np.uint8).fill(POISON)
+            ptrs = [a.ctypes.data for a in ins + outs] + [self.arena.ctypes.data]
+            code = self._run(*ptrs)
+        bad = [(side, int(np.count_nonzero(g != GUARD)))
+               for side, g in zip(("before", "after"), self._guards)]
+        if any(n for _, n in bad):
+            raise ToolchainError(f"{self.manifest['name']}_run wrote outside its arena: "
+                                 + ", ".join(f"{n} guard bytes {side} it changed"
+                                             for side, n in bad if n))
         if code != 0:
             raise ToolchainError(f"{self.manifest['name']}_run returned error {code}")
+        if self.io_in_arena:
+            outs = [self._arena_view("output", i, s).copy()
+                    for i, s in enumerate(self.manifest["outputs"])]
         return {s["name"]: a for s, a in zip(self.manifest["outputs"], outs)}

@@ -101,8 +101,10 @@ def lower(graph: Graph, target: Target) -> Program:
                                             + (f" in domain {node.domain}" if node.domain else ""))
             problems.setdefault(node.op, []).append((node.name, reason))
             continue
+        first = len(ctx.steps)
         try:
             rule(node, ctx)
+            _check_int32(ctx.steps[first:])
         except Unsupported as e:
             problems.setdefault(node.op, []).append((node.name, str(e)))
     _copy_unproduced_outputs(ctx)
@@ -112,9 +114,29 @@ def lower(graph: Graph, target: Target) -> Program:
                             for op, nodes in sorted(problems.items()))
         details = [f"{op} '{name}': {reason}" for op, nodes in sorted(problems.items())
                    for name, reason in nodes]
+        if count == 1:   # one node: its reason fits on the summary line
+            summary += f": {details[0].split(': ', 1)[1]}"
         raise ModelError(f"{count} unsupported node(s) for target {target.name}: {summary}",
                          details)
     return Program(graph.name, tuple(ctx.steps), ctx.tensors, graph.inputs, graph.outputs)
+
+
+def _check_int32(steps) -> None:
+    """Every integer of a parameter block must fit its int32_t field (a huge
+    attribute, e.g. strides=[2**40], would otherwise wrap in the C)."""
+    def walk(fields, where):
+        for key, value in fields.items():
+            values = value if isinstance(value, tuple) else (value,)
+            if isinstance(value, dict):
+                walk(value, f"{where}{key}.")
+                continue
+            for v in values:
+                if isinstance(v, (int, np.integer)) and not isinstance(v, bool) \
+                        and not -2**31 <= int(v) < 2**31:
+                    raise Unsupported(f"{where}{key} = {int(v)} is out of the int32 range")
+    for step in steps:
+        if isinstance(step, Call) and step.params is not None:
+            walk(step.params.fields, "")
 
 
 def _copy_unproduced_outputs(ctx: LoweringContext) -> None:

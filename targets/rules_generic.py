@@ -52,10 +52,10 @@ def _require_f32(node: Node, ctx: LoweringContext, names=None) -> None:
 
 
 def _call(ctx: LoweringContext, node: Node, kernel: str, params: Params | None,
-          operands, macs: int = 0, op: str | None = None) -> None:
+          operands, macs: int = 0, op: str | None = None, inplace=()) -> None:
     reads = [o.tensor for o in operands[:-1] if isinstance(o, Ref)]
     ctx.emit(Call(kernel, params, tuple(operands), tuple(reads), (operands[-1].tensor,),
-                  node.name, op or _op_label(node), macs))
+                  node.name, op or _op_label(node), macs, inplace=tuple(inplace)))
 
 
 def _contiguous_strides(shape) -> list[int]:
@@ -117,7 +117,17 @@ def lower_conv(node: Node, ctx: LoweringContext) -> None:
     kernel, strides, dil, begin = (_as_2d(kernel, 1), _as_2d(strides, 1), _as_2d(dil, 1),
                                    _as_2d(begin, 0))
     groups = int(node.attr("group", 1))
+    if groups < 1 or x.shape[1] % groups or y.shape[1] % groups or \
+            w.shape[1] * groups != x.shape[1]:
+        raise Unsupported(f"group {groups} does not fit {x.shape[1]} input channels, "
+                          f"{y.shape[1]} output channels and weights {list(w.shape)}")
+    if list(node.attr("kernel_shape", w.shape[2:])) != list(w.shape[2:]):
+        raise Unsupported(f"kernel_shape {node.attr('kernel_shape')} differs from the "
+                          f"weights' {list(w.shape[2:])}")
     bias = node.inputs[2] if len(node.inputs) > 2 and node.inputs[2] else ""
+    if bias and ctx.tensor(bias).shape != (y.shape[1],):
+        raise Unsupported(f"bias of shape {list(ctx.tensor(bias).shape)} for {y.shape[1]} "
+                          f"output channels")
     params = Params("aot_conv2d_params", {
         "batch": x.shape[0], "in_c": x.shape[1], "in_h": in_sp[0], "in_w": in_sp[1],
         "out_c": y.shape[1], "out_h": out_sp[0], "out_w": out_sp[1],
@@ -146,6 +156,11 @@ def lower_gemm(node: Node, ctx: LoweringContext) -> None:
         # Prepare: store B as [K][N] so the kernel streams rows of B.
         b_name, trans_b = ctx.const(f"{b.name}_kn", np.ascontiguousarray(b.data.T)), 0
     c = node.inputs[2] if len(node.inputs) > 2 and node.inputs[2] else ""
+    if c:
+        c_shape = ctx.tensor(c).shape
+        if len(c_shape) > 2 or any(d not in (1, want) for d, want in
+                                   zip(c_shape[::-1], (n, m))):
+            raise Unsupported(f"C of shape {list(c_shape)} does not broadcast to [{m}, {n}]")
     bias_row, bias_col = _bias_strides(ctx.tensor(c).shape) if c else (0, 0)
     params = Params("aot_matmul_params", {
         "batch": 1, "m": m, "n": n, "k": k,
@@ -219,7 +234,9 @@ def lower_binary(node: Node, ctx: LoweringContext) -> None:
         "a_strides": tuple(sa + pad), "b_strides": tuple(sb + pad), "act": _act(node)})
     kernel = {"Add": "aot_add_f32", "Sub": "aot_sub_f32", "Mul": "aot_mul_f32",
               "Div": "aot_div_f32"}[node.op]
-    _call(ctx, node, kernel, params, [Ref(a.name), Ref(b.name), Ref(y.name)])
+    # Elementwise: y may overwrite an input of exactly y's shape (not a broadcast one).
+    _call(ctx, node, kernel, params, [Ref(a.name), Ref(b.name), Ref(y.name)],
+          inplace=[t.name for t in (a, b) if t.shape == y.shape])
 
 
 def lower_activation(node: Node, ctx: LoweringContext) -> None:
@@ -228,10 +245,11 @@ def lower_activation(node: Node, ctx: LoweringContext) -> None:
     _require_f32(node, ctx)
     act = _activation(ctx.graph, node)
     if act is None:
-        raise Unsupported("Clip bounds must be constants")
+        raise Unsupported("Clip bounds must be constant scalars")
     params = Params("aot_unary_params", {"size": ctx.tensor(node.outputs[0]).size,
                                          "act": act_fields(act)})
-    _call(ctx, node, "aot_activation_f32", params, [Ref(node.inputs[0]), Ref(node.outputs[0])])
+    _call(ctx, node, "aot_activation_f32", params, [Ref(node.inputs[0]), Ref(node.outputs[0])],
+          inplace=[node.inputs[0]])
 
 
 def lower_unary_math(node: Node, ctx: LoweringContext) -> None:
@@ -239,7 +257,8 @@ def lower_unary_math(node: Node, ctx: LoweringContext) -> None:
     kernel = {"Sigmoid": "aot_sigmoid_f32", "Tanh": "aot_tanh_f32"}[node.op]
     params = Params("aot_unary_params", {"size": ctx.tensor(node.outputs[0]).size,
                                          "act": act_fields((0, 0.0, 0.0, 0.0, 0.0))})
-    _call(ctx, node, kernel, params, [Ref(node.inputs[0]), Ref(node.outputs[0])])
+    _call(ctx, node, kernel, params, [Ref(node.inputs[0]), Ref(node.outputs[0])],
+          inplace=[node.inputs[0]])
 
 
 def lower_batchnorm(node: Node, ctx: LoweringContext) -> None:
@@ -256,7 +275,7 @@ def lower_batchnorm(node: Node, ctx: LoweringContext) -> None:
     p = Params("aot_scale_shift_params", {"outer": x.shape[0], "channels": x.shape[1],
                                           "inner": _prod(x.shape[2:])})
     _call(ctx, node, "aot_scale_shift_f32", p,
-          [Ref(x.name), Ref(s), Ref(t), Ref(node.outputs[0])])
+          [Ref(x.name), Ref(s), Ref(t), Ref(node.outputs[0])], inplace=[x.name])
 
 
 # ----------------------------------------------------------------- reductions
@@ -268,7 +287,9 @@ def lower_softmax(node: Node, ctx: LoweringContext) -> None:
     params = Params("aot_softmax_params", {"outer": _prod(x.shape[:axis]),
                                            "axis": x.shape[axis] if x.shape else 1,
                                            "inner": _prod(x.shape[axis + 1:])})
-    _call(ctx, node, "aot_softmax_f32", params, [Ref(x.name), Ref(node.outputs[0])])
+    # Each x is read before the y at the same index is written (see the kernel).
+    _call(ctx, node, "aot_softmax_f32", params, [Ref(x.name), Ref(node.outputs[0])],
+          inplace=[x.name])
 
 
 def _reduce(ctx, node, kernel, src: str, dst: str, outer, red, inner, op=None) -> None:
@@ -322,6 +343,10 @@ def lower_pool(node: Node, ctx: LoweringContext) -> None:
     strides = list(node.attr("strides", [1] * nsp))
     dil = list(node.attr("dilations", [1] * nsp))
     begin, end = _spatial_pads(node, x.shape[2:], y.shape[2:], kernel, strides, dil)
+    if node.attr("auto_pad", "NOTSET") == "NOTSET" and any(
+            p >= k for p, k in zip(begin + end, kernel + kernel)):
+        # a window could lie wholly in the padding (max of nothing, mean of nothing)
+        raise Unsupported(f"pads {begin + end} must be smaller than the kernel {kernel}")
     in_sp, out_sp = _as_2d(x.shape[2:], 1), _as_2d(y.shape[2:], 1)
     kernel, strides, dil = _as_2d(kernel, 1), _as_2d(strides, 1), _as_2d(dil, 1)
     begin, end = _as_2d(begin, 0), _as_2d(end, 0)
@@ -442,7 +467,9 @@ def lower_pad(node: Node, ctx: LoweringContext) -> None:
     for i, a in enumerate(axes):
         begin[a] = int(pads.reshape(-1)[i])
     mode = {"constant": "AOT_PAD_CONSTANT", "reflect": "AOT_PAD_REFLECT", "edge": "AOT_PAD_EDGE",
-            "wrap": "AOT_PAD_WRAP"}[node.attr("mode", "constant")]
+            "wrap": "AOT_PAD_WRAP"}.get(node.attr("mode", "constant"))
+    if mode is None:
+        raise Unsupported(f"unknown mode {node.attr('mode')!r}")
     fill = [0] * (MAX_DIMS - rank)
     params = Params("aot_pad_params", {
         "ndim": rank, "in_dims": tuple(list(x.shape) + fill),

@@ -6,7 +6,15 @@ through the TFLM interpreter (`tflite-micro` package) on the original
 `.tflite`; every output element must be equal. The mismatch counts against
 TFLite's reference kernels (ai-edge-litert, BUILTIN_REF) and onnxruntime are
 printed as a second comparison, not asserted: those references differ from
-TFLM themselves (see ../shared/models/mlperf_tiny/README.md).
+TFLM themselves (see ../shared/models/mlperf_tiny/README.md). Checked layer by
+layer on AD: fed the same layer inputs, ai-edge-litert 2.3's BUILTIN_REF
+fully-connected outputs are exactly TFLite's *single*-rounding requantization
+(TFLITE_SINGLE_ROUNDING), TFLM's the double-rounding one we implement, which
+is where the BUILTIN_REF counts come from. onnxruntime requantizes in float.
+
+Bit-exactness on AD depends on the fully-connected multiplier being derived
+as TFLM does (double(input_scale) * double(filter_scale) / double(output_scale);
+a float32 product moved 1 of 64,000 outputs by 1 LSB), see aot.quantmath.
 """
 
 from __future__ import annotations

@@ -51,8 +51,9 @@ MAX_DIMS = 6
 I32_MIN, I32_MAX = -(2**31), 2**31 - 1
 
 S8_KERNELS = [
-    "aot_conv2d_s8", "aot_fully_connected_s8", "aot_add_s8", "aot_maxpool2d_s8",
-    "aot_avgpool2d_s8", "aot_softmax_s8", "aot_transpose_s8", "aot_clamp_s8",
+    "aot_conv2d_s8", "aot_conv2d_s8_s32", "aot_fully_connected_s8",
+    "aot_fully_connected_s8_s32", "aot_add_s8", "aot_maxpool2d_s8", "aot_avgpool2d_s8",
+    "aot_mean_s8", "aot_softmax_s8", "aot_transpose_s8", "aot_clamp_s8", "aot_requantize_s8",
     "aot_quantize_f32_s8", "aot_dequantize_s8_f32",
 ]
 INTEGER_KERNELS = [k for k in S8_KERNELS if "f32" not in k]
@@ -76,12 +77,23 @@ class Conv2dS8Params(ctypes.Structure):
         "batch", "in_c", "in_h", "in_w", "out_c", "out_h", "out_w", "kernel_h", "kernel_w",
         "stride_h", "stride_w", "dilation_h", "dilation_w", "pad_top", "pad_left", "groups",
         "input_offset", "output_offset", "act_min", "act_max",
-    ) + [("multipliers", i32_p), ("shifts", i32_p)]
+    ) + [("multipliers", i32_p), ("shifts", i32_p), ("weights_offsets", i32_p)]
 
 
 class FullyConnectedS8Params(ctypes.Structure):
     _fields_ = _ints("m", "n", "k", "input_offset", "weights_offset", "output_offset",
-                     "act_min", "act_max", "multiplier", "shift")
+                     "act_min", "act_max", "multiplier", "shift") + [
+        ("multipliers", i32_p), ("shifts", i32_p), ("weights_offsets", i32_p)]
+
+
+class RequantizeS8Params(ctypes.Structure):
+    _fields_ = _ints("size", "input_offset", "output_offset", "multiplier", "shift",
+                     "act_min", "act_max")
+
+
+class MeanS8Params(ctypes.Structure):
+    _fields_ = _ints("outer", "reduce", "inner", "input_offset", "output_offset",
+                     "multiplier", "shift", "act_min", "act_max")
 
 
 class AddS8Params(ctypes.Structure):
@@ -101,7 +113,9 @@ class Pool2dParams(ctypes.Structure):
 
 
 class Pool2dS8Params(ctypes.Structure):
-    _fields_ = [("pool", Pool2dParams)] + _ints("act_min", "act_max")
+    _fields_ = [("pool", Pool2dParams)] + _ints("act_min", "act_max", "input_offset",
+                                                "output_offset") + [
+        ("count_multipliers", i32_p), ("count_shifts", i32_p)]
 
 
 class SoftmaxS8Params(ctypes.Structure):
@@ -122,10 +136,12 @@ class QuantizeParams(ctypes.Structure):
 
 # (ctypes mirror, C type name, the last field, whose offset is checked too)
 LAYOUTS = [
-    (Conv2dS8Params, "aot_conv2d_s8_params", "shifts"),
-    (FullyConnectedS8Params, "aot_fully_connected_s8_params", "shift"),
+    (Conv2dS8Params, "aot_conv2d_s8_params", "weights_offsets"),
+    (FullyConnectedS8Params, "aot_fully_connected_s8_params", "weights_offsets"),
+    (RequantizeS8Params, "aot_requantize_s8_params", "act_max"),
+    (MeanS8Params, "aot_mean_s8_params", "act_max"),
     (AddS8Params, "aot_add_s8_params", "act_max"),
-    (Pool2dS8Params, "aot_pool2d_s8_params", "act_max"),
+    (Pool2dS8Params, "aot_pool2d_s8_params", "count_shifts"),
     (SoftmaxS8Params, "aot_softmax_s8_params", "diff_min"),
     (TransposeParams, "aot_transpose_params", "in_strides"),
     (ClampS8Params, "aot_clamp_s8_params", "act_max"),
@@ -448,6 +464,14 @@ def quantize_multiplier(d: float) -> tuple[int, int]:
     return q_fixed, shift
 
 
+def fc_multiplier_ref(i_scale: float, w_scale: float, o_scale: float) -> tuple[int, int]:
+    """TFLM's CalculateOpDataFullyConnected (GetQuantizedConvolutionMultipler in
+    kernel_util.cc): each float32 scale widened to double, then multiplied and
+    divided in double (not the float32 product older TensorFlow used)."""
+    return quantize_multiplier(float(np.float32(i_scale)) * float(np.float32(w_scale))
+                               / float(np.float32(o_scale)))
+
+
 def act_range(act: int, scale: float, zp: int) -> tuple[int, int]:
     """CalculateActivationRangeQuantized for int8 (0 none, 1 relu, 2 relu_n1_to_1, 3 relu6)."""
     def q(f):
@@ -586,8 +610,11 @@ def test_fixedpoint_exp_and_reciprocal(anylib):
 # --- kernel references (NCHW, int64) ------------------------------------------------
 
 
-def conv_ref(x, w, bias, mult, shift, *, stride, dil, pads, groups, in_off, out_off, act):
-    """Per-channel int8 conv as TFLite computes it, on NCHW; pads = (top, left)."""
+def conv_ref(x, w, bias, mult, shift, *, stride, dil, pads, groups, in_off, out_off, act,
+             w_off=None, raw=False):
+    """Per-channel int8 conv as TFLite computes it, on NCHW; pads = (top, left).
+    w_off: per-output-channel weight offsets (-zero point); raw: the int32 sums
+    (ConvInteger) instead of the requantized int8 output."""
     n, c, h, wd = x.shape
     m, cg, kh, kw = w.shape
     (sh, sw), (dh, dw), (pt, pl) = stride, dil, pads
@@ -606,28 +633,38 @@ def conv_ref(x, w, bias, mult, shift, *, stride, dil, pads, groups, in_off, out_
                            ky * dh: ky * dh + sh * (oh - 1) + 1: sh,
                            kx * dw: kx * dw + sw * (ow - 1) + 1: sw]
                 wk = w[g * mg:(g + 1) * mg, :, ky, kx].astype(np.int64)
+                if w_off is not None:
+                    wk = wk + np.asarray(w_off, np.int64)[g * mg:(g + 1) * mg, None]
                 acc[:, g * mg:(g + 1) * mg] += np.einsum("nchw,mc->nmhw", patch, wk)
     if bias is not None:
         acc += bias.astype(np.int64)[None, :, None, None]
     acc = wrap32(acc)
+    if raw:
+        return acc.astype(np.int32), (oh, ow)
     y = mbqm(acc, np.asarray(mult)[None, :, None, None], np.asarray(shift)[None, :, None, None])
     return np.clip(wrap32(y + out_off), *act).astype(np.int8), (oh, ow)
 
 
+def i32_ptr(a):
+    return None if a is None else a.ctypes.data_as(i32_p)
+
+
 def run_conv(lib, x, w, bias, mult, shift, *, stride, dil, pads, groups, in_off, out_off,
-             act, out_hw):
+             act, out_hw, w_off=None, raw=False):
     n, c, h, wd = x.shape
     m, cg, kh, kw = w.shape
-    mult = np.ascontiguousarray(mult, np.int32)
-    shift = np.ascontiguousarray(shift, np.int32)
+    mult = None if mult is None else np.ascontiguousarray(mult, np.int32)
+    shift = None if shift is None else np.ascontiguousarray(shift, np.int32)
+    w_off = None if w_off is None else np.ascontiguousarray(w_off, np.int32)
     p = Conv2dS8Params(
         n, c, h, wd, m, out_hw[0], out_hw[1], kh, kw, stride[0], stride[1], dil[0], dil[1],
         pads[0], pads[1], groups, in_off, out_off, act[0], act[1],
-        mult.ctypes.data_as(i32_p), shift.ctypes.data_as(i32_p),
+        i32_ptr(mult), i32_ptr(shift), i32_ptr(w_off),
     )
-    y = np.empty((n, m, *out_hw), np.int8)
-    call(lib, "aot_conv2d_s8", p, np.ascontiguousarray(x), np.ascontiguousarray(w),
-         None if bias is None else np.ascontiguousarray(bias, np.int32), y)
+    y = np.empty((n, m, *out_hw), np.int32 if raw else np.int8)
+    call(lib, "aot_conv2d_s8_s32" if raw else "aot_conv2d_s8", p, np.ascontiguousarray(x),
+         np.ascontiguousarray(w), None if bias is None else np.ascontiguousarray(bias, np.int32),
+         y)
     return y
 
 
@@ -701,20 +738,73 @@ def test_conv2d_s8_extremes(anylib, depthwise):
         np.testing.assert_array_equal(got, want)
 
 
-def fc_ref(x, w, bias, p):
-    acc = (x.astype(np.int64) + p["input_offset"]) @ (w.astype(np.int64) + p["weights_offset"]).T
+@pytest.mark.parametrize("case", ["3x3_pad1", "grouped", "depthwise_mult3_stride2", "1d",
+                                  "big_padding"])
+def test_conv2d_s8_weight_offsets_and_int32_output(anylib, case):
+    """Asymmetric weights (a per-output-channel zero point, e.g. uint8 weights of a
+    QLinearConv mapped to int8 codes) and the int32-output variant (ConvInteger)."""
+    n, c, h, wd, m, groups, (kh, kw), stride, dil, pads, has_bias = CONV_CASES[case]
+    rng = np.random.default_rng(seed(("woff", case)))
+    for trial in range(3):
+        x = rng.integers(-128, 128, (n, c, h, wd), dtype=np.int64).astype(np.int8)
+        w = rng.integers(-128, 128, (m, c // groups, kh, kw), dtype=np.int64).astype(np.int8)
+        w_zp = [rng.integers(-128, 128, m), np.full(m, 127), np.zeros(m, np.int64)][trial]
+        w_off = -np.asarray(w_zp, np.int64)
+        in_zp, out_zp = int(rng.integers(-128, 128)), int(rng.integers(-128, 128))
+        bias = rng.integers(-20000, 20000, m).astype(np.int32) if has_bias else None
+        taps = (c // groups) * kh * kw
+        mult, shift = random_requant(rng, m, 128 * 200 * math.sqrt(taps))
+        kw_args = dict(stride=stride, dil=dil, pads=pads, groups=groups, in_off=-in_zp,
+                       out_off=out_zp, act=(-128, 127), w_off=w_off)
+        want, out_hw = conv_ref(x, w, bias, mult, shift, **kw_args)
+        got = run_conv(anylib, x, w, bias, mult, shift, out_hw=out_hw, **kw_args)
+        np.testing.assert_array_equal(got, want, err_msg=f"{case} trial {trial}")
+        want32, _ = conv_ref(x, w, bias, None, None, raw=True, **kw_args)
+        got32 = run_conv(anylib, x, w, bias, None, None, out_hw=out_hw, raw=True, **kw_args)
+        np.testing.assert_array_equal(got32, want32, err_msg=f"{case} trial {trial} int32")
+
+
+def test_conv2d_s8_s32_wraps_like_int32(anylib):
+    x = np.full((1, 64, 8, 8), -128, np.int8)
+    w = np.full((2, 64, 8, 8), -128, np.int8)
+    kw_args = dict(stride=(1, 1), dil=(1, 1), pads=(0, 0), groups=1, in_off=-127, out_off=0,
+                   act=(-128, 127), w_off=np.array([-127, 127]))
+    bias = np.array([I32_MAX, I32_MIN], np.int32)
+    want, out_hw = conv_ref(x, w, bias, None, None, raw=True, **kw_args)
+    got = run_conv(anylib, x, w, bias, None, None, out_hw=out_hw, raw=True, **kw_args)
+    np.testing.assert_array_equal(got, want)
+
+
+FC_ARRAYS = ("multipliers", "shifts", "weights_offsets")
+
+
+def fc_ref(x, w, bias, p, raw=False):
+    """reference_integer_ops::FullyConnected / FullyConnectedPerChannel; optional
+    per-output weights offsets; raw: the int32 sums (MatMulInteger)."""
+    w_off = p.get("weights_offsets")
+    w_off = p["weights_offset"] if w_off is None else np.asarray(w_off, np.int64)[:, None]
+    acc = (x.astype(np.int64) + p["input_offset"]) @ (w.astype(np.int64) + w_off).T
     if bias is not None:
         acc += bias.astype(np.int64)
-    y = mbqm(wrap32(acc), p["multiplier"], p["shift"])
+    if raw:
+        return wrap32(acc).astype(np.int32)
+    mult = p["multiplier"] if p.get("multipliers") is None else np.asarray(p["multipliers"])
+    shift = p["shift"] if p.get("shifts") is None else np.asarray(p["shifts"])
+    y = mbqm(wrap32(acc), mult, shift)
     return np.clip(wrap32(y + p["output_offset"]), p["act_min"], p["act_max"]).astype(np.int8)
 
 
-def run_fc(lib, x, w, bias, p):
+def run_fc(lib, x, w, bias, p, raw=False):
     m, k = x.shape
     n = w.shape[0]
-    params = FullyConnectedS8Params(m=m, n=n, k=k, **p)
-    y = np.empty((m, n), np.int8)
-    call(lib, "aot_fully_connected_s8", params, np.ascontiguousarray(x), np.ascontiguousarray(w),
+    arrays = {key: np.ascontiguousarray(p[key], np.int32) for key in FC_ARRAYS
+              if p.get(key) is not None}
+    scalars = {key: v for key, v in p.items() if key not in FC_ARRAYS}
+    params = FullyConnectedS8Params(m=m, n=n, k=k, **scalars,
+                                    **{key: i32_ptr(a) for key, a in arrays.items()})
+    y = np.empty((m, n), np.int32 if raw else np.int8)
+    call(lib, "aot_fully_connected_s8_s32" if raw else "aot_fully_connected_s8", params,
+         np.ascontiguousarray(x), np.ascontiguousarray(w),
          None if bias is None else np.ascontiguousarray(bias, np.int32), y)
     return y
 
@@ -754,6 +844,117 @@ def test_fully_connected_s8_extremes(anylib):
                      act_max=127, multiplier=mult, shift=shift)
             b = np.array([0, I32_MAX // 2, -(I32_MAX // 2), 1], np.int32)
             np.testing.assert_array_equal(run_fc(anylib, x, w, b, p), fc_ref(x, w, b, p))
+
+
+@pytest.mark.parametrize("m,n,k,bias", [(1, 12, 64, True), (3, 7, 33, False), (2, 9, 640, True),
+                                       (5, 1, 1, True)])
+def test_fully_connected_s8_per_channel(anylib, m, n, k, bias):
+    """FullyConnectedPerChannel: one multiplier/shift per output; with per-output
+    weight offsets too, and the int32-output variant (MatMulInteger)."""
+    rng = np.random.default_rng(seed(("fc_pc", m, n, k)))
+    for trial in range(4):
+        x = rng.integers(-128, 128, (m, k), dtype=np.int64).astype(np.int8)
+        w = rng.integers(-128, 128, (n, k), dtype=np.int64).astype(np.int8)
+        b = rng.integers(-5000, 5000, n).astype(np.int32) if bias else None
+        mults, shifts = random_requant(rng, n, 128 * 70 * math.sqrt(k) * (4 if trial else 1))
+        w_offs = None if trial < 2 else -rng.integers(-128, 128, n)
+        p = dict(input_offset=int(rng.integers(-127, 129)), weights_offset=0,
+                 output_offset=int(rng.integers(-128, 128)), act_min=-128, act_max=127,
+                 multiplier=0, shift=0, multipliers=mults, shifts=shifts,
+                 weights_offsets=w_offs)
+        np.testing.assert_array_equal(run_fc(anylib, x, w, b, p), fc_ref(x, w, b, p))
+        p["weights_offset"] = int(rng.integers(-127, 129)) if trial == 1 else 0
+        np.testing.assert_array_equal(run_fc(anylib, x, w, b, p, raw=True),
+                                      fc_ref(x, w, b, p, raw=True))
+
+
+def test_fully_connected_s8_arrays_null_is_per_tensor(anylib):
+    """NULL multipliers/shifts/weights_offsets give exactly the per-tensor kernel."""
+    rng = np.random.default_rng(5)
+    x = rng.integers(-128, 128, (3, 40), dtype=np.int64).astype(np.int8)
+    w = rng.integers(-127, 128, (6, 40), dtype=np.int64).astype(np.int8)
+    mult, shift = quantize_multiplier(0.003)
+    p = dict(input_offset=17, weights_offset=0, output_offset=-5, act_min=-128, act_max=127,
+             multiplier=mult, shift=shift)
+    per_tensor = run_fc(anylib, x, w, None, p)
+    per_channel = run_fc(anylib, x, w, None, {**p, "multipliers": [mult] * 6,
+                                             "shifts": [shift] * 6, "weights_offsets": [0] * 6,
+                                             "multiplier": 1, "shift": 5})
+    np.testing.assert_array_equal(per_tensor, per_channel)
+    np.testing.assert_array_equal(per_tensor, fc_ref(x, w, None, p))
+
+
+def requant_ref(x, p):
+    y = mbqm(x.astype(np.int64) + p["input_offset"], p["multiplier"], p["shift"])
+    return np.clip(wrap32(y + p["output_offset"]), p["act_min"], p["act_max"]).astype(np.int8)
+
+
+def run_requantize(lib, x, p, inplace=False):
+    params = RequantizeS8Params(size=x.size, **p)
+    x = np.ascontiguousarray(x).copy()
+    y = x if inplace else np.empty_like(x)
+    call(lib, "aot_requantize_s8", params, x, y)
+    return y
+
+
+@pytest.mark.parametrize("ratio", [1.0, 0.37, 1.93, 255 / 256, 256 / 255, 1e-3, 40.0, 3e-9])
+def test_requantize_s8(anylib, ratio):
+    rng = np.random.default_rng(seed(("requant", ratio)))
+    x = np.arange(-128, 128, dtype=np.int8)
+    for _ in range(3):
+        mult, shift = quantize_multiplier(ratio)
+        p = dict(input_offset=int(rng.integers(-127, 129)),
+                 output_offset=int(rng.integers(-128, 128)), multiplier=mult, shift=shift,
+                 act_min=int(rng.integers(-128, 0)), act_max=int(rng.integers(0, 128)))
+        np.testing.assert_array_equal(run_requantize(anylib, x, p), requant_ref(x, p))
+        np.testing.assert_array_equal(run_requantize(anylib, x, p, inplace=True),
+                                      requant_ref(x, p))
+    same = quantize_multiplier(1.0)
+    assert same == (1 << 30, 1)
+    p = dict(input_offset=0, output_offset=0, multiplier=same[0], shift=same[1], act_min=-128,
+             act_max=127)
+    np.testing.assert_array_equal(run_requantize(anylib, x, p), x)
+
+
+def mean_multiplier_ref(ratio: float, count: int) -> tuple[int, int]:
+    """TFLM's int8 MEAN: QuantizeMultiplier(input_scale / output_scale), then
+    QuantizedMeanOrSum folds 1/count in: shift' = 63 - CountLeadingZeros(count),
+    clamped to <= 32 and <= 31 + shift; multiplier = (int64(multiplier) << shift')
+    / count (C division); shift -= shift'."""
+    mult, shift = quantize_multiplier(ratio)
+    s = min(63 - (64 - count.bit_length()), 32, 31 + shift)
+    return (mult << s) // count, shift - s
+
+
+def mean_ref(x, p):
+    """QuantizedMeanOrSum over the middle axis of [outer][reduce][inner]."""
+    acc = (x.astype(np.int64) + p["input_offset"]).sum(axis=1)
+    acc = mbqm(wrap32(acc), p["multiplier"], p["shift"])
+    return np.clip(acc + p["output_offset"], p["act_min"], p["act_max"]).astype(np.int8)
+
+
+def run_mean(lib, x, p):
+    outer, reduce, inner = x.shape
+    params = MeanS8Params(outer=outer, reduce=reduce, inner=inner, **p)
+    y = np.empty((outer, inner), np.int8)
+    call(lib, "aot_mean_s8", params, np.ascontiguousarray(x), y)
+    return y
+
+
+@pytest.mark.parametrize("shape", [(8, 49, 1), (2, 25, 3), (1, 6, 16), (3, 1, 5), (1, 2304, 1)])
+@pytest.mark.parametrize("ratio", [1.0, 0.61, 1.7, 3e-3])
+def test_mean_s8(anylib, shape, ratio):
+    rng = np.random.default_rng(seed(("mean", shape, ratio)))
+    for _ in range(3):
+        x = rng.integers(-128, 128, shape, dtype=np.int64).astype(np.int8)
+        mult, shift = mean_multiplier_ref(ratio, shape[1])
+        p = dict(input_offset=int(rng.integers(-127, 129)),
+                 output_offset=int(rng.integers(-128, 128)), multiplier=mult, shift=shift,
+                 act_min=-128, act_max=int(rng.integers(0, 128)))
+        np.testing.assert_array_equal(run_mean(anylib, x, p), mean_ref(x, p))
+        from aot import quantmath as qm
+        assert qm.mean_multiplier(0.25, 0.25 / ratio, shape[1]) == mean_multiplier_ref(
+            float(np.float32(0.25)) / float(np.float32(0.25 / ratio)), shape[1])
 
 
 def add_ref(a, b, p):
@@ -820,8 +1021,11 @@ def test_add_s8_broadcast(anylib, sa, sb, dense):
         np.testing.assert_array_equal(run_add(anylib, a, b, p, dense), add_ref(a, b, p))
 
 
-def pool_ref(x, kind, k, stride, dil, pads, out_hw, act, count_include_pad=False):
-    """TFLite int8 Max/AveragePool on [planes][h][w], with ONNX dilation / count_include_pad."""
+def pool_ref(x, kind, k, stride, dil, pads, out_hw, act, count_include_pad=False, rescale=None):
+    """TFLite int8 Max/AveragePool on [planes][h][w], with ONNX dilation / count_include_pad.
+    rescale = (input_offset, output_offset, multipliers, shifts): the average pool that
+    also changes parameters, MultiplyByQuantizedMultiplier(sum (x + input_offset),
+    per-count multiplier) + output_offset."""
     planes, h, w = x.shape
     oh, ow = out_hw
     y = np.empty((planes, oh, ow), np.int64)
@@ -841,17 +1045,30 @@ def pool_ref(x, kind, k, stride, dil, pads, out_hw, act, count_include_pad=False
             else:
                 cnt = len(yin) * len(xin)
             s = win.sum(axis=1)
+            if rescale is not None:
+                in_off, out_off, mults, shifts = rescale
+                s = s + in_off * win.shape[1]
+                y[:, oy, ox] = mbqm(s, mults[cnt - 1], shifts[cnt - 1]) + out_off
+                continue
             y[:, oy, ox] = np.where(s > 0, (s + cnt // 2) // cnt, -((-s + cnt // 2) // cnt))
     return np.clip(y, *act).astype(np.int8)
 
 
-def run_pool(lib, kind, x, k, stride, dil, pads, out_hw, act, count_include_pad=False):
+def run_pool(lib, kind, x, k, stride, dil, pads, out_hw, act, count_include_pad=False,
+             rescale=None):
     planes, h, w = x.shape
     pool = Pool2dParams(planes, h, w, out_hw[0], out_hw[1], k[0], k[1], stride[0], stride[1],
                         dil[0], dil[1], *pads, int(count_include_pad))
     y = np.empty((planes, *out_hw), np.int8)
-    call(lib, f"aot_{kind}pool2d_s8", Pool2dS8Params(pool, act[0], act[1]),
-         np.ascontiguousarray(x), y)
+    if rescale is None:
+        params = Pool2dS8Params(pool, act[0], act[1])
+    else:
+        in_off, out_off, mults, shifts = rescale
+        mults = np.ascontiguousarray(mults, np.int32)
+        shifts = np.ascontiguousarray(shifts, np.int32)
+        params = Pool2dS8Params(pool, act[0], act[1], in_off, out_off, i32_ptr(mults),
+                                i32_ptr(shifts))
+    call(lib, f"aot_{kind}pool2d_s8", params, np.ascontiguousarray(x), y)
     return y
 
 
@@ -882,6 +1099,29 @@ def test_pool2d_s8_random(anylib, kind, case):
                 want = pool_ref(x, kind, k, stride, dil, pads, (oh, ow), act, cip)
                 got = run_pool(anylib, kind, x, k, stride, dil, pads, (oh, ow), act, cip)
                 np.testing.assert_array_equal(got, want, err_msg=f"{act} cip={cip}")
+
+
+@pytest.mark.parametrize("case", list(POOL_CASES))
+@pytest.mark.parametrize("ratio", [1.0, 0.37, 2.6])
+def test_avgpool2d_s8_with_rescale(anylib, case, ratio):
+    """Average pooling into other output parameters (or with count_include_pad):
+    one rounding per output with a multiplier per tap count."""
+    from aot import quantmath as qm
+
+    planes, h, w, k, stride, dil, pads = POOL_CASES[case]
+    rng = np.random.default_rng(seed(("avg_rescale", case, ratio)))
+    oh = (h + pads[0] + pads[2] - dil[0] * (k[0] - 1) - 1) // stride[0] + 1
+    ow = (w + pads[1] + pads[3] - dil[1] * (k[1] - 1) - 1) // stride[1] + 1
+    pairs = [qm.mean_multiplier(0.25, 0.25 / ratio, c) for c in range(1, k[0] * k[1] + 1)]
+    for cip in (False, True):
+        for _ in range(2):
+            x = rng.integers(-128, 128, (planes, h, w), dtype=np.int64).astype(np.int8)
+            rescale = (int(rng.integers(-127, 129)), int(rng.integers(-128, 128)),
+                       [m for m, _ in pairs], [s_ for _, s_ in pairs])
+            want = pool_ref(x, "avg", k, stride, dil, pads, (oh, ow), (-128, 127), cip, rescale)
+            got = run_pool(anylib, "avg", x, k, stride, dil, pads, (oh, ow), (-128, 127), cip,
+                           rescale)
+            np.testing.assert_array_equal(got, want, err_msg=f"cip={cip}")
 
 
 def test_avgpool2d_s8_rounds_half_away_from_zero(anylib):
@@ -1011,6 +1251,7 @@ def test_dequantize_s8_f32(anylib):
 
 ADD, AVERAGE_POOL_2D, CONV_2D, DEPTHWISE_CONV_2D = 0, 1, 3, 4
 FULLY_CONNECTED, MAX_POOL_2D, RESHAPE, SOFTMAX = 9, 17, 22, 25
+MEAN, QUANTIZE = 40, 114
 TFLITE_MODELS = ["kws_ref_model.tflite", "vww_96_int8.tflite",
                  "pretrainedResnet_quant.tflite", "ad01_int8.tflite"]
 
@@ -1098,15 +1339,37 @@ def run_tflite_op(lib, model, op, get):
     if code == FULLY_CONNECTED:
         (i_scale,), (i_zp,) = qparams(tin[0])
         w = const_data(model, tin[1], np.int8)
-        (w_scale,), (w_zp,) = qparams(tin[1])
+        w_scales, w_zps = qparams(tin[1])
         bias = const_data(model, tin[2], np.int32) if tin[2] is not None else None
         x = get(op.inputs[0]).reshape(-1, w.shape[1])
-        real = float(np.float32(i_scale) * np.float32(w_scale)) / float(np.float32(o_scale))
-        mult, shift = quantize_multiplier(real)
         lo, hi = act_range(opts.fusedActivationFunction, o_scale, o_zp)
-        p = dict(input_offset=-i_zp, weights_offset=-w_zp, output_offset=o_zp, act_min=lo,
-                 act_max=hi, multiplier=mult, shift=shift)
+        p = dict(input_offset=-i_zp, weights_offset=-w_zps[0], output_offset=o_zp, act_min=lo,
+                 act_max=hi, multiplier=0, shift=0)
+        if len(w_scales) == 1:   # CalculateOpDataFullyConnected, per tensor
+            p["multiplier"], p["shift"] = fc_multiplier_ref(i_scale, w_scales[0], o_scale)
+        else:                    # ... per channel: as the convolutions
+            pairs = [quantize_multiplier(float(np.float32(i_scale)) * float(np.float32(s_))
+                                         / float(np.float32(o_scale))) for s_ in w_scales]
+            p["multipliers"], p["shifts"] = ([m_ for m_, _ in pairs], [s_ for _, s_ in pairs])
         return run_fc(lib, x, w, bias, p).reshape(out_shape)
+
+    if code == QUANTIZE:   # int8 -> int8: requantize
+        (i_scale,), (i_zp,) = qparams(tin[0])
+        mult, shift = quantize_multiplier(float(np.float32(i_scale)) / float(np.float32(o_scale)))
+        p = dict(input_offset=-i_zp, output_offset=o_zp, multiplier=mult, shift=shift,
+                 act_min=-128, act_max=127)
+        return run_requantize(lib, get(op.inputs[0]), p)
+
+    if code == MEAN:   # over H and W of NHWC: QuantizedMeanOrSum
+        x = get(op.inputs[0])
+        (i_scale,), (i_zp,) = qparams(tin[0])
+        assert list(const_data(model, tin[1], np.int32)) in ([1, 2], [2, 1])
+        n, h, wd, c = x.shape
+        mult, shift = mean_multiplier_ref(float(np.float32(i_scale)) / float(np.float32(o_scale)),
+                                          h * wd)
+        p = dict(input_offset=-i_zp, output_offset=o_zp, multiplier=mult, shift=shift,
+                 act_min=-128, act_max=127)
+        return run_mean(lib, x.reshape(n, h * wd, c), p).reshape(out_shape)
 
     if code in (AVERAGE_POOL_2D, MAX_POOL_2D):
         x = get(op.inputs[0])
@@ -1161,7 +1424,9 @@ def test_layers_match_tflm(lib, name):
     in_t = sg.tensors[sg.inputs[0]]
     rng = np.random.default_rng(11)
     checked = {}
-    for sample in range(2):
+    # AD is all fully-connected layers and cheap: run more inputs there, since a
+    # multiplier that is off in its last bits shows on only ~1 in 10^5 outputs.
+    for sample in range(200 if name == "ad01_int8.tflite" else 2):
         x = rng.integers(-128, 128, list(in_t.shape), dtype=np.int64).astype(np.int8)
         interp = tflm_tensors(data, [x])
 
@@ -1179,6 +1444,46 @@ def test_layers_match_tflm(lib, name):
             checked[k] = len(np.unique(want))
     assert checked, "no layer was checked"
     print(f"{name}: {len(checked)} layers bit-exact with TFLM")
+
+
+@pytest.mark.parametrize("name", TFLITE_MODELS)
+def test_compiler_prepare_matches_tflm_prepare(name):
+    """aot.quantmath (what the lowering emits) derives the same multipliers and
+    shifts as the TFLM Prepare formulas written out in this file, on every conv,
+    depthwise conv and fully-connected layer of the MLPerf Tiny models."""
+    from aot import quantmath as qm
+
+    path = MODELS / "mlperf_tiny" / name
+    need(path.is_file(), f"{path} not found (the shared models live beside the checkout)")
+    model = tflm_model(path.read_bytes())
+    sg = model.subgraphs[0]
+    count = 0
+    for op in sg.operators:
+        code = model.operatorCodes[op.opcodeIndex]
+        code = max(code.builtinCode, code.deprecatedBuiltinCode)
+        if code not in (CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED):
+            continue
+        (i_scale,), _ = qparams(sg.tensors[op.inputs[0]])
+        w_scales, _ = qparams(sg.tensors[op.inputs[1]])
+        (o_scale,), _ = qparams(sg.tensors[op.outputs[0]])
+        if code == FULLY_CONNECTED:
+            assert qm.fc_multiplier(i_scale, w_scales[0], o_scale) == \
+                fc_multiplier_ref(i_scale, w_scales[0], o_scale)
+        else:
+            mults, shifts = qm.conv_multipliers(i_scale, w_scales, o_scale)
+            want = [quantize_multiplier(float(np.float32(i_scale)) * float(np.float32(s))
+                                        / float(np.float32(o_scale))) for s in w_scales]
+            assert list(zip(mults.tolist(), shifts.tolist())) == want
+        count += 1
+    assert count > 0
+    if name == "ad01_int8.tflite":
+        # The last layer: a float32 input x filter product would give 1462485078,
+        # which moves 1 of 64,000 outputs of test_int8_tflm's inputs by 1 LSB.
+        op = sg.operators[9]
+        (i_scale,), _ = qparams(sg.tensors[op.inputs[0]])
+        (w_scale,), _ = qparams(sg.tensors[op.inputs[1]])
+        (o_scale,), _ = qparams(sg.tensors[op.outputs[0]])
+        assert qm.fc_multiplier(i_scale, w_scale, o_scale) == (1462485049, -9)
 
 
 # --- TFLite Micro: edited single-op models ----------------------------------------------
@@ -1362,6 +1667,94 @@ def test_fully_connected_s8_matches_tflm(lib, batch, k, n, act):
         check_single_op(lib, data, [x])
 
 
+@pytest.mark.parametrize("batch,k,n,act", [(1, 64, 12, 0), (3, 33, 7, 1), (2, 5, 9, 3)])
+def test_fully_connected_per_channel_s8_matches_tflm(lib, batch, k, n, act):
+    """TFLM's per-channel fully connected (one weight scale per output)."""
+    rng = np.random.default_rng(7 * batch + k + n)
+    model, sg, op = single_op(KWS, 11)
+    in_scale, in_zp = 0.07, int(rng.integers(-128, 128))
+    w_scales = (0.004 * 2.0 ** rng.uniform(-2, 2, n)).astype(np.float32)
+    out_scale = in_scale * 0.004 * 128 * 70 * math.sqrt(k) / 60
+    set_tensor(sg.tensors[op.inputs[0]], (batch, k), [in_scale], [in_zp])
+    set_tensor(sg.tensors[op.outputs[0]], (batch, n), [out_scale], [int(rng.integers(-50, 50))])
+    wt = rng.integers(-127, 128, (n, k), dtype=np.int64).astype(np.int8)
+    set_const(model, sg.tensors[op.inputs[1]], wt, w_scales, [0] * n, qdim=0)
+    bias = rng.integers(-3000, 3000, n).astype(np.int32)
+    set_const(model, sg.tensors[op.inputs[2]], bias, in_scale * w_scales, [0] * n)
+    op.builtinOptions.fusedActivationFunction = act
+    data = finish(model, sg, [op.inputs[0]], [op.outputs[0]])
+    for _ in range(3):
+        x = rng.integers(-128, 128, (batch, k), dtype=np.int64).astype(np.int8)
+        check_single_op(lib, data, [x])
+
+
+def as_op(model, op, code: int) -> None:
+    """Turns op's operator code into `code`, without builtin options."""
+    opcode = model.operatorCodes[op.opcodeIndex]
+    opcode.builtinCode = opcode.deprecatedBuiltinCode = code
+    op.builtinOptions, op.builtinOptionsType = None, 0
+
+
+@pytest.mark.parametrize("in_q,out_q", [
+    ((0.05, 3), (0.1, -7)), ((0.1, -128), (0.0392, 0)), ((0.02, 40), (0.02, -40)),
+    ((1.0, 0), (1 / 255, -128)), ((0.003, -20), (0.5, 11)), ((1 / 256, -128), (1 / 255, -128)),
+])
+def test_requantize_s8_matches_tflm(lib, in_q, out_q):
+    """TFLM's int8 -> int8 QUANTIZE (reference_ops::Requantize)."""
+    model, sg, op = single_op(KWS, 9)
+    as_op(model, op, QUANTIZE)
+    op.inputs = np.array(op.inputs[:1], np.int32)
+    shape = (1, 4, 8, 8)
+    set_tensor(sg.tensors[op.inputs[0]], shape, [in_q[0]], [in_q[1]])
+    set_tensor(sg.tensors[op.outputs[0]], shape, [out_q[0]], [out_q[1]])
+    data = finish(model, sg, [op.inputs[0]], [op.outputs[0]])
+    x = np.arange(-128, 128, dtype=np.int64).astype(np.int8).reshape(shape)
+    check_single_op(lib, data, [x])
+
+
+def add_const_tensor(model, sg, name: str, data: np.ndarray) -> int:
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as fb
+
+    buf = fb.BufferT()
+    buf.data = np.frombuffer(data.tobytes(), np.uint8).copy()
+    model.buffers.append(buf)
+    t = fb.TensorT()
+    t.shape = np.array(data.shape, np.int32)
+    t.type = fb.TensorType.INT32
+    t.buffer = len(model.buffers) - 1
+    t.name = name.encode()
+    sg.tensors.append(t)
+    return len(sg.tensors) - 1
+
+
+@pytest.mark.parametrize("shape", [(1, 7, 7, 16), (2, 5, 3, 4), (1, 1, 12, 3), (1, 25, 5, 64)])
+@pytest.mark.parametrize("in_q,out_q", [((0.05, -128), (0.02, -128)), ((0.1, 5), (0.1, 5)),
+                                        ((0.02, 30), (0.07, -90)), ((0.5, -3), (0.004, 0))])
+def test_mean_s8_matches_tflm(lib, shape, in_q, out_q):
+    """TFLM's int8 MEAN over H and W (reference_ops::QuantizedMeanOrSum), with and
+    without keep_dims."""
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as fb
+
+    rng = np.random.default_rng(seed(("mean_tflm", shape, in_q, out_q)))
+    model, sg, op = single_op(KWS, 9)
+    as_op(model, op, MEAN)
+    op.builtinOptionsType = fb.BuiltinOptions.ReducerOptions
+    op.builtinOptions = fb.ReducerOptionsT()
+    op.builtinOptions.keepDims = True
+    axis = add_const_tensor(model, sg, "axis", np.array([1, 2], np.int32))
+    op.inputs = np.array([op.inputs[0], axis], np.int32)
+    n, h, w, c = shape
+    keep = bool(sum(shape) % 2)
+    op.builtinOptions.keepDims = keep
+    set_tensor(sg.tensors[op.inputs[0]], shape, [in_q[0]], [in_q[1]])
+    set_tensor(sg.tensors[op.outputs[0]], (n, 1, 1, c) if keep else (n, c), [out_q[0]],
+               [out_q[1]])
+    data = finish(model, sg, [op.inputs[0]], [op.outputs[0]])
+    for x in [rng.integers(-128, 128, shape, dtype=np.int64),
+              rng.integers(-3, 4, shape, dtype=np.int64) + in_q[1]]:
+        check_single_op(lib, data, [np.clip(x, -128, 127).astype(np.int8)])
+
+
 # --- the C sources themselves ------------------------------------------------------------
 
 
@@ -1415,7 +1808,8 @@ def test_includes_only_freestanding_headers():
         for line in (RUNTIME / f"{kernel}.c").read_text().splitlines():
             if line.startswith("#include"):
                 assert line.split()[1].strip('"') in ("aot_kernels.h", "aot_fixedpoint.h",
-                                                      "aot_window_impl.h"), line
+                                                      "aot_window_impl.h",
+                                                      "aot_conv2d_s8_impl.h"), line
     for line in (RUNTIME / "aot_fixedpoint.h").read_text().splitlines():
         if line.startswith("#include"):
             assert line.split()[1] == "<stdint.h>", line
