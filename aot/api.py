@@ -26,7 +26,8 @@ from aot.output import write_output
 from aot.program import Program
 from aot.version import __version__
 from aot.inspect import flash_estimate, io_bytes, peak_details, peak_summary
-from aot.passes.memory_plan import Plan, plan_memory, schedule_for_memory
+from aot.passes.memory_plan import (Plan, plan_memory, schedule_for_memory,
+                                    select_inplace_kernels)
 from aot.passes.pipeline import pipeline_for, run_pipeline
 from aot.targets.lowering import lower
 from aot.targets.target import Target, resolve
@@ -94,6 +95,21 @@ class CompiledModel:
     def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         return self.runner().run(feeds)
 
+    def selftest(self) -> dict:
+        """Build and run `<name>_selftest` (compiled with emit_selftest) on the target's
+        runner: {"passed", "code", "max_diff", "tolerance", "reference"}."""
+        info = self.manifest.get("selftest")
+        if info is None:
+            raise UsageError(f"{self.name} was compiled without a self-test "
+                             f"(aot compile --emit-selftest)")
+        if self.manifest["target"]["runner"] == "host":
+            code, max_diff = self.runner().selftest()
+        else:
+            from aot.targets.emulator import EmulatorRunner
+            code, max_diff = EmulatorRunner(self.out_dir, self.manifest, selftest=True).selftest()
+        return {"passed": code == 0, "code": code, "max_diff": max_diff,
+                "tolerance": info["tolerance"], "reference": info["reference"]}
+
     def run_with_stats(self, feeds: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], dict]:
         runner = self.runner()
         measured = {}
@@ -144,10 +160,11 @@ def compile_graph(model, target: str | Target = "native", options: Options | Non
         proto = quantize_for_compile(proto, options)
     graph = import_model(proto, options.input_shapes)
     graph = run_pipeline(graph, pipeline_for(target), dump_after)
-    program = lower(graph, target)
+    program = lower(graph, target, options.kernels)
     plan_args = dict(inplace=options.inplace, io_in_arena=options.io_in_arena)
     if options.schedule == "memory":
         program = schedule_for_memory(program, target.alignment, **plan_args)
+    program = select_inplace_kernels(program, **plan_args)
     plan = plan_memory(program, target.alignment, **plan_args)
     comp = Compilation(graph, program, plan, target)
     if options.ram_limit is not None:
@@ -171,6 +188,8 @@ def compile(model, target: str | Target = "native", *, out_dir: str | None = Non
     """Compile an ONNX model (path, bytes or ModelProto) to C in `out_dir`
     (a fresh temporary directory when None)."""
     options = options or Options()
+    target = resolve(target)
+    toolchain = target.toolchain(options.toolchain)   # a bad choice fails before any work
     comp, proto = compile_graph(model, target, options)
     name = emitter.sanitize(options.name, "model") if options.name else \
         default_name(model, comp.graph.name)
@@ -184,8 +203,17 @@ def compile(model, target: str | Target = "native", *, out_dir: str | None = Non
         else "<in memory>"
     provenance = {"model": model_file, "sha256": model_hash[:16], "target": comp.target.name,
                   "options": _options_text(options)}
-    files = emitter.emit(comp.program, comp.plan, name, provenance)
-    manifest = _manifest(comp, name, options, model_file, model_hash, files)
+    files = emitter.emit(comp.program, comp.plan, name, provenance,
+                         selftest=options.emit_selftest)
+    selftest = None
+    if options.emit_selftest:
+        from aot.selftest import selftest_files
+        selftest_text, selftest = selftest_files(comp, proto, name, options, provenance,
+                                                 model_file)
+        files.update(selftest_text)
+    manifest = _manifest(comp, name, options, model_file, model_hash, files, toolchain)
+    if selftest is not None:
+        manifest["selftest"] = selftest
     files[f"{name}.json"] = (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode()
     tmp = None
     if out_dir is None:
@@ -218,7 +246,7 @@ def _model_hash(model, proto: onnx.ModelProto) -> str:
 
 
 def _manifest(comp: Compilation, name: str, options: Options, model_file: str,
-              model_hash: str, files: dict[str, bytes]) -> dict:
+              model_hash: str, files: dict[str, bytes], toolchain: str) -> dict:
     program = comp.program
     io_names = emitter.io_c_names(program, name)
 
@@ -240,8 +268,10 @@ def _manifest(comp: Compilation, name: str, options: Options, model_file: str,
         "aot_version": __version__,
         "name": name,
         "target": {**comp.target.as_dict(), "runner": comp.target.runner},
-        "toolchain": options.toolchain or "cc",
-        "build_flags": list(comp.target.build_flags),
+        # What builds it: the toolchain and every flag beyond the fixed strict set.
+        "toolchain": toolchain,
+        "build_flags": list(comp.target.flags(toolchain)),
+        "kernels": options.kernels,
         "options": options.as_dict(),
         "model": {"file": model_file, "sha256": model_hash},
         "inputs": io(program.inputs),

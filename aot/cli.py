@@ -1,4 +1,4 @@
-"""The `aot` command line: compile, run, inspect, quantize.
+"""The `aot` command line: compile, run, inspect, quantize, bench, targets.
 
 Flags map onto `aot.Options`; errors print one summary line (plus detail
 lines) to stderr and exit 1 (a failed check), 2 (bad input) or 3 (toolchain
@@ -29,6 +29,11 @@ def _options(args) -> Options:
                    inplace=not getattr(args, "no_inplace", False),
                    schedule=getattr(args, "schedule", None) or "onnx",
                    io_in_arena=getattr(args, "io_in_arena", False),
+                   toolchain=getattr(args, "toolchain", None),
+                   kernels=getattr(args, "kernels", None) or "auto",
+                   emit_selftest=getattr(args, "emit_selftest", False),
+                   selftest_input=getattr(args, "selftest_input", None),
+                   selftest_tflite=getattr(args, "selftest_tflite", None),
                    **_quant_fields(args))
 
 
@@ -102,6 +107,55 @@ def cmd_compile(args) -> int:
     if args.quantize:
         print(f"  quantized to int8 ({args.calibration_method} ranges from {args.calibration}, "
               f"{'per-channel' if args.per_channel else 'per-tensor'} conv weights)")
+    print(f"  toolchain {m['toolchain']}: {' '.join(m['build_flags'])}; kernels {m['kernels']}")
+    if "selftest" in m:
+        print(f"  self-test {m['selftest']['file']}: reference {m['selftest']['reference']}")
+    return 0
+
+
+def cmd_targets(args) -> int:
+    """`aot targets`: every target, and what `native` resolves to here."""
+    from aot.errors import AotError
+    from aot.targets.hostcpu import host_cpu_name, missing_features
+    from aot.targets.target import NATIVE_ORDER, TARGETS, host_target
+
+    try:
+        native = host_target().name
+    except AotError as e:
+        native, why = None, str(e)
+    rows = []
+    for t in TARGETS.values():
+        if t.runner == "host":
+            missing = missing_features(t)
+            runs = "host" + (f" (this CPU lacks {', '.join(missing)})" if missing else "")
+        elif t.runner == "unicorn":
+            cpu = t.uc_cpu.removeprefix("UC_CPU_ARM64_").removeprefix("UC_CPU_ARM_")
+            cpu = "'max'" if cpu == "MAX" else "Cortex-" + cpu.removeprefix("CORTEX_")
+            runs = f"emulated (unicorn {cpu})"
+        else:
+            runs = "build-only"
+        rows.append({"name": t.name, "family": t.family, "features": list(t.features),
+                     "runner": t.runner, "runs": runs, "toolchain": t.default_toolchain,
+                     "toolchains": list(t.toolchains), "alignment": t.alignment,
+                     "description": t.description})
+    if args.json:
+        print(json.dumps({"targets": rows, "native": native, "host_cpu": host_cpu_name()},
+                         indent=2, sort_keys=True))
+        return 0
+    header = ("target", "family", "runs", "toolchain (also)", "features")
+    table = [header] + [(r["name"], r["family"], r["runs"],
+                         r["toolchain"] + " (" + ", ".join(r["toolchains"][1:]) + ")",
+                         " ".join(r["features"]) or "-") for r in rows]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header) - 1)]
+    for row in table:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths)) + "  " + row[-1])
+    cpu = host_cpu_name()
+    if native:
+        order = next((o for o in NATIVE_ORDER.values() if native in o), (native,))
+        print(f"native = {native} (host CPU {cpu or 'unknown'}; the first of "
+              f"{', '.join(order)} whose features it has)")
+    else:
+        print(f"native: none on this host ({why})")
     return 0
 
 
@@ -163,6 +217,18 @@ def cmd_run(args) -> int:
     if args.target and args.target != "native" and args.target != model.manifest["target"]["name"]:
         raise UsageError(f"--target {args.target} conflicts with the manifest's target "
                          f"{model.manifest['target']['name']}; recompile for it")
+    if args.selftest:
+        result = model.selftest()
+        if args.json:
+            print(json.dumps({"model": model.name, "target": model.manifest["target"]["name"],
+                              **result}, indent=2, sort_keys=True))
+        else:
+            print(f"{model.name}_selftest on {model.manifest['target']['name']}: "
+                  f"{'pass' if result['passed'] else 'FAIL'} (code {result['code']}), max "
+                  f"|diff| {result['max_diff']:.6g}, tolerance "
+                  f"{', '.join(f'{t:g}' for t in result['tolerance'])}; reference "
+                  f"{result['reference']}")
+        return 0 if result["passed"] else 1
     feeds = _load_feeds(args.input, model.manifest, args.seed)
     outputs, stats = model.run_with_stats(feeds)
     if args.output:
@@ -276,7 +342,27 @@ def build_parser() -> argparse.ArgumentParser:
                    help="write into a directory holding other files (they are kept)")
     _add_plan_args(p)
     _add_quant_args(p)
+    p.add_argument("--toolchain", choices=("cc", "gcc", "zig"),
+                   help="compiler that builds the output for `aot run` (default: the target's, "
+                        "see `aot targets`; host targets: cc, gcc or zig; cross targets: zig "
+                        "or gcc)")
+    p.add_argument("--kernels", choices=("auto", "portable"), default="auto",
+                   help="auto: the target may choose ISA-specific kernels; portable: plain C "
+                        "only (today every kernel is portable C)")
+    p.add_argument("--emit-selftest", action="store_true",
+                   help="also write <name>_selftest.c/.h: a golden input, the reference output "
+                        "and <name>_selftest() that checks the model against it")
+    p.add_argument("--selftest-input", metavar="NPY",
+                   help="the self-test's golden input (.npy, or .npz keyed by input name; "
+                        "default: seeded random)")
+    p.add_argument("--selftest-tflite", metavar="TFLITE",
+                   help="compute the self-test's reference with TensorFlow Lite Micro on this "
+                        ".tflite (int8: bit-exact) instead of onnxruntime")
     p.set_defaults(fn=cmd_compile)
+
+    p = sub.add_parser("targets", help="list the targets and what `native` means here")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(fn=cmd_targets)
 
     p = sub.add_parser("run", help="build and run a compiled model")
     p.add_argument("output_dir", help="a directory written by `aot compile`")
@@ -285,6 +371,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", help="write the outputs to this .npz")
     p.add_argument("--seed", type=int, default=0, help="seed of the random input")
     p.add_argument("--json", action="store_true", help="print the run summary as JSON")
+    p.add_argument("--selftest", action="store_true",
+                   help="run <name>_selftest (compiled with --emit-selftest) instead; exit 1 "
+                        "if it fails")
     p.set_defaults(fn=cmd_run)
 
     p = sub.add_parser("inspect", help="per-layer table: ops, shapes, params, MACs, memory")

@@ -180,8 +180,10 @@ def io_c_names(program: Program, name: str) -> dict[str, str]:
     return _assign_io_names(program, name, Names(reserved=RESERVED))
 
 
-def emit(program: Program, plan: Plan, name: str, provenance: Mapping[str, str]) -> dict[str, bytes]:
-    """All files of the compiled model, keyed by path relative to the output directory."""
+def emit(program: Program, plan: Plan, name: str, provenance: Mapping[str, str], *,
+         selftest: bool = False) -> dict[str, bytes]:
+    """All files of the compiled model, keyed by path relative to the output directory.
+    `selftest`: the build files also name `<name>_selftest.c` (written by aot.selftest)."""
     up = name.upper()
     names = Names(reserved=RESERVED)
     io_names = _assign_io_names(program, name, names)
@@ -202,10 +204,10 @@ def emit(program: Program, plan: Plan, name: str, provenance: Mapping[str, str])
     runtime = _runtime_closure(kernels)
     for fname, text in runtime.items():
         files[f"aot_runtime/{fname}"] = text
-    sources = [f"{name}.c", f"{name}_weights.c"] + [f"aot_runtime/{f}" for f in runtime
-                                                     if f.endswith(".c")]
-    files[f"{name}.mk"] = _makefile(name, up, sources)
-    files["CMakeLists.txt"] = _cmake(name, sources)
+    sources = [f"{name}.c", f"{name}_weights.c"]
+    kernel_files = [f for f in runtime if f.endswith(".c")]
+    files[f"{name}.mk"] = _makefile(name, up, sources, kernel_files, selftest)
+    files["CMakeLists.txt"] = _cmake(name, sources, kernel_files, selftest)
     return {path: text.encode("utf-8") for path, text in files.items()}
 
 
@@ -225,7 +227,9 @@ def _header(program: Program, plan: Plan, name: str, up: str, io_names) -> str:
            f"#define {up}_ARENA_SIZE {plan.arena_bytes}u",
            f"#define {up}_ARENA_ALIGN {plan.alignment}u", "",
            f"#define {up}_NUM_INPUTS {len(program.inputs)}",
-           f"#define {up}_NUM_OUTPUTS {len(program.outputs)}"]
+           f"#define {up}_NUM_OUTPUTS {len(program.outputs)}",
+           f"/* Kernel calls (layers) in {name}_run; see AOT_PROFILE_HOOK in {name}.c. */",
+           f"#define {up}_NUM_LAYERS {len(program.calls)}"]
     for kind, names in (("INPUT", program.inputs), ("OUTPUT", program.outputs)):
         for i, t in enumerate(names):
             tensor = program.tensors[t]
@@ -332,6 +336,7 @@ def _source(program: Program, plan: Plan, name: str, up: str, io_names, const_na
     out = [f'#include "{name}.h"', "", '#include "aot_runtime/aot_kernels.h"', ""]
     if plan.io_in_arena:
         out[-1:] = ['#include "aot_runtime/aot_math.h" /* aot_memcpy */', ""]
+    out += _profile_hook(name, up)
     if consts:
         out.append("/* Constant data, defined in " + f"{name}_weights.c. */")
         for t in consts:
@@ -369,7 +374,9 @@ def _source(program: Program, plan: Plan, name: str, up: str, io_names, const_na
         shape = program.tensors[call.writes[0]].shape
         body.append(f"    /* {index}: {comment(call.op)} '{comment(call.layer)}' -> "
                     f"[{','.join(map(str, shape))}] */")
+        body.append(f"    AOT_PROFILE_HOOK({index}, {c_string(short_name(call.layer)[:120])});")
         body.append(_call_text(call.kernel, args))
+    body.append(f'    AOT_PROFILE_HOOK({len(program.calls)}, "end");')
     if arrays:
         out += arrays + [""]
     if structs:
@@ -409,6 +416,22 @@ def _source(program: Program, plan: Plan, name: str, up: str, io_names, const_na
     out += [""] + copy_in + ([""] if copy_in else []) + body
     out += ([""] + copy_out if copy_out else []) + ["", "    return AOT_OK;", "}", ""]
     return "\n".join(out)
+
+
+def _profile_hook(name: str, up: str) -> list[str]:
+    """The per-layer profiling hook: empty unless the user defines it."""
+    return ["/*",
+            f" * Per-layer profiling. {name}_run calls AOT_PROFILE_HOOK(layer_index, layer_name)",
+            f" * before each layer (index 0 .. {up}_NUM_LAYERS - 1; name: a string literal, the",
+            " * short form of the ONNX node named in the comment above the call) and once after",
+            f" * the last one (index {up}_NUM_LAYERS, name \"end\"): layer i takes the time",
+            f" * between hooks i and i + 1. Empty unless defined when compiling {name}.c, e.g.",
+            " * by -include my_profile.h holding",
+            " *   #define AOT_PROFILE_HOOK(i, name) (stamps[i] = DWT->CYCCNT)",
+            " */",
+            "#ifndef AOT_PROFILE_HOOK",
+            "#define AOT_PROFILE_HOOK(layer_index, layer_name) ((void)0)",
+            "#endif", ""]
 
 
 def _static_arena(plan: Plan, name: str, up: str) -> list[str]:
@@ -545,22 +568,62 @@ def _runtime_closure(kernels: set[str]) -> dict[str, str]:
     return files
 
 
-def _makefile(name: str, up: str, sources: list[str]) -> str:
+def _makefile(name: str, up: str, sources: list[str], kernels: list[str],
+              selftest: bool) -> str:
+    """GNU make fragment. The runtime kernels go to AOT_RUNTIME_SRCS, which every
+    model's .mk extends with the kernels not yet in it (by file name: for one aot
+    version a kernel file is the same in every model), so a firmware that includes
+    several models' .mk files compiles and links each kernel once."""
     lines = [f"# {name}: sources of the compiled model, for `include {name}.mk` in a Makefile.",
-             f"# Add $({up}_SRCS) to your sources and $({up}_CFLAGS) to your CFLAGS.",
+             f"# Add $({up}_SRCS) and $(AOT_RUNTIME_SRCS) to your sources and $({up}_CFLAGS)",
+             "# to your CFLAGS. With several models, include each model's .mk first:",
+             "# AOT_RUNTIME_SRCS then holds every kernel they use, each file once.",
              f"{up}_DIR := $(dir $(lastword $(MAKEFILE_LIST)))",
              f"{up}_SRCS := " + " \\\n    ".join(f"$({up}_DIR){s}" for s in sources),
-             f"# -ffp-contract=off keeps float results identical across compilers.",
-             f"{up}_CFLAGS := -I$({up}_DIR) -ffp-contract=off", ""]
+             f"{up}_RUNTIME := " + " \\\n    ".join(kernels),
+             f"AOT_RUNTIME_SRCS := $(AOT_RUNTIME_SRCS) $(foreach f,$({up}_RUNTIME),"
+             f"$(if $(filter %/$(f),$(AOT_RUNTIME_SRCS)),,$({up}_DIR)aot_runtime/$(f)))"]
+    if selftest:
+        lines.append(f"{up}_SELFTEST_SRCS := $({up}_DIR){name}_selftest.c")
+    lines += ["# -ffp-contract=off keeps float results identical across compilers.",
+              f"{up}_CFLAGS := -I$({up}_DIR) -ffp-contract=off", ""]
     return "\n".join(lines)
 
 
-def _cmake(name: str, sources: list[str]) -> str:
-    return "\n".join([
+def _cmake(name: str, sources: list[str], kernels: list[str], selftest: bool) -> str:
+    """CMake: the model's library, linked to one shared `aot_runtime` library that
+    each model extends with the kernels it is the first to need (by file name)."""
+    lines = [
         f"# {name}: add_subdirectory() this folder and link the `{name}` library.",
+        "# Several models: add_subdirectory() each; they share one `aot_runtime` library",
+        "# holding every kernel they use, each file once.",
         "cmake_minimum_required(VERSION 3.13)",
+        "if(NOT TARGET aot_runtime)",
+        "    add_library(aot_runtime STATIC)",
+        "    set_target_properties(aot_runtime PROPERTIES C_STANDARD 99 C_STANDARD_REQUIRED ON)",
+        "    target_compile_options(aot_runtime PRIVATE -ffp-contract=off)",
+        "endif()",
+        "get_property(aot_kernels_added GLOBAL PROPERTY AOT_RUNTIME_KERNELS)",
+        "foreach(kernel",
+        *(f"        {k}" for k in kernels),
+        "    )",
+        "    if(NOT kernel IN_LIST aot_kernels_added)",
+        "        target_sources(aot_runtime PRIVATE "
+        "${CMAKE_CURRENT_LIST_DIR}/aot_runtime/${kernel})",
+        "        set_property(GLOBAL APPEND PROPERTY AOT_RUNTIME_KERNELS ${kernel})",
+        "        list(APPEND aot_kernels_added ${kernel})",
+        "    endif()",
+        "endforeach()",
         f"add_library({name} STATIC",
         *(f"    ${{CMAKE_CURRENT_LIST_DIR}}/{s}" for s in sources), ")",
         f"target_include_directories({name} PUBLIC ${{CMAKE_CURRENT_LIST_DIR}})",
+        f"target_link_libraries({name} PUBLIC aot_runtime)",
         f"set_target_properties({name} PROPERTIES C_STANDARD 99 C_STANDARD_REQUIRED ON)",
-        f"target_compile_options({name} PRIVATE -ffp-contract=off)", ""])
+        f"target_compile_options({name} PRIVATE -ffp-contract=off)"]
+    if selftest:
+        lines += [f"add_library({name}_selftest STATIC ${{CMAKE_CURRENT_LIST_DIR}}/"
+                  f"{name}_selftest.c)",
+                  f"target_link_libraries({name}_selftest PUBLIC {name})",
+                  f"set_target_properties({name}_selftest PROPERTIES C_STANDARD 99 "
+                  f"C_STANDARD_REQUIRED ON)"]
+    return "\n".join(lines + [""])

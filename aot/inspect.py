@@ -72,7 +72,7 @@ def peak_details(program, plan) -> list[str]:
         lines.append(f"live at step {step}:")
         for b in plan.live(step):
             names = " = ".join(b.tensors) if b.tensors else b.name
-            lines.append(f"  {names}: {b.nbytes:,} B (steps {b.first}..{b.last})")
+            lines.append(f"  {names}: {b.size_at(step):,} B (steps {b.first}..{b.last})")
     if not plan.io_in_arena:
         io = [f"{t} {program.tensors[t].nbytes:,} B" for t in [*program.inputs, *program.outputs]]
         lines.append("inputs/outputs outside the arena: " + ", ".join(io))
@@ -104,7 +104,7 @@ def inspect_report(comp) -> dict:
     live = plan.live_bytes()
     steps = [{"step": i, "layer": call.layer, "live_bytes": live[i],
               "live": [{"tensor": b.name, "tensors": list(b.tensors) or [b.name],
-                        "bytes": b.nbytes, "offset": plan.offsets[b.name]}
+                        "bytes": b.size_at(i), "offset": plan.offsets[b.name]}
                        for b in plan.live(i)]}
              for i, call in enumerate(program.calls)]
     return {
@@ -173,8 +173,11 @@ def plot_plan(comp, path: str) -> None:
     for k, b in enumerate(buffers):
         y0, h = plan.offsets[b.name] / scale, max(b.nbytes, 1) / scale
         x0, w = b.first - 0.45, b.last - b.first + 0.9
-        ax.add_patch(Rectangle((x0, y0), w, h, facecolor=cmap(k % 20), edgecolor="black",
-                               linewidth=0.6, alpha=0.85))
+        for first, last, nbytes in b.sizes or ((b.first, b.last, b.nbytes),):
+            # a buffer whose size changes in place: one rectangle per size
+            ax.add_patch(Rectangle((first - 0.45, y0), last - first + 0.9,
+                                   max(nbytes, 1) / scale, facecolor=cmap(k % 20),
+                                   edgecolor="black", linewidth=0.6, alpha=0.85))
         label = short_name(b.name).split("/")[-1][:18]
         if b.tensors:
             label += f"\n(+{len(b.tensors) - 1} in place)"

@@ -24,6 +24,9 @@ class Options:
     calibration: str | None = None          # .npz of calibration inputs (needed with quantize)
     calibration_method: str = "minmax"      # "minmax" | "percentile" | "entropy"
     per_channel: bool = True                # per-output-channel conv weight scales
+    emit_selftest: bool = False             # also write <name>_selftest.c/.h (aot.selftest)
+    selftest_input: str | None = None       # .npy/.npz golden input (default: seeded random)
+    selftest_tflite: str | None = None      # reference: TFLM on this .tflite (default: onnxruntime)
 
     def __post_init__(self):
         if self.schedule not in ("onnx", "memory"):
@@ -32,6 +35,12 @@ class Options:
             raise UsageError(f"optimize must be 'speed' or 'size', not {self.optimize!r}")
         if self.kernels not in ("auto", "portable"):
             raise UsageError(f"kernels must be 'auto' or 'portable', not {self.kernels!r}")
+        if self.toolchain not in (None, "cc", "gcc", "zig"):
+            raise UsageError(f"toolchain must be 'cc', 'gcc' or 'zig', not {self.toolchain!r}")
+        if (self.selftest_input or self.selftest_tflite) and not self.emit_selftest:
+            raise UsageError("selftest_input / selftest_tflite (--selftest-input / "
+                             "--selftest-tflite) are only used with emit_selftest "
+                             "(--emit-selftest)")
 
     def as_dict(self) -> dict:
         d = dataclasses.asdict(self)

@@ -64,11 +64,27 @@ class Call:
     op: str                           # the ONNX op (after fusion, e.g. "Conv+Relu")
     macs: int = 0
     scratch_bytes: int = 0
-    # Reads the kernel may overwrite with its output: output element k is written
+    # Reads the kernel may overwrite with its output: it is right with the output
+    # at that input's address (elementwise kernels: output element k is written
     # only after input element k is read, and no other element of that input is
-    # read afterwards. The planner decides whether the output really takes over
-    # the input's bytes (see aot.passes.memory_plan).
+    # read afterwards; the in-place convolutions and transpose stage what they
+    # still need in scratch). The planner decides whether the output really takes
+    # over the input's bytes (see aot.passes.memory_plan).
     inplace: Sequence[str] = ()
+    # With `inplace`: the kernel also runs with an output of another byte size
+    # than the input's, starting at the input's address (it never overwrites
+    # input it still has to read; a larger output runs on past the input's end).
+    inplace_any_size: bool = False
+    # The call to run instead where the planner does not write this call's output
+    # over an input: the out-of-place kernel, without scratch. This call itself is
+    # correct either way; see aot.passes.memory_plan.select_inplace_kernels.
+    fallback: Call | None = None
+
+    @property
+    def output(self) -> Ref | None:
+        """The output operand: the last Ref (a Scratch may follow it)."""
+        refs = [op for op in self.operands if isinstance(op, Ref)]
+        return refs[-1] if refs else None
 
 
 @dataclass(frozen=True)

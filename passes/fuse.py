@@ -57,7 +57,7 @@ def _fold_bn(graph: Graph, bn: Node) -> Rewrite | None:
         b2 = np.broadcast_to(bias, scale.shape) * scale + shift
     else:
         # Gemm: Y = alpha * A' B' + beta * C; BN over axis 1 scales the columns.
-        if out.ndim != 2 or out.shape[1] != len(scale):
+        if len(out.shape) != 2 or out.shape[1] != len(scale):
             return None
         trans_b = producer.attr("transB", 0)
         w2 = w * (scale[:, None] if trans_b else scale[None, :])

@@ -16,18 +16,33 @@ In-place execution
     is read, and nothing else). The output then takes over that input's bytes
     when all of these hold: the input's buffer is an arena buffer (not a
     constant, not a caller-owned input), it is read at offset 0 and has exactly
-    the output's byte size, no later step uses it (it dies at this call), and
-    the output is an arena buffer written whole by this call alone. Then both
-    tensors are one buffer living over the union of their lifetimes (chains of
-    in-place calls make one buffer of several tensors). This is modelled here,
-    in the plan, not in the emitter: the emitter just sees two tensors at the
-    same offset.
+    the output's byte size (any size when the call says `inplace_any_size`:
+    the in-place depthwise and pointwise convolutions), no later step uses it
+    (it dies at this call), and the output is an arena buffer written whole by
+    this call alone. Then both tensors are one buffer living over the union of
+    their lifetimes (chains of in-place calls make one buffer of several
+    tensors), all at one offset. Its size may change over time: at each step it
+    is the largest of its tensors live there (`Buffer.sizes`), so a buffer grows
+    at a call whose output is larger than its input and shrinks at one whose
+    output is smaller, and the bytes above it are free for other buffers
+    whenever it is small. This is modelled here, in the plan, not in the
+    emitter: the emitter just sees two tensors at the same offset.
+    `select_inplace_kernels` then swaps each call that offers an in-place
+    kernel (`Call.fallback`) back to its out-of-place kernel, without scratch,
+    where the output did not take over the input.
 
 Placement (all sizes rounded up to the target's alignment)
+    Two buffers live at a common step must not share a byte at any such step.
+    For a buffer whose size changes that means: where buffer b lies above
+    buffer a, b starts at or above a's offset plus a's largest size over the
+    steps where both live ("a's size beside b"); for every other buffer the
+    size beside anything is just its size, and all of the below is the classic
+    rectangle packing.
     1. Greedy by size with best fit (the TFLite Micro / Pisarchyk-Lee family):
-       sort buffers by size, largest first (ties: earlier first use, then name,
-       so the plan is deterministic); place each in the smallest gap between
-       the already-placed buffers whose lifetimes overlap it, else on top.
+       sort buffers by (largest) size, largest first (ties: earlier first use,
+       then name, so the plan is deterministic); place each in the smallest gap
+       between the already-placed buffers whose lifetimes overlap it, else on
+       top.
     2. If that is above the lower bound, an exact branch-and-bound search,
        started from the best of the greedy plan and best fit in three other
        orders (by size x lifetime, by lifetime, by first use).
@@ -36,7 +51,8 @@ Placement (all sizes rounded up to the target's alignment)
        Some order reaches an optimum: sort an optimal plan's buffers by offset
        and place them by lowest fit in that order; by induction each lands at
        or below its optimal offset (a buffer below it that moved down cannot
-       block it), so the result is also optimal. Repeating this until nothing
+       block it: its size beside it is unchanged), so the result is also
+       optimal. Repeating this until nothing
        moves gives an optimal plan whose lowest-fit sequence has strictly
        increasing (offset, rank) -- rank orders buffers by (size desc, first,
        last, index) -- so the search only extends a partial plan with a buffer
@@ -49,15 +65,18 @@ Placement (all sizes rounded up to the target's alignment)
        are added, and every later buffer goes at or above the last offset o):
        - some buffer's lowest fit + size exceeds H;
        - two buffers live together cannot both fit: one sits on the other,
-         min over the two orders of max(fit_a + size_a + size_b, fit_b + size_b);
+         min over the two orders of max(fit_a + size_a + size_b, fit_b + size_b)
+         (size_a: a's size beside b; size_b: b's largest size);
        - at some step, o + the placed bytes above o + the unplaced bytes live
          there exceed H;
-       - some buffer's lowest fit ends at or below o (no later buffer can block
-         that gap, so it could never continue the canonical sequence).
+       - some buffer's lowest fit plus its largest size ends at or below o (no
+         later buffer can block that gap, so it could never continue the
+         canonical sequence).
        The search is bounded by counted work (`SEARCH_WORK`), not a clock, so
        builds stay reproducible; out of budget, the greedy start is kept.
-    `lower_bound` is the largest sum of (aligned) bytes live at one step: no
-    plan for this order can be smaller (the optimum can still be above it).
+    `lower_bound` is the largest sum of (aligned) bytes live at one step (a
+    buffer counting its size at that step): no plan for this order can be
+    smaller (the optimum can still be above it).
 
 Schedule (`schedule_for_memory`)
     For graphs with branches, a topological order of the calls with the
@@ -74,7 +93,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from aot.program import Alias, Program, Ref
+from aot.program import Alias, Call, Program, Ref
 
 SEARCH_WORK = 1_500_000   # exact-search budget in work units (see _exact), about 0.3 s
 SCHEDULE_BEAM = 2_000     # downward-closed sets kept per layer by the scheduler, at most
@@ -88,6 +107,18 @@ class Buffer:
     first: int   # index of the first call that writes it
     last: int    # index of the last call that reads it
     tensors: tuple[str, ...] = ()   # tensors sharing it in place, in write order (else empty)
+    # (first, last, bytes) pieces covering first..last when in-place calls change its
+    # size (nbytes is then the largest); empty: nbytes throughout.
+    sizes: tuple[tuple[int, int, int], ...] = ()
+
+    def size_at(self, step: int) -> int:
+        """Bytes in use at `step` (0 when not live)."""
+        if not self.first <= step <= self.last:
+            return 0
+        for first, last, nbytes in self.sizes:
+            if first <= step <= last:
+                return nbytes
+        return self.nbytes
 
 
 @dataclass(frozen=True)
@@ -110,7 +141,7 @@ class Plan:
 
     def live_bytes(self) -> list[int]:
         """Aligned bytes live at each step."""
-        return [sum(_align(b.nbytes, self.alignment) for b in self.live(i))
+        return [sum(_align(b.size_at(i), self.alignment) for b in self.live(i))
                 for i in range(self.steps)]
 
     @property
@@ -125,6 +156,9 @@ class Plan:
                         f"{b.first}..{b.last}")
             for t in b.tensors[1:]:    # each written over the tensor before it
                 rows.append(f"  = {t[:36]:36} {'':9} {'':9}  (in place)")
+            if b.sizes:
+                rows.append("    bytes by step: " + ", ".join(
+                    f"{f}..{l}: {n}" for f, l, n in b.sizes))
         rows.append(f"arena {self.arena_bytes} B ({self.method}), lower bound "
                     f"{self.lower_bound} B, alignment {self.alignment}"
                     + (", inputs/outputs in the arena" if self.io_in_arena else ""))
@@ -140,10 +174,15 @@ def _align(n: int, a: int) -> int:
 
 
 def overlaps(a: Buffer, b: Buffer, offsets: dict[str, int]) -> bool:
-    """True when a and b are live at the same step and share a byte."""
-    live = a.first <= b.last and b.first <= a.last
+    """True when a and b share a byte at some step where both are live."""
     oa, ob = offsets[a.name], offsets[b.name]
-    return live and oa < ob + b.nbytes and ob < oa + a.nbytes and a.nbytes > 0 and b.nbytes > 0
+    for t in range(max(a.first, b.first), min(a.last, b.last) + 1):
+        sa, sb = a.size_at(t), b.size_at(t)
+        if oa < ob + sb and ob < oa + sa and sa > 0 and sb > 0:
+            return True
+        if not a.sizes and not b.sizes:
+            break      # the same at every step
+    return False
 
 
 # ----------------------------------------------------------------- lifetimes
@@ -212,18 +251,47 @@ def lifetimes(program: Program, *, inplace: bool = True,
             members[g] += members.pop(y)
             group_last[g] = group_last.pop(y)
             shared[y] = x
-    buffers = {g: Buffer(g, _nbytes(program, g), first[g], group_last[g],
-                         tuple(ms) if len(ms) > 1 else ())
-               for g, ms in members.items()}
+    buffers = {}
+    for g, ms in members.items():
+        sizes = [_nbytes(program, m) for m in ms]
+        pieces: list[tuple[int, int, int]] = []
+        if len(set(sizes)) > 1:       # in-place calls changed the size: per step, the
+            for t in range(first[g], group_last[g] + 1):    # largest tensor live there
+                n = max(s for m, s in zip(ms, sizes) if first[m] <= t <= last[m])
+                if pieces and pieces[-1][2] == n:
+                    pieces[-1] = (pieces[-1][0], t, n)
+                else:
+                    pieces.append((t, t, n))
+        buffers[g] = Buffer(g, max(sizes), first[g], group_last[g],
+                            tuple(ms) if len(ms) > 1 else (), tuple(pieces))
     return buffers, shared
+
+
+def select_inplace_kernels(program: Program, *, inplace: bool = True,
+                           io_in_arena: bool = False) -> Program:
+    """The program with each call that offers an in-place kernel
+    (`Call.fallback` set) swapped for its out-of-place fallback where the
+    plan does not write its output over its input. Planning the result makes
+    the same in-place decisions (they do not depend on scratch, and a swapped
+    call was not in place), so the emitted kernel always matches the plan;
+    the in-place kernels are also correct out of place, so this only saves
+    their scratch and time."""
+    if not any(isinstance(s, Call) and s.fallback is not None for s in program.steps):
+        return program
+    _, shared = lifetimes(program, inplace=inplace, io_in_arena=io_in_arena)
+    steps = tuple(s.fallback if isinstance(s, Call) and s.fallback is not None
+                  and program.root(s.writes[0])[0] not in shared else s
+                  for s in program.steps)
+    return Program(program.name, steps, program.tensors, program.inputs, program.outputs,
+                   program.meta)
 
 
 def _inplace_input(program, call, i, group, group_last, first, writers, pinned):
     """(input root, output root) when `call` can write its output over an input."""
     if not call.inplace or len(call.writes) != 1:
         return None
-    out_ref = call.operands[-1] if call.operands else None
-    if not isinstance(out_ref, Ref) or out_ref.offset or out_ref.tensor != call.writes[0]:
+    out_ref = call.output
+    if out_ref is None or out_ref.offset or out_ref.tensor != call.writes[0]:
         return None
     y, y_off = program.root(call.writes[0])
     if y_off or y not in group or group[y] != y or writers.get(y) != [i] or first[y] != i:
@@ -232,11 +300,15 @@ def _inplace_input(program, call, i, group, group_last, first, writers, pinned):
         x, x_off = program.root(name)
         if x_off or x not in group or group[x] in pinned or group_last[group[x]] != i:
             continue
-        if _nbytes(program, x) != _nbytes(program, y) or program.tensors[name].nbytes != _nbytes(program, y):
+        if not call.inplace_any_size and (_nbytes(program, x) != _nbytes(program, y)
+                                          or program.tensors[name].nbytes != _nbytes(program, y)):
             continue
+        if program.tensors[name].nbytes != _nbytes(program, x):
+            continue        # a view of part of x
         # Any other operand in the same buffer must be this very tensor (read elementwise).
-        same = [op.tensor for op in call.operands[:-1] if isinstance(op, Ref)
-                and op.tensor in program.tensors and program.root(op.tensor)[0] in group
+        refs = [op for op in call.operands if isinstance(op, Ref)]
+        same = [op.tensor for op in refs[:-1]
+                if op.tensor in program.tensors and program.root(op.tensor)[0] in group
                 and group[program.root(op.tensor)[0]] == group[x]]
         if any(t != name for t in same):
             continue
@@ -253,17 +325,24 @@ def plan_memory(program: Program, alignment: int, *, inplace: bool = True,
     units = [_align(b.nbytes, alignment) // alignment for b in order]
     firsts = [b.first for b in order]
     lasts = [b.last for b in order]
-    greedy = _greedy(units, firsts, lasts)
+    pieces = [tuple((f, l, _align(n, alignment) // alignment) for f, l, n in b.sizes)
+              for b in order]
+    pair = _beside(units, firsts, lasts, pieces)
+    greedy = _greedy(units, firsts, lasts, pair=pair)
     greedy_top = max((o + s for o, s in zip(greedy, units)), default=0)
     steps = len(program.calls)
-    bound = max((sum(s for s, f, l in zip(units, firsts, lasts) if f <= i <= l)
-                 for i in range(steps)), default=0)
+    live = [0] * steps
+    for i in range(len(order)):
+        for t, u in enumerate(_profile(units[i], firsts[i], lasts[i], pieces[i]), firsts[i]):
+            live[t] += u
+    bound = max(live, default=0)
     offsets_u, method = greedy, "greedy, equal to the lower bound"
     if greedy_top > bound and search_work > 0:
-        start = _greedy_variants(units, firsts, lasts)
+        start = _greedy_variants(units, firsts, lasts, pair)
         if max(o + s for o, s in zip(start, units)) >= greedy_top:
             start = greedy
-        offsets_u, proved = _exact(units, firsts, lasts, start, bound, search_work)
+        offsets_u, proved = _exact(units, firsts, lasts, start, bound, search_work,
+                                   pieces, pair)
         top = max(o + s for o, s in zip(offsets_u, units))
         if proved:
             method = f"exact search: optimal (greedy {greedy_top * alignment} B)"
@@ -287,32 +366,86 @@ def _conflicts(firsts, lasts) -> list[list[int]]:
             for i in range(n)]
 
 
-def _greedy(units, firsts, lasts, order=None) -> list[int]:
+def _profile(size, first, last, pieces) -> list[int]:
+    """A buffer's size at each step first..last."""
+    if not pieces:
+        return [size] * (last - first + 1)
+    return [n for f, l, n in pieces for _ in range(f, l + 1)]
+
+
+def _beside(units, firsts, lasts, pieces) -> dict[tuple[int, int], int]:
+    """{(i, j): i's largest size over the steps where j lives too}, for the
+    pairs where that is below i's largest size (so only for buffers whose
+    size changes; empty when none does)."""
+    pair: dict[tuple[int, int], int] = {}
+    for i, p in enumerate(pieces):
+        if not p:
+            continue
+        prof = _profile(units[i], firsts[i], lasts[i], p)
+        for j in range(len(units)):
+            lo, hi = max(firsts[i], firsts[j]), min(lasts[i], lasts[j])
+            if j != i and lo <= hi:
+                size = max(prof[lo - firsts[i]:hi - firsts[i] + 1])
+                if size < units[i]:
+                    pair[(i, j)] = size
+    return pair
+
+
+def _fit(i, placed, offsets, units, pair, best_fit: bool) -> int:
+    """The lowest offset for buffer i (best_fit: the one leaving the smallest
+    gap below a buffer above it, else the lowest with nothing above) beside
+    the `placed` buffers live with it; j occupies [o_j, o_j + size of j beside i)."""
+    if not pair:     # plain rectangles: sweep the busy intervals
+        size = units[i]
+        busy = sorted((offsets[j], offsets[j] + units[j]) for j in placed)
+        best, best_waste, cursor = None, None, 0
+        for start, end in busy:
+            gap = start - cursor
+            if gap >= size:
+                if not best_fit:
+                    return cursor
+                if best_waste is None or gap - size < best_waste:
+                    best, best_waste = cursor, gap - size
+            cursor = max(cursor, end)
+        return best if best is not None else cursor
+    beside = [(offsets[j], pair.get((i, j), units[i]), pair.get((j, i), units[j]))
+              for j in placed]
+    best, best_waste = None, None
+    for o in sorted({0, *(oj + sj for oj, _, sj in beside)}):
+        room = None
+        for oj, si, sj in beside:
+            if o + si <= oj:          # j above
+                room = oj - o - si if room is None else min(room, oj - o - si)
+            elif oj + sj > o:         # j neither above nor below: no fit here
+                break
+        else:
+            if not best_fit:
+                return o
+            if room is None:          # nothing above: so for every higher offset too
+                return best if best is not None else o
+            if best_waste is None or room < best_waste:
+                best, best_waste = o, room
+    raise AssertionError("unreachable: the top of the placed buffers always fits")
+
+
+def _greedy(units, firsts, lasts, order=None, pair=None) -> list[int]:
     """Best fit, placing the buffers in `order` (default: as given, which is
     size-descending)."""
     offsets: dict[int, int] = {}
     for i in (range(len(units)) if order is None else order):
-        size = units[i]
-        busy = sorted((offsets[j], offsets[j] + units[j]) for j in offsets
-                      if firsts[j] <= lasts[i] and firsts[i] <= lasts[j])
-        best, best_waste, cursor = None, None, 0
-        for start, end in busy:
-            gap = start - cursor
-            if gap >= size and (best_waste is None or gap - size < best_waste):
-                best, best_waste = cursor, gap - size
-            cursor = max(cursor, end)
-        offsets[i] = best if best is not None else cursor
+        placed = [j for j in offsets if firsts[j] <= lasts[i] and firsts[i] <= lasts[j]]
+        offsets[i] = _fit(i, placed, offsets, units, pair, True)
     return [offsets[i] for i in range(len(units))]
 
 
-def _greedy_variants(units, firsts, lasts) -> list[int]:
+def _greedy_variants(units, firsts, lasts, pair=None) -> list[int]:
     """The best of best-fit in a few other orders (by size x lifetime, by
     lifetime, by first use): a better start for the exact search."""
     n = range(len(units))
     orders = [sorted(n, key=lambda i: (-units[i] * (lasts[i] - firsts[i] + 1), i)),
               sorted(n, key=lambda i: (firsts[i] - lasts[i], -units[i], i)),
               sorted(n, key=lambda i: (firsts[i], -units[i], i))]
-    plans = [_greedy(units, firsts, lasts, o) for o in orders]
+    plans = [_greedy(units, firsts, lasts, o, pair) for o in orders]
     return min(plans, key=lambda p: max((o + s for o, s in zip(p, units)), default=0))
 
 
@@ -320,13 +453,18 @@ class _Budget(Exception):
     pass
 
 
-def _exact(units, firsts, lasts, start, bound, max_work) -> tuple[list[int], bool]:
+def _exact(units, firsts, lasts, start, bound, max_work, pieces=None,
+           pair=None) -> tuple[list[int], bool]:
     """Branch and bound over canonical lowest-fit sequences (see the module
     docstring), as iterative deepening on the arena height: search for a plan
     no higher than `limit`, starting at the lower bound; when there is none, the
     next limit is the smallest height a pruned node needed. The first plan found
-    is therefore optimal. Returns (offsets, proved optimal)."""
+    is therefore optimal. Returns (offsets, proved optimal). `pieces` and
+    `pair` describe buffers whose size changes (see _beside)."""
     n = len(units)
+    pieces = pieces or [()] * n
+    pair = pair or {}
+    prof = [_profile(units[i], firsts[i], lasts[i], pieces[i]) for i in range(n)]
     nbrs = _conflicts(firsts, lasts)
     real = [i for i in range(n) if units[i] > 0]
     rank = {i: r for r, i in enumerate(sorted(real, key=lambda i: (-units[i], firsts[i],
@@ -334,7 +472,7 @@ def _exact(units, firsts, lasts, start, bound, max_work) -> tuple[list[int], boo
     twin_before: dict[int, int] = {}
     seen: dict[tuple, int] = {}
     for i in sorted(real, key=rank.__getitem__):
-        key = (units[i], firsts[i], lasts[i])
+        key = (units[i], firsts[i], lasts[i], pieces[i])
         if key in seen:
             twin_before[i] = seen[key]
         seen[key] = i
@@ -346,18 +484,14 @@ def _exact(units, firsts, lasts, start, bound, max_work) -> tuple[list[int], boo
     load = [0] * steps          # bytes of the unplaced buffers live at each step
     for i in real:
         for t in range(firsts[i], lasts[i] + 1):
-            load[t] += units[i]
-    pairs = [(i, j) for i in real for j in nbrs[i] if i < j and units[j] > 0]
+            load[t] += prof[i][t - firsts[i]]
+    # (i, j, i's size beside j, j's size beside i)
+    pairs = [(i, j, pair.get((i, j), units[i]), pair.get((j, i), units[j]))
+             for i in real for j in nbrs[i] if i < j and units[j] > 0]
     node_cost = len(pairs) + steps      # work units a search node costs, plus one a buffer left
 
     def lowest_fit(i: int) -> int:
-        busy = sorted((offs[j], offs[j] + units[j]) for j in nbrs[i] if offs[j] >= 0)
-        cursor, size = 0, units[i]
-        for s, e in busy:
-            if s - cursor >= size:
-                break
-            cursor = max(cursor, e)
-        return cursor
+        return _fit(i, [j for j in nbrs[i] if offs[j] >= 0], offs, units, pair, False)
 
     def dfs(left: list[int], last_key: tuple[int, int], limit: int) -> int | None:
         """None when a plan within `limit` is in offs, else the smallest
@@ -375,16 +509,22 @@ def _exact(units, firsts, lasts, start, bound, max_work) -> tuple[list[int], boo
                 return _NEVER       # i can never continue the canonical sequence
             need = max(need, fit[i] + units[i])
         # Two unplaced buffers live together: one of them sits on top of the other.
-        for i, j in pairs:
+        for i, j, bi, bj in pairs:
             if offs[i] < 0 and offs[j] < 0:
                 fi, fj, si, sj = fit[i], fit[j], units[i], units[j]
-                need = max(need, min(max(fi + si + sj, fj + sj), max(fj + sj + si, fi + si)))
+                need = max(need, min(max(fi + bi + sj, fj + sj), max(fj + bj + si, fi + si)))
         if need > limit:
             return need
         # Every later buffer goes at or above `base`: per step, the unplaced bytes
         # must fit in what the placed ones leave free above it.
         above = [0] * steps
         for i in placed:
+            if pieces[i]:
+                for t in range(firsts[i], lasts[i] + 1):
+                    top = offs[i] + prof[i][t - firsts[i]]
+                    if top > base:
+                        above[t] += top - max(offs[i], base)
+                continue
             top = offs[i] + units[i]
             if top > base:
                 for t in range(firsts[i], lasts[i] + 1):
@@ -400,7 +540,7 @@ def _exact(units, firsts, lasts, start, bound, max_work) -> tuple[list[int], boo
             offs[i] = o
             placed.append(i)
             for t in range(firsts[i], lasts[i] + 1):
-                load[t] -= units[i]
+                load[t] -= prof[i][t - firsts[i]]
             saved = [(j, fit[j]) for j in nbrs[i] if offs[j] < 0]
             for j, _ in saved:
                 fit[j] = lowest_fit(j)
@@ -410,7 +550,7 @@ def _exact(units, firsts, lasts, start, bound, max_work) -> tuple[list[int], boo
             for j, f in saved:
                 fit[j] = f
             for t in range(firsts[i], lasts[i] + 1):
-                load[t] += units[i]
+                load[t] += prof[i][t - firsts[i]]
             placed.pop()
             offs[i] = -1
             next_limit = min(next_limit, got)
@@ -480,8 +620,8 @@ def schedule_for_memory(program: Program, alignment: int, *, inplace: bool = Tru
             y = born[0]
             for x in ip[i]:
                 if (x in arena and x not in keep_to_end and not users[x] & ~after
-                        and size[x] == size[y]):
-                    during -= size[y]
+                        and (size[x] == size[y] or calls[i].inplace_any_size)):
+                    during -= min(size[x], size[y])     # one buffer of the larger size
                     break
         dead = [t for t in (roots_r[i] | roots_w[i]) if t in arena and t not in keep_to_end
                 and not users[t] & ~after]

@@ -8,5 +8,5 @@
 void aot_conv2d_s8_s32(const aot_conv2d_s8_params *params, const int8_t *input,
                        const int8_t *weights, const int32_t *bias, int32_t *output)
 {
-    aot_conv2d_s8_run(params, input, weights, bias, NULL, output);
+    aot_conv2d_s8_run(params, input, weights, bias, NULL, output, 1);
 }

@@ -25,6 +25,31 @@ extern "C" {
 void aot_conv2d_f32(const aot_conv2d_params *params, const float *input,
                     const float *weights, const float *bias, float *output);
 
+/**
+ * In-place convolutions (TinyEngine's idea): `output` may be the very address
+ * of `input` (their first elements coincide), or a buffer not overlapping it
+ * at all; any other overlap is undefined. Same results, bit for bit, as
+ * aot_conv2d_f32 / aot_conv2d_s8 on the same parameters. Scratch: bytes the
+ * lowering rule computes (targets/rules_inplace.py), aligned for the data type.
+ *
+ * Depthwise (groups == in_c == out_c, out_h * out_w <= in_h * in_w): plane by
+ * plane, output rows go into a ring of params->ring_rows rows in scratch
+ * ([ring_rows][out_w] elements) and are copied out once no input still to be
+ * read lies under them.
+ */
+void aot_depthwise_conv2d_inplace_f32(const aot_depthwise_conv2d_inplace_params *params,
+                                      const float *input, const float *weights,
+                                      const float *bias, float *output, void *scratch);
+/**
+ * Pointwise (1x1 kernel, stride 1, no padding, groups 1; batch 1 or
+ * out_c <= in_c): pixel by pixel, the pixel's in_c inputs are gathered into
+ * scratch ([in_c] elements), then its out_c outputs written. An output larger
+ * than the input (out_c > in_c) runs on past the input's end.
+ */
+void aot_pointwise_conv2d_inplace_f32(const aot_conv2d_params *params, const float *input,
+                                      const float *weights, const float *bias, float *output,
+                                      void *scratch);
+
 /** Batched matrix product with optional bias, see aot_matmul_params. */
 void aot_matmul_f32(const aot_matmul_params *params, const float *a,
                     const float *b, const float *bias, float *y);
@@ -68,6 +93,16 @@ void aot_transpose_f32(const aot_transpose_params *params, const float *x, float
 /** Strided 2-D byte copy (concatenation, slicing). Buffers must not overlap. */
 void aot_copy2d(const aot_copy2d_params *params, const void *src, void *dst);
 
+/**
+ * Transpose [batch][rows][cols] -> [batch][cols][rows] that may run in place:
+ * y is x, or a buffer not overlapping it (x is then copied to y first).
+ * Each matrix's permutation is followed cycle by cycle, a bit per element in
+ * scratch marking the elements already moved: scratch holds
+ * (rows * cols + 7) / 8 bytes.
+ */
+void aot_transpose2d_inplace(const aot_transpose2d_inplace_params *params, const void *x,
+                             void *y, void *scratch);
+
 /** N-d pad (constant, reflect, edge or wrap). */
 void aot_pad_f32(const aot_pad_params *params, const float *x, float *y);
 
@@ -77,9 +112,20 @@ void aot_scale_shift_f32(const aot_scale_shift_params *params, const float *x,
 
 /* ---- int8 ---- */
 
-/** int8 convolution (also depthwise: groups == in_c), see aot_conv2d_s8_params. */
+/** int8 convolution (also depthwise: groups == in_c), see aot_conv2d_s8_params;
+ *  aot_conv2d_asym_s8 takes weights with a zero point per output channel. */
 void aot_conv2d_s8(const aot_conv2d_s8_params *params, const int8_t *input,
                    const int8_t *weights, const int32_t *bias, int8_t *output);
+void aot_conv2d_asym_s8(const aot_conv2d_s8_params *params, const int8_t *input,
+                        const int8_t *weights, const int32_t *bias, int8_t *output);
+
+/** int8 in-place depthwise and pointwise convolution: see the float ones above. */
+void aot_depthwise_conv2d_inplace_s8(const aot_depthwise_conv2d_inplace_s8_params *params,
+                                     const int8_t *input, const int8_t *weights,
+                                     const int32_t *bias, int8_t *output, void *scratch);
+void aot_pointwise_conv2d_inplace_s8(const aot_conv2d_s8_params *params, const int8_t *input,
+                                     const int8_t *weights, const int32_t *bias,
+                                     int8_t *output, void *scratch);
 
 /** int8 fully connected, see aot_fully_connected_s8_params. bias may be NULL. */
 void aot_fully_connected_s8(const aot_fully_connected_s8_params *params, const int8_t *input,

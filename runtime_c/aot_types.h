@@ -96,6 +96,14 @@ typedef struct {
     aot_act_f32 act;
 } aot_conv2d_params;
 
+/* A depthwise convolution run in place (aot_depthwise_conv2d_inplace_f32 and
+ * _s8): the convolution, and how many output rows the scratch ring holds
+ * (the lowering rule computes it, see targets/rules_inplace.py). */
+typedef struct {
+    aot_conv2d_params conv;
+    int32_t ring_rows;
+} aot_depthwise_conv2d_inplace_params;
+
 /*
  * Batched matrix product Y[b] = act(alpha * A[b] x B[b] + beta * bias).
  * Element (i, k) of A[b] is a[a_offsets[b] + i * a_row_stride + k * a_k_stride];
@@ -172,6 +180,14 @@ typedef struct {
     int32_t dst_stride;  /* bytes */
 } aot_copy2d_params;
 
+/* In-place transpose of `batch` matrices [rows][cols] of elem_bytes-byte
+ * elements into [cols][rows] (aot_transpose2d_inplace). */
+typedef struct {
+    int32_t batch;
+    int32_t rows, cols;
+    int32_t elem_bytes;
+} aot_transpose2d_inplace_params;
+
 typedef enum {
     AOT_PAD_CONSTANT = 0,
     AOT_PAD_REFLECT = 1,
@@ -206,9 +222,9 @@ typedef struct {
 
 /* Convolution, NCHW int8 in/out, int8 weights [out_c][in_c/groups][kh][kw]
  * (per-channel scale), int32 bias [out_c] or NULL.
- * weights_offsets: NULL for symmetric weights (zero point 0, as TFLite
- * requires), else [out_c] minus each output channel's weight zero point
- * (asymmetric, e.g. uint8 weights of an ONNX QLinearConv).
+ * weights_offsets: [out_c] minus each output channel's weight zero point,
+ * read by aot_conv2d_asym_s8 and aot_conv2d_s8_s32 (NULL: all 0);
+ * aot_conv2d_s8 (TFLite: symmetric weights) ignores it.
  * aot_conv2d_s8_s32 (ConvInteger) takes the same block and writes the int32
  * sums; it ignores output_offset, act_min/act_max, multipliers and shifts. */
 typedef struct {
@@ -227,6 +243,12 @@ typedef struct {
     const int32_t *shifts;             /* [out_c] */
     const int32_t *weights_offsets;    /* [out_c], or NULL: all 0 */
 } aot_conv2d_s8_params;
+
+/* aot_depthwise_conv2d_inplace_s8: as aot_depthwise_conv2d_inplace_params. */
+typedef struct {
+    aot_conv2d_s8_params conv;
+    int32_t ring_rows;
+} aot_depthwise_conv2d_inplace_s8_params;
 
 /* Fully connected: y[m][n] = requant_n(sum_k (x[m][k] + input_offset) *
  * (w[n][k] + weights_offset_n) + bias[n]); weights are [n][k] (row per output).

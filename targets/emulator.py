@@ -15,6 +15,9 @@ instance and keeps it for every later call.
   (gcc's call graph, else None), `flash_bytes` (text + rodata + exidx + the .data
   image: what a device keeps in flash), `ram_bytes` (.data + .bss: arena, I/O
   buffers and any static data), `arena_bytes`.
+- `EmulatorRunner(..., selftest=True).selftest() -> (code, max_diff)`: runs
+  `<name>_selftest` (a model compiled with emit_selftest) in its own image
+  (aot.targets.cross: `...-selftest.elf`).
 - A fault in the emulated code (unmapped or read-only access, stack overflow past
   `stack_bytes`, an undefined instruction / CPU exception, a wall-clock or
   instruction budget exceeded) raises ToolchainError (exit 3) with one line
@@ -60,7 +63,7 @@ def _import_unicorn():
 
 def default_toolchain(manifest: dict) -> str:
     """The manifest's toolchain when it names a cross toolchain, else zig."""
-    chosen = (manifest.get("options") or {}).get("toolchain")
+    chosen = manifest.get("toolchain")
     return chosen if chosen in ("zig", "gcc") else "zig"
 
 
@@ -68,7 +71,7 @@ class EmulatorRunner:
     def __init__(self, out_dir: str, manifest: dict, target: Target | str | None = None,
                  toolchain: str | None = None, *, stack_bytes: int = DEFAULT_STACK_BYTES,
                  time_budget_s: float = DEFAULT_TIME_BUDGET_S,
-                 instruction_budget: int = DEFAULT_INSTRUCTION_BUDGET):
+                 instruction_budget: int = DEFAULT_INSTRUCTION_BUDGET, selftest: bool = False):
         self.manifest = manifest
         self.target = resolve(target if target is not None else manifest["target"]["name"])
         self.name = manifest["name"]
@@ -82,7 +85,8 @@ class EmulatorRunner:
         self.time_budget_s = time_budget_s
         self.instruction_budget = instruction_budget
         self.toolchain = toolchain or default_toolchain(manifest)
-        self.build: CrossBuild = build_elf(out_dir, manifest, self.target, self.toolchain)
+        self.build: CrossBuild = build_elf(out_dir, manifest, self.target, self.toolchain,
+                                           selftest=selftest)
         self._stats: dict | None = None
         self._fault: tuple[str, int] | None = None
         self._load()
@@ -155,7 +159,11 @@ class EmulatorRunner:
         self._result = need(self.build.result)
         self._arena = need(self.build.arena_block) + self.build.guard
         self._arena_bytes = self.manifest["arena"]["bytes"]
-        if self.manifest["arena"].get("io_in_arena"):
+        if self.build.selftest:   # no I/O: the self-test's outputs follow the arena
+            self._arena_bytes = self.manifest["selftest"]["arena_bytes"]
+            self._in_addrs, self._out_addrs = [], []
+            self._max_diff = need(self.build.max_diff)
+        elif self.manifest["arena"].get("io_in_arena"):
             self._in_addrs = [self._arena + s["arena_offset"] for s in self.manifest["inputs"]]
             self._out_addrs = [self._arena + s["arena_offset"] for s in self.manifest["outputs"]]
         else:
@@ -256,14 +264,29 @@ class EmulatorRunner:
                                  f"the model takes {spec['shape']}")
             self.uc.mem_write(addr, value.astype(value.dtype.newbyteorder("<")).tobytes())
 
-    def _read_outputs(self) -> dict[str, np.ndarray]:
+    def _check_guards(self, fn: str) -> None:
         guard = self.build.guard
         after = self._arena + self._arena_bytes
         for side, addr in (("before", self._arena - guard), ("after", after)):
             changed = sum(b != GUARD for b in bytes(self.uc.mem_read(addr, guard)))
             if changed:
-                raise ToolchainError(f"{self.where}: {self.name}_run wrote outside its arena "
+                raise ToolchainError(f"{self.where}: {fn} wrote outside its arena "
                                      f"({changed} guard bytes {side} it changed)")
+
+    def selftest(self) -> tuple[int, float]:
+        """Run `<name>_selftest` (a runner made with selftest=True): its return code and
+        the largest difference it reported."""
+        if not self.build.selftest:
+            raise UsageError(f"{self.where}: make the runner with selftest=True")
+        self._write_inputs({})
+        self._call(timeout_s=self.time_budget_s)
+        self._check_guards(f"{self.name}_selftest")
+        code = int.from_bytes(self.uc.mem_read(self._result, 4), "little", signed=True)
+        max_diff = np.frombuffer(bytes(self.uc.mem_read(self._max_diff, 4)), "<f4")[0]
+        return code, float(max_diff)
+
+    def _read_outputs(self) -> dict[str, np.ndarray]:
+        self._check_guards(f"{self.name}_run")
         code = int.from_bytes(self.uc.mem_read(self._result, 4), "little", signed=True)
         if code != 0:
             raise ToolchainError(f"{self.where}: {self.name}_run returned error {code}")

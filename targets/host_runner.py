@@ -6,21 +6,51 @@ first and checks guard bytes on both sides of the arena afterwards, so a
 kernel writing outside the plan fails loudly. A build with inputs/outputs in
 the arena (`--io-in-arena`) is run zero-copy: inputs are written through
 `<name>_input_ptr`, `_run` gets NULL for them, outputs are read through
-`<name>_output_ptr`."""
+`<name>_output_ptr`.
+
+The library is built with the manifest's toolchain (`cc`, `gcc` or `zig`) and
+its `build_flags` (the target's CPU flags, e.g. -march=x86-64-v4, plus -O2);
+a host whose CPU lacks the target's features is refused before anything is
+built (ToolchainError, exit 3). The library's file name carries a hash of the
+toolchain and flags when another build already took the plain name, so a
+build with other flags is never reused."""
 
 from __future__ import annotations
 
 import ctypes
+import hashlib
 import os
 
 import numpy as np
 
 from aot.errors import ToolchainError, UsageError
-from aot.targets.toolchain import Toolchain, host_cc
+from aot.targets.hostcpu import require_host_features
+from aot.targets.target import HOST_TOOLCHAINS, resolve
+from aot.targets.toolchain import Toolchain, host_toolchain
 
 POISON = 0xFF        # every arena byte before a run: a float32 NaN, int8 -1
 GUARD = 0xA5         # the bytes just outside the arena, checked after the run
 GUARD_BYTES = 256
+
+
+def _library_path(out_dir: str, name: str, key: str) -> str:
+    """`.build/lib<name>.so` unless it exists and was built with other flags (its
+    `.flags` stamp differs; a library with no stamp was built by the caller, e.g. a
+    test's faster builder, and is used as it is): then a name tagged with a hash
+    of the toolchain and flags, so a process never loads a stale library again."""
+    build = os.path.join(out_dir, ".build")
+    os.makedirs(build, exist_ok=True)
+    lib = os.path.join(build, f"lib{name}.so")
+    if not os.path.exists(lib):
+        return lib
+    try:
+        with open(lib + ".flags") as f:
+            stamp = f.read()
+    except FileNotFoundError:
+        return lib
+    if stamp == key:
+        return lib
+    return os.path.join(build, f"lib{name}-{hashlib.sha256(key.encode()).hexdigest()[:8]}.so")
 
 
 class HostRunner:
@@ -28,14 +58,18 @@ class HostRunner:
         self.out_dir = out_dir
         self.manifest = manifest
         name = manifest["name"]
-        build = os.path.join(out_dir, ".build")
-        lib = os.path.join(build, f"lib{name}.so")
+        require_host_features(resolve(manifest["target"]["name"]), name)
+        if toolchain is None:
+            chosen = manifest.get("toolchain")
+            toolchain = host_toolchain(chosen if chosen in HOST_TOOLCHAINS else "cc")
+        flags = tuple(manifest["build_flags"])
+        lib = _library_path(out_dir, name, repr((toolchain.command, flags)))
         if not os.path.exists(lib):
-            os.makedirs(build, exist_ok=True)
             sources = [os.path.join(out_dir, f) for f in manifest["files"] if f.endswith(".c")]
             tmp = lib + ".tmp"
-            (toolchain or host_cc()).shared_library(sources, tmp, [out_dir],
-                                                    tuple(manifest["build_flags"]))
+            toolchain.shared_library(sources, tmp, [out_dir], flags)
+            with open(lib + ".flags", "w") as f:
+                f.write(repr((toolchain.command, flags)))
             os.replace(tmp, lib)
         self._lib = ctypes.CDLL(os.path.abspath(lib))
         self._run = getattr(self._lib, f"{name}_run")
@@ -111,3 +145,19 @@ class HostRunner:
             outs = [self._arena_view("output", i, s).copy()
                     for i, s in enumerate(self.manifest["outputs"])]
         return {s["name"]: a for s, a in zip(self.manifest["outputs"], outs)}
+
+    def selftest(self) -> tuple[int, float]:
+        """Call `<name>_selftest` (compiled with emit_selftest) with a fresh arena of
+        the size it asks for: (its return code, the largest difference it saw)."""
+        info = self.manifest.get("selftest")
+        if info is None:
+            raise UsageError(f"{self.manifest['name']} has no self-test (--emit-selftest)")
+        fn = getattr(self._lib, f"{self.manifest['name']}_selftest")
+        fn.restype = ctypes.c_int
+        fn.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_float)]
+        align = self.manifest["arena"]["alignment"]
+        raw = np.full(info["arena_bytes"] + align, POISON, np.uint8)
+        shift = (-raw.ctypes.data) % align
+        max_diff = ctypes.c_float(-1.0)
+        code = fn(raw[shift:].ctypes.data, ctypes.byref(max_diff))
+        return int(code), float(max_diff.value)

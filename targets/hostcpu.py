@@ -35,6 +35,16 @@ def host_features() -> frozenset[str]:
     return frozenset(name for name, on in features.items() if on)
 
 
+@functools.lru_cache(maxsize=1)
+def host_cpu_name() -> str | None:
+    """LLVM's name of the host CPU (e.g. 'icelake-server'), or None without llvmlite."""
+    try:
+        import llvmlite.binding as llvm
+    except ImportError:
+        return None
+    return llvm.get_host_cpu_name() or None
+
+
 def _cpuinfo_features() -> frozenset[str]:
     try:
         with open("/proc/cpuinfo") as f:

@@ -2,7 +2,8 @@
 
 `RULES` maps `(op, key)` to a rule, where key is a target name, a target
 family, or "generic" (portable C, every target). Lookup tries them in that
-order, so a platform rule wins over the generic one. The table is filled in
+order, so a platform rule wins over the generic one; with kernels="portable"
+(`--kernels portable`) only the generic rules are used. The table is filled in
 exactly one place: `targets/registry.py`.
 
 A rule is `fn(node, ctx) -> None`; it appends steps to `ctx` and may create
@@ -76,8 +77,9 @@ def register(op: str, key: str, rule: Rule) -> None:
     RULES[(op, key)] = rule
 
 
-def find_rule(op: str, target: Target) -> Rule | None:
-    for key in (target.name, target.family, "generic"):
+def find_rule(op: str, target: Target, kernels: str = "auto") -> Rule | None:
+    keys = ("generic",) if kernels == "portable" else (target.name, target.family, "generic")
+    for key in keys:
         rule = RULES.get((op, key))
         if rule is not None:
             return rule
@@ -89,13 +91,13 @@ def accepted_ops() -> set[str]:
     return {op for op, _ in RULES} | set(REMOVED_BY_PASSES)
 
 
-def lower(graph: Graph, target: Target) -> Program:
+def lower(graph: Graph, target: Target, kernels: str = "auto") -> Program:
     import aot.targets.registry  # noqa: F401  (fills RULES once)
 
     ctx = LoweringContext(graph, target)
     problems: dict[str, list[tuple[str, str]]] = {}
     for node in graph.nodes:
-        rule = find_rule(node.op, target) if not node.domain else None
+        rule = find_rule(node.op, target, kernels) if not node.domain else None
         if rule is None:
             reason = REMOVED_BY_PASSES.get(node.op, f"no lowering rule for {node.op}"
                                             + (f" in domain {node.domain}" if node.domain else ""))

@@ -135,7 +135,8 @@ def lower_conv(node: Node, ctx: LoweringContext) -> None:
         "stride_w": strides[1], "dilation_h": dil[0], "dilation_w": dil[1],
         "pad_top": begin[0], "pad_left": begin[1], "groups": groups, "act": _act(node)})
     macs = y.size * (x.shape[1] // groups) * kernel[0] * kernel[1]
-    _call(ctx, node, "aot_conv2d_f32", params,
+    from aot.targets.rules_inplace import emit_conv   # in-place variant where it can run
+    emit_conv(ctx, node, "aot_conv2d_f32", params,
           [Ref(x.name), Ref(w.name), Ref(bias) if bias else Null(), Ref(y.name)], macs)
 
 
@@ -416,7 +417,9 @@ def _transpose(ctx, node, src: str, dst: str, in_shape, perm) -> None:
     params = Params("aot_transpose_params", {
         "ndim": len(perm), "out_dims": tuple([in_shape[p] for p in perm] + pad),
         "in_strides": tuple([in_strides[p] for p in perm] + pad)})
-    _call(ctx, node, "aot_transpose_f32", params, [Ref(src), Ref(dst)], op="Transpose")
+    from aot.targets.rules_inplace import emit_transpose   # in place where it can run
+    emit_transpose(ctx, node, "aot_transpose_f32", params, src, dst, in_shape, perm, 4,
+                   op="Transpose")
 
 
 def lower_transpose(node: Node, ctx: LoweringContext) -> None:

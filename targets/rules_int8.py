@@ -107,8 +107,9 @@ def _const_bias(ctx, bias: str, count: int, what: str) -> None:
 
 
 def lower_conv_s8(node: Node, ctx: LoweringContext) -> None:
-    """Conv (and depthwise Conv) on int8: TFLite's per-channel convolution, plus a
-    per-output-channel weight offset for asymmetric (e.g. uint8) weights."""
+    """Conv (and depthwise Conv) on int8: TFLite's per-channel convolution, or its
+    variant with a per-output-channel weight zero point (asymmetric, e.g. uint8
+    weights) -- a separate kernel, so the TFLite path pays nothing for it."""
     x, w, y = (ctx.tensor(n) for n in (node.inputs[0], node.inputs[1], node.outputs[0]))
     _require_s8(node, ctx, [x.name, w.name, y.name])
     if not w.is_const:
@@ -132,8 +133,12 @@ def lower_conv_s8(node: Node, ctx: LoweringContext) -> None:
         "act_max": act_max, "multipliers": ConstArray(mults), "shifts": ConstArray(shifts),
         "weights_offsets": w_offs})
     macs = y.size * (x.shape[1] // geo["groups"]) * geo["kernel_h"] * geo["kernel_w"]
-    _call(ctx, node, "aot_conv2d_s8", params,
-          [Ref(x.name), Ref(w.name), Ref(bias) if bias else Null(), Ref(y.name)], macs)
+    operands = [Ref(x.name), Ref(w.name), Ref(bias) if bias else Null(), Ref(y.name)]
+    if w_offs is not None:   # asymmetric weights: TFLite has no such conv, no in-place variant
+        _call(ctx, node, "aot_conv2d_asym_s8", params, operands, macs)
+        return
+    from aot.targets.rules_inplace import emit_conv   # in-place variant where it can run
+    emit_conv(ctx, node, "aot_conv2d_s8", params, operands, macs)
 
 
 def lower_conv_integer(node: Node, ctx: LoweringContext) -> None:
@@ -476,7 +481,8 @@ def lower_transpose_s8(node: Node, ctx: LoweringContext) -> None:
     params = Params("aot_transpose_params", {
         "ndim": len(perm), "out_dims": tuple([x.shape[p] for p in perm] + pad),
         "in_strides": tuple([strides[p] for p in perm] + pad)})
-    _call(ctx, node, "aot_transpose_s8", params, [Ref(x.name), Ref(dst)])
+    from aot.targets.rules_inplace import emit_transpose   # in place where it can run
+    emit_transpose(ctx, node, "aot_transpose_s8", params, x.name, dst, x.shape, perm, 1)
     if requant:
         _emit_requantize(ctx, node, dst, y.name, src_quant=_per_tensor(ctx, x.name))
 

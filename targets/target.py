@@ -3,6 +3,13 @@
 A target names a CPU exactly (its features), the compiler flags that select
 it, the arena alignment its kernels want, and how its code is built and run.
 `resolve("native")` picks the best target this host can run.
+
+Toolchains: a host target (runner "host") builds with `cc` (the system C
+compiler, its default), `gcc` or `zig` (zig's clang, `python -m ziglang cc`); a
+cross target with `zig` (its default) or `gcc` (the target's GNU cross
+compiler). `Target.flags(toolchain)` is the complete set of CPU and
+optimization flags a build with that toolchain uses -- what the manifest
+records as `build_flags`.
 """
 
 from __future__ import annotations
@@ -30,10 +37,43 @@ class Target:
     # zig cc's spelling of the CPU where it differs from cflags (x86: zig rejects -march=).
     zig_flags: tuple[str, ...] | None = None
 
+    @property
+    def toolchains(self) -> tuple[str, ...]:
+        """The toolchains that can build for this target, the default first."""
+        return HOST_TOOLCHAINS if self.runner == "host" else CROSS_TOOLCHAINS
+
+    @property
+    def default_toolchain(self) -> str:
+        return self.toolchains[0]
+
+    def toolchain(self, name: str | None) -> str:
+        """`name` checked against this target (None: the default toolchain)."""
+        if name is None:
+            return self.default_toolchain
+        if name not in self.toolchains:
+            raise UsageError(f"toolchain '{name}' cannot build for target {self.name}; "
+                             f"use {' or '.join(self.toolchains)}")
+        return name
+
+    def cpu_flags(self, toolchain: str) -> tuple[str, ...]:
+        """The flags that select this CPU, in `toolchain`'s spelling."""
+        if toolchain == "zig":
+            return self.zig_flags if self.zig_flags is not None else self.cflags
+        if toolchain == "gcc" and self.gcc is not None:
+            return self.gcc_flags
+        return self.cflags    # host cc / gcc (x86: -march=...)
+
+    def flags(self, toolchain: str) -> tuple[str, ...]:
+        """CPU selection + optimization: every flag beyond the fixed strict/portable set."""
+        return (*self.cpu_flags(toolchain), *self.build_flags)
+
     def as_dict(self) -> dict:
         return {"name": self.name, "family": self.family, "features": list(self.features),
                 "alignment": self.alignment, "cflags": list(self.cflags)}
 
+
+HOST_TOOLCHAINS = ("cc", "gcc", "zig")
+CROSS_TOOLCHAINS = ("zig", "gcc")
 
 TARGETS: dict[str, Target] = {t.name: t for t in (
     Target("x86-64", "x86-64", "portable x86-64 (SSE2 baseline), any 64-bit x86 host",
@@ -104,11 +144,22 @@ TARGETS: dict[str, Target] = {t.name: t for t in (
 )}
 
 
+# Host targets, best first: `native` is the first whose features this CPU has.
+NATIVE_ORDER = {"x86_64": ("x86-64-avx512", "x86-64-avx2", "x86-64")}
+
+
 def host_target() -> Target:
+    """The best target this host runs: the first of NATIVE_ORDER whose features
+    the CPU has (aot.targets.hostcpu: llvmlite's host features, else /proc/cpuinfo)."""
+    from aot.targets.hostcpu import missing_features
+
     machine = platform.machine().lower()
-    if machine in ("x86_64", "amd64"):
-        return TARGETS["x86-64"]
-    raise UsageError(f"no target for this host CPU ({machine}) yet; name a --target explicitly")
+    machine = {"amd64": "x86_64"}.get(machine, machine)
+    for name in NATIVE_ORDER.get(machine, ()):
+        if not missing_features(TARGETS[name]):
+            return TARGETS[name]
+    raise UsageError(f"no host target for this CPU ({machine}) yet; name a --target "
+                     f"explicitly (see `aot targets`)")
 
 
 def resolve(name: str | Target) -> Target:

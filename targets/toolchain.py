@@ -67,5 +67,19 @@ def zig_cc() -> Toolchain:
     return Toolchain("zig-cc", (sys.executable, "-m", "ziglang", "cc"))
 
 
+def host_toolchain(name: str = "cc") -> Toolchain:
+    """A compiler for host targets: "cc" (the system compiler), "gcc" or "zig"."""
+    if name == "cc":
+        return host_cc()
+    if name == "gcc":
+        gcc = shutil.which("gcc")
+        if gcc is None:
+            raise ToolchainError("gcc not found on PATH (Debian: apt-get install gcc)")
+        return Toolchain("gcc", (gcc,))
+    if name == "zig":
+        return zig_cc()
+    raise ToolchainError(f"unknown host toolchain '{name}'; known: cc, gcc, zig")
+
+
 def gcc_available() -> bool:
     return shutil.which("gcc") is not None

@@ -9,7 +9,9 @@ C is linked into a program of its own:
   and the arena with exactly their sizes (`posix_memalign` for the arena's
   alignment, so the redzone starts right after `<NAME>_ARENA_SIZE`), fills the
   arena and the outputs with 0xFF (a float NaN), calls `<name>_run` and writes
-  the outputs (concatenated) to the out file;
+  the outputs (concatenated) to the out file; a model built with --io-in-arena
+  runs zero-copy instead (inputs through `<name>_input_ptr`, NULL for every
+  input and output, outputs read through `<name>_output_ptr`);
 - `main(argc, argv)` runs every model linked in on `argv[1]/<name>.in`, so one
   build and one process cover many models.
 
@@ -89,11 +91,22 @@ def harness_source(manifest: dict) -> str:
     args = [f"({'const ' if k < n_in else ''}{_C_TYPES[s['dtype']]} *)"
             f"{'in' if k < n_in else 'out'}[{k if k < n_in else k - n_in}]"
             for k, s in enumerate(manifest["inputs"] + manifest["outputs"])]
+    if manifest["arena"].get("io_in_arena"):
+        # zero-copy: inputs go to <name>_input_ptr, _run gets NULL for every
+        # input and output, outputs come from <name>_output_ptr
+        args = ["NULL"] * (n_in + n_out)
+        lines += ["    if (rc == 0) {",
+                  f"        for (i = 0; i < {n_in}; ++i) {{",
+                  f"            memcpy({name}_input_ptr(arena, i), in[i], in_bytes[i]);",
+                  "        }", "    }"]
     lines += ["    if (rc == 0) {",
               f"        rc = {name}_run({', '.join(args + ['arena'])});",
               "        if (rc != 0) {",
               f'            fprintf(stderr, "{name}_run returned %d\\n", rc);',
               "        }", "    }",
+              *([f"    for (i = 0; rc == 0 && i < {n_out}; ++i) {{",
+                 f"        memcpy(out[i], {name}_output_ptr(arena, i), out_bytes[i]);",
+                 "    }"] if manifest["arena"].get("io_in_arena") else []),
               "    if (rc == 0) {",
               '        f = fopen(out_path, "wb");',
               "        if (f == NULL) {", "            rc = 94;", "        } else {",

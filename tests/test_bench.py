@@ -106,7 +106,8 @@ def test_host_quick_float_schema_ratios_and_harness(mlperf_dir):
     docs = bench([model], quick())
     assert len(docs) == 1
     doc = docs[0]
-    assert doc["model"] == "ad_float" and doc["target"] == "x86-64"
+    from aot.targets.target import host_target
+    assert doc["model"] == "ad_float" and doc["target"] == host_target().name   # native
     assert doc["reference"].startswith("onnxruntime") and doc["tflite"].endswith("ad01_fp32.tflite")
     assert doc["macs"] == 264192
     by = rows(doc)
@@ -168,7 +169,8 @@ def test_cli_json_list_report_and_chart(tiny_cnn, tmp_path, capsys):
     docs = json.loads(capsys.readouterr().out)
     assert isinstance(docs, list) and len(docs) == 2
     text = report.read_text()
-    assert "| tiny_cnn | x86-64 |" in text and "aot bench" in text
+    from aot.targets.target import host_target
+    assert f"| tiny_cnn | {host_target().name} |" in text and "aot bench" in text
     png = tmp_path / "bench.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "bench.png" in text

@@ -16,10 +16,10 @@ A long campaign (random seeds, many examples, every failure saved):
     AOT_FUZZ_EXAMPLES=2000 AOT_FUZZ_SEED=random python -m pytest -n 2 -p no:cacheprovider \\
         tests/test_differential.py
 
-AOT_FUZZ_EXAMPLES is the number of mixed graphs (CI: 24) and sets the
-per-family count to an eighth of it (CI: 3) and the count per emulated
-target (cortex-m4, aarch64: the same graphs built with zig cc and run under
-unicorn) to a sixth (CI: 4); AOT_FUZZ_SEED is an integer or
+AOT_FUZZ_EXAMPLES is the number of mixed graphs (CI: 80) and sets the
+per-family count to a sixteenth of it (CI: 5) and the count per emulated
+target (cortex-m4, aarch64: the same generator, built with zig cc and run
+under unicorn) to a twentieth (CI: 4); AOT_FUZZ_SEED is an integer or
 `random` (default: derandomized, as in CI). Both are read by this test, never
 by the compiler.
 
@@ -43,9 +43,9 @@ from conftest import need_import
 from difftest import FastBuilder, compare, magnitudes, ort_run, run_aot, save_regression
 
 FAMILIES = sorted(graphgen.GENERATORS)
-MIXED = int(os.environ.get("AOT_FUZZ_EXAMPLES", "24"))    # mixed graphs
-PER_FAMILY = max(3, MIXED // 8)                            # graphs per op family
-EMULATED = max(4, MIXED // 6)                              # graphs per emulated target
+MIXED = int(os.environ.get("AOT_FUZZ_EXAMPLES", "80"))    # mixed graphs
+PER_FAMILY = max(5, MIXED // 16)                           # graphs per op family
+EMULATED = max(4, MIXED // 20)                             # graphs per emulated target
 SEED = os.environ.get("AOT_FUZZ_SEED")
 
 

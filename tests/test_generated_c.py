@@ -111,3 +111,26 @@ def test_every_accepted_op_has_a_rule_on_every_target(target):
 
     for op in sorted(accepted_ops()):
         assert find_rule(op, TARGETS[target]) is not None or op in REMOVED_BY_PASSES, op
+
+
+@pytest.mark.parametrize("model, options", [
+    ("ic_float.onnx", {"io_in_arena": True, "schedule": "memory", "inplace": False}),
+    ("kws_int8.onnx", {}),
+    ("ad_int8.onnx", {"io_in_arena": True}),
+])
+def test_option_variants_and_int8_build_with_both_compilers(model, options, tmp_path,
+                                                            mlperf_dir):
+    """What the default-option builds above leave out: zero-copy I/O, the memory
+    schedule, no in-place, the opt-in static arena (-D<NAME>_STATIC_ARENA) and
+    the int8 kernels -- every file through gcc and clang, strict."""
+    out = tmp_path / "out"
+    compiled = aot.compile(str(mlperf_dir / model), "x86-64", out_dir=str(out),
+                           options=aot.Options(**options))
+    obj = out / ".build" / "static.o"
+    for cc in compilers().values():
+        compile_all_c(out, cc)
+        src = out / f"{compiled.name}.c"          # the only file the define changes
+        proc = subprocess.run([*cc, *STRICT, "-O2", "-c", str(src), "-o", str(obj), f"-I{out}",
+                               f"-D{compiled.name.upper()}_STATIC_ARENA"],
+                              capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr

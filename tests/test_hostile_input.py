@@ -8,11 +8,14 @@ tensor fails here with MemoryError instead of taking the machine down --
 and the absurd-shape cases also check the message, so "refused before
 anything allocates it" cannot pass by accident through a MemoryError.
 
-A hypothesis fuzz test (bounded, derandomized; AOT_FUZZ_EXAMPLES raises the
-budget) mutates the bytes of real models -- flips, overwrites, varint bombs,
-insertions, deletions, truncations, splices -- and requires that import,
-passes, lowering, planning and emitting either succeed or raise AotError, with
-no other exception and no hang (SIGALRM, 30 s per input).
+Two hypothesis fuzz tests (bounded, derandomized; AOT_FUZZ_EXAMPLES=N and
+AOT_FUZZ_SEED=random|INT make a long campaign, as in test_differential.py)
+mutate real models -- the bytes (flips, overwrites, varint bombs, insertions,
+deletions, truncations, splices) and the parsed protobuf (extreme attribute
+values and dims, rewired inputs, dropped nodes and initializers, wrong dtypes,
+op types, opsets and domains, hostile names) -- and require that import,
+passes, lowering, planning and emitting either succeed or raise AotError with a
+one-line message, with no other exception and no hang (SIGALRM, 30 s per input).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ import signal
 import numpy as np
 import onnx
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 from onnx import TensorProto, helper, numpy_helper
 
@@ -260,14 +263,15 @@ def _seed_models() -> list[bytes]:
 
 
 def _mlperf_seed() -> list[bytes]:
+    """Real exported models: float, and int8 QDQ (the quantized import path)."""
     from conftest import MODELS
-    path = MODELS / "mlperf_tiny" / "kws_float.onnx"
-    return [path.read_bytes()] if path.exists() else []
+    paths = [MODELS / "mlperf_tiny" / m for m in ("kws_float.onnx", "kws_int8.onnx")]
+    return [p.read_bytes() for p in paths if p.exists()]
 
 
 SMALL_SEEDS = _seed_models()
 SEEDS = SMALL_SEEDS + _mlperf_seed()
-FUZZ_EXAMPLES = int(os.environ.get("AOT_FUZZ_EXAMPLES", "120"))
+FUZZ_EXAMPLES = int(os.environ.get("AOT_FUZZ_EXAMPLES", "300"))
 
 
 @st.composite
@@ -391,17 +395,27 @@ def _compile_or_refuse(data: bytes) -> None:
             assert str(e).strip() and "\n" not in str(e), repr(str(e))
 
 
-FUZZ = settings(max_examples=FUZZ_EXAMPLES, deadline=None, database=None, derandomize=True,
+FUZZ_SEED = os.environ.get("AOT_FUZZ_SEED")
+FUZZ = settings(max_examples=FUZZ_EXAMPLES, deadline=None, database=None,
+                derandomize=FUZZ_SEED is None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
+def _seeded(fn):
+    if FUZZ_SEED is None:
+        return fn
+    return seed(int.from_bytes(os.urandom(8)) if FUZZ_SEED == "random" else int(FUZZ_SEED))(fn)
+
+
 @FUZZ
+@_seeded
 @given(data=mutated_models())
 def test_mutated_bytes_never_crash_or_hang(data):
     _compile_or_refuse(data)
 
 
 @FUZZ
+@_seeded
 @given(data=mutated_protos())
 def test_mutated_protos_never_crash_or_hang(data):
     _compile_or_refuse(data)

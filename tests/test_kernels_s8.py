@@ -51,7 +51,7 @@ MAX_DIMS = 6
 I32_MIN, I32_MAX = -(2**31), 2**31 - 1
 
 S8_KERNELS = [
-    "aot_conv2d_s8", "aot_conv2d_s8_s32", "aot_fully_connected_s8",
+    "aot_conv2d_s8", "aot_conv2d_asym_s8", "aot_conv2d_s8_s32", "aot_fully_connected_s8",
     "aot_fully_connected_s8_s32", "aot_add_s8", "aot_maxpool2d_s8", "aot_avgpool2d_s8",
     "aot_mean_s8", "aot_softmax_s8", "aot_transpose_s8", "aot_clamp_s8", "aot_requantize_s8",
     "aot_quantize_f32_s8", "aot_dequantize_s8_f32",
@@ -662,7 +662,9 @@ def run_conv(lib, x, w, bias, mult, shift, *, stride, dil, pads, groups, in_off,
         i32_ptr(mult), i32_ptr(shift), i32_ptr(w_off),
     )
     y = np.empty((n, m, *out_hw), np.int32 if raw else np.int8)
-    call(lib, "aot_conv2d_s8_s32" if raw else "aot_conv2d_s8", p, np.ascontiguousarray(x),
+    kernel = "aot_conv2d_s8_s32" if raw else (
+        "aot_conv2d_s8" if w_off is None else "aot_conv2d_asym_s8")
+    call(lib, kernel, p, np.ascontiguousarray(x),
          np.ascontiguousarray(w), None if bias is None else np.ascontiguousarray(bias, np.int32),
          y)
     return y

@@ -10,7 +10,7 @@ from hypothesis import given, settings, strategies as st
 
 import aot
 from aot.ir import Tensor
-from aot.program import Call, Program, Ref
+from aot.program import Call, Program, Ref, Scratch
 from aot.passes.memory_plan import overlaps, plan_memory
 
 
@@ -73,19 +73,23 @@ def test_random_lifetimes_never_overlap(spec, align):
 
 
 def independent_check(comp):
-    """Lifetimes recomputed from the call operands alone, then pairwise overlap."""
+    """Lifetimes recomputed from the call operands alone, then pairwise overlap
+    (a scratch buffer lives during its call only)."""
     program, plan = comp.program, comp.plan
-    first, last = {}, {}
+    first, last, nbytes = {}, {}, {}
     for i, call in enumerate(program.calls):
-        for k, op in enumerate(call.operands):
-            if not isinstance(op, Ref):
-                continue
+        refs = [op for op in call.operands if isinstance(op, Ref)]
+        for k, op in enumerate(refs):
             root = program.root(op.tensor)[0]
             if root not in plan.offsets:
                 continue
-            if k == len(call.operands) - 1:     # the last operand is the output
+            if k == len(refs) - 1:     # the last Ref is the output (a Scratch may follow)
                 first.setdefault(root, i)
             last[root] = max(last.get(root, i), i)
+            nbytes[root] = program.tensors[root].nbytes
+        if any(isinstance(op, Scratch) for op in call.operands):
+            first[f"scratch_{i}"] = last[f"scratch_{i}"] = i
+            nbytes[f"scratch_{i}"] = call.scratch_bytes
     assert set(first) == set(plan.offsets), "every arena buffer is written by some call"
     # In place: call i writes b over a when i lists a as overwritable, a is last read
     # there and b first written there, at the same offset.
@@ -97,16 +101,16 @@ def independent_check(comp):
                 inplace |= {(a, b), (b, a)}
     names = sorted(first)
     for i, a in enumerate(names):
-        ra = (plan.offsets[a], plan.offsets[a] + program.tensors[a].nbytes)
+        ra = (plan.offsets[a], plan.offsets[a] + nbytes[a])
         assert ra[1] <= plan.arena_bytes
         for b in names[i + 1:]:
             if first[a] <= last[b] and first[b] <= last[a] and (a, b) not in inplace:
-                rb = (plan.offsets[b], plan.offsets[b] + program.tensors[b].nbytes)
+                rb = (plan.offsets[b], plan.offsets[b] + nbytes[b])
                 assert ra[1] <= rb[0] or rb[1] <= ra[0], (a, b)
 
 
 @pytest.mark.parametrize("fname", ["kws_float.onnx", "vww_float.onnx", "ic_float.onnx",
-                                   "ad_float.onnx"])
+                                   "ad_float.onnx", "kws_int8.onnx", "vww_int8.onnx"])
 def test_real_model_plans_have_no_live_overlap(fname, mlperf_dir):
     from aot.api import compile_graph
 

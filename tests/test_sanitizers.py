@@ -1,7 +1,7 @@
 """The generated C under AddressSanitizer and UndefinedBehaviorSanitizer.
 
-Every runnable ONNX node case (test_node_cases.CASES minus EXCLUDED, float32
-and the QuantizeLinear/DequantizeLinear ones), the four MLPerf Tiny float
+Every runnable ONNX node case (test_node_cases.CASES minus EXCLUDED: float32
+and the quantized ones, QuantizeLinear/DequantizeLinear/QLinear*), the four MLPerf Tiny float
 models and their four int8 versions, random graphs from tests/graphgen.py and
 a few odd-but-valid models are compiled, linked into standalone
 harness programs (tests/sanitizer_harness.py) built with
@@ -13,11 +13,12 @@ proves the check fires: the same harness over generated code with a
 deliberate one-element overrun must fail with an ASan report.
 
 Random QDQ (int8) graphs are not generated yet: the int8 MLPerf models and the
-Q/DQ node cases are what covers the *_s8 kernels here.
+quantized node cases are what covers the *_s8 kernels here.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import shutil
 
@@ -45,6 +46,7 @@ def _c_name(index: int, case: str) -> str:
     return f"c{index}_" + re.sub(r"\W", "_", case.removeprefix("test_").lower())[:36]
 
 
+@functools.cache
 def _node_case_jobs():
     from test_node_cases import CASES, EXCLUDED, _bind_static_inputs
 

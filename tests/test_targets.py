@@ -370,6 +370,81 @@ def test_host_target_with_features_runs(target, tmp_path):
     assert_matches_onnxruntime(proto, compiled, random_feeds(proto))
 
 
+AVX512 = set(TARGETS["x86-64-avx512"].features)
+AVX2 = set(TARGETS["x86-64-avx2"].features)
+
+
+@pytest.mark.parametrize("features, expected", [
+    (AVX512 | {"avx512ifma"}, "x86-64-avx512"),
+    (AVX512 - {"avx512vnni"}, "x86-64-avx2"),      # AVX-512 without VNNI is not enough
+    (AVX2, "x86-64-avx2"),
+    (AVX2 - {"fma"}, "x86-64"),
+    ({"sse2", "sse4.2"}, "x86-64"),
+])
+def test_native_is_the_best_host_target_the_cpu_runs(features, expected, monkeypatch):
+    import platform
+    from aot.targets import hostcpu
+    from aot.targets.target import resolve
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        pytest.skip("x86 host targets")
+    monkeypatch.setattr(hostcpu, "host_features", lambda: frozenset(features))
+    assert resolve("native").name == expected
+
+
+def test_aot_targets_lists_every_target_and_native():
+    from aot.targets.target import host_target
+    from test_errors import run_cli
+    code, out, err = run_cli("targets")
+    assert code == 0, err
+    lines = out.splitlines()
+    for name, t in TARGETS.items():
+        [row] = [ln for ln in lines if ln.split()[0] == name]
+        assert t.family in row and t.default_toolchain in row
+        assert ("build-only" in row) == (t.runner == "none")
+        assert ("emulated" in row) == (t.runner == "unicorn")
+    assert f"native = {host_target().name}" in out
+    code, out, err = run_cli("targets", "--json")
+    doc = json.loads(out)
+    assert doc["native"] == host_target().name
+    assert [t["name"] for t in doc["targets"]] == list(TARGETS)
+    m4 = next(t for t in doc["targets"] if t["name"] == "cortex-m4")
+    assert m4["toolchains"] == ["zig", "gcc"] and m4["features"] == ["dsp", "fpv4-sp"]
+
+
+@pytest.mark.parametrize("target", ["x86-64", "x86-64-avx2", "x86-64-avx512"])
+@pytest.mark.parametrize("toolchain", [None, "gcc", "zig"])
+def test_host_build_uses_the_toolchain_and_cpu_flags(target, toolchain, tmp_path):
+    """The manifest records the toolchain and flags really used, HostRunner builds with
+    them (its .flags stamp), and the result still matches onnxruntime."""
+    from aot.targets.hostcpu import missing_features
+    if missing_features(TARGETS[target]):
+        pytest.skip(f"this CPU lacks {', '.join(missing_features(TARGETS[target]))}")
+    proto = tiny_cnn()
+    compiled = aot.compile(proto, target, out_dir=str(tmp_path / "m"),
+                           options=aot.Options(toolchain=toolchain, kernels="portable"))
+    m = compiled.manifest
+    t = TARGETS[target]
+    assert m["toolchain"] == (toolchain or "cc") and m["kernels"] == "portable"
+    assert m["build_flags"] == [*t.cpu_flags(m["toolchain"]), "-O2"]
+    assert any(f.startswith(("-march=", "-mcpu=")) for f in m["build_flags"])
+    assert_matches_onnxruntime(proto, compiled, random_feeds(proto))
+    [stamp] = (tmp_path / "m" / ".build").glob("*.so.flags")
+    assert all(f in stamp.read_text() for f in m["build_flags"])
+
+
+def test_cross_toolchain_choice_is_recorded_and_used(tmp_path):
+    from aot.errors import UsageError
+    with pytest.raises(UsageError, match="toolchain 'cc' cannot build for target cortex-m4"):
+        aot.compile(relu_model(), "cortex-m4", options=aot.Options(toolchain="cc"))
+    need(shutil.which("arm-none-eabi-gcc") is not None, "arm-none-eabi-gcc not found")
+    compiled = aot.compile(relu_model(), "cortex-m4", out_dir=str(tmp_path / "m"),
+                           options=aot.Options(toolchain="gcc"))
+    m = compiled.manifest
+    assert m["toolchain"] == "gcc" and m["build_flags"][0] == "-mcpu=cortex-m4"
+    assert compiled.runner().build.toolchain == "gcc"
+    assert_matches_onnxruntime(relu_model(), compiled, random_feeds(relu_model()))
+
+
 def test_cpuinfo_features_use_llvm_names(monkeypatch):
     import platform
     from aot.targets import hostcpu
