@@ -19,9 +19,10 @@ def kws(mlperf_dir) -> str:
 
 
 def test_ram_limit_names_the_peak_step_and_live_tensors(mlperf_dir, capsys, tmp_path):
-    # KWS on cortex-m4: arena 64,000 B (two 32,000 B activations) + I/O 1,960 + 48 B.
+    # KWS on cortex-m4 out of place: arena 64,000 B (two 32,000 B activations) + I/O
+    # 1,960 + 48 B. (In place it is one activation, 32,000 B, plus 256 B of scratch.)
     code = main(["compile", kws(mlperf_dir), "--target", "cortex-m4", "-o", str(tmp_path),
-                 "--ram-limit", "64K"])
+                 "--ram-limit", "64K", "--no-inplace"])
     assert code == 1
     lines = capsys.readouterr().err.splitlines()
     assert lines[0].startswith("aot: error: the plan needs 66,008 B of RAM (arena 64,000 B")
@@ -36,11 +37,12 @@ def test_ram_limit_names_the_peak_step_and_live_tensors(mlperf_dir, capsys, tmp_
 def test_ram_limit_counts_io_outside_the_arena(mlperf_dir, tmp_path):
     # Exactly enough passes; zero-copy I/O needs less (the input's bytes are reused).
     aot.compile(kws(mlperf_dir), "cortex-m4", out_dir=str(tmp_path / "a"),
-                options=Options(ram_limit=66_008))
+                options=Options(ram_limit=66_008, inplace=False))
     with pytest.raises(CheckFailed):
-        aot.compile(kws(mlperf_dir), "cortex-m4", options=Options(ram_limit=66_007))
+        aot.compile(kws(mlperf_dir), "cortex-m4", options=Options(ram_limit=66_007,
+                                                                   inplace=False))
     m = aot.compile(kws(mlperf_dir), "cortex-m4", out_dir=str(tmp_path / "b"),
-                    options=Options(ram_limit=66_007, io_in_arena=True))
+                    options=Options(ram_limit=66_007, io_in_arena=True, inplace=False))
     assert m.manifest["arena"]["bytes"] <= 66_007 and m.manifest["arena"]["io_bytes"] == 0
 
 
@@ -81,10 +83,15 @@ def test_inspect_memory_keys(mlperf_dir, capsys):
 
 
 def test_inspect_text_shows_live_tensors_per_step(mlperf_dir, capsys):
-    assert main(["inspect", kws(mlperf_dir), "--target", "cortex-m4"]) == 0
+    assert main(["inspect", kws(mlperf_dir), "--target", "cortex-m4", "--no-inplace"]) == 0
     out = capsys.readouterr().out
     assert "memory per step (arena buffers live; * = peak):" in out
     assert "*  1      64,000 B  Relu__5:0 32,000, Relu__8:0 32,000" in out
+    # in place: one buffer for every activation (names joined by '='), plus scratch
+    assert main(["inspect", kws(mlperf_dir), "--target", "cortex-m4"]) == 0
+    out = capsys.readouterr().out
+    assert "*  2      32,256 B  Relu__5:0=Relu__8:0=Relu__11:0=Relu__14: 32,000, scratch_2 256" \
+        in out
 
 
 def test_inspect_plot_writes_a_png(mlperf_dir, capsys, tmp_path):
