@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
+import json
 import os
 
 import numpy as np
@@ -34,23 +35,17 @@ GUARD_BYTES = 256
 
 
 def _library_path(out_dir: str, name: str, key: str) -> str:
-    """`.build/lib<name>.so` unless it exists and was built with other flags (its
-    `.flags` stamp differs; a library with no stamp was built by the caller, e.g. a
-    test's faster builder, and is used as it is): then a name tagged with a hash
-    of the toolchain and flags, so a process never loads a stale library again."""
+    """`.build/lib<name>-<hash>.so`, the hash taken over the toolchain, the flags
+    and the manifest (so the model's content): dlopen caches by path, so a
+    process that recompiles into the same directory must never reuse a path.
+    A plain `lib<name>.so` with no `.flags` stamp was built by the caller (e.g. a
+    test's faster builder) and is used as it is."""
     build = os.path.join(out_dir, ".build")
     os.makedirs(build, exist_ok=True)
-    lib = os.path.join(build, f"lib{name}.so")
-    if not os.path.exists(lib):
-        return lib
-    try:
-        with open(lib + ".flags") as f:
-            stamp = f.read()
-    except FileNotFoundError:
-        return lib
-    if stamp == key:
-        return lib
-    return os.path.join(build, f"lib{name}-{hashlib.sha256(key.encode()).hexdigest()[:8]}.so")
+    plain = os.path.join(build, f"lib{name}.so")
+    if os.path.exists(plain) and not os.path.exists(plain + ".flags"):
+        return plain
+    return os.path.join(build, f"lib{name}-{hashlib.sha256(key.encode()).hexdigest()[:12]}.so")
 
 
 class HostRunner:
@@ -63,13 +58,14 @@ class HostRunner:
             chosen = manifest.get("toolchain")
             toolchain = host_toolchain(chosen if chosen in HOST_TOOLCHAINS else "cc")
         flags = tuple(manifest["build_flags"])
-        lib = _library_path(out_dir, name, repr((toolchain.command, flags)))
+        key = repr((toolchain.command, flags, json.dumps(manifest, sort_keys=True)))
+        lib = _library_path(out_dir, name, key)
         if not os.path.exists(lib):
             sources = [os.path.join(out_dir, f) for f in manifest["files"] if f.endswith(".c")]
             tmp = lib + ".tmp"
             toolchain.shared_library(sources, tmp, [out_dir], flags)
             with open(lib + ".flags", "w") as f:
-                f.write(repr((toolchain.command, flags)))
+                f.write(key)
             os.replace(tmp, lib)
         self._lib = ctypes.CDLL(os.path.abspath(lib))
         self._run = getattr(self._lib, f"{name}_run")
