@@ -16,7 +16,7 @@ import traceback
 import numpy as np
 
 from aot.errors import AotError, UsageError
-from aot.options import Options, parse_bytes, parse_shape_spec
+from aot.options import KERNEL_VARIANTS, Options, parse_bytes, parse_shape_spec
 
 
 def _options(args) -> Options:
@@ -346,9 +346,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="compiler that builds the output for `aot run` (default: the target's, "
                         "see `aot targets`; host targets: cc, gcc or zig; cross targets: zig "
                         "or gcc)")
-    p.add_argument("--kernels", choices=("auto", "portable"), default="auto",
-                   help="auto: the target may choose ISA-specific kernels; portable: plain C "
-                        "only (today every kernel is portable C)")
+    p.add_argument("--kernels", choices=("auto", "portable", *KERNEL_VARIANTS), default="auto",
+                   help="auto: the best kernel variant the target has (see `aot targets`), else "
+                        "portable C; portable: plain C only; a variant name (e.g. dsp, neon, "
+                        "avx2): that variant where it applies, else portable C")
     p.add_argument("--emit-selftest", action="store_true",
                    help="also write <name>_selftest.c/.h: a golden input, the reference output "
                         "and <name>_selftest() that checks the model against it")

@@ -8,12 +8,16 @@ from dataclasses import dataclass, field
 from aot.errors import UsageError
 
 
+# Every ISA kernel variant some target has (aot.targets.target.Target.variants).
+KERNEL_VARIANTS = ("dsp", "neon", "dotprod", "avx2", "avx512")
+
+
 @dataclass(frozen=True)
 class Options:
     name: str | None = None                 # C prefix; default: the model file's stem
     input_shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)
     optimize: str = "speed"                 # "speed" | "size"
-    kernels: str = "auto"                   # "auto" | "portable"
+    kernels: str = "auto"                   # "auto" | "portable" | a variant of the target
     ram_limit: int | None = None            # bytes; compile fails when the plan needs more
     toolchain: str | None = None            # None: the target's default
     flash_limit: int | None = None          # bytes; compile fails when the flash estimate is over
@@ -33,8 +37,9 @@ class Options:
             raise UsageError(f"schedule must be 'onnx' or 'memory', not {self.schedule!r}")
         if self.optimize not in ("speed", "size"):
             raise UsageError(f"optimize must be 'speed' or 'size', not {self.optimize!r}")
-        if self.kernels not in ("auto", "portable"):
-            raise UsageError(f"kernels must be 'auto' or 'portable', not {self.kernels!r}")
+        if self.kernels not in ("auto", "portable", *KERNEL_VARIANTS):
+            raise UsageError(f"kernels must be auto, portable or one of "
+                             f"{', '.join(KERNEL_VARIANTS)}, not {self.kernels!r}")
         if self.toolchain not in (None, "cc", "gcc", "zig"):
             raise UsageError(f"toolchain must be 'cc', 'gcc' or 'zig', not {self.toolchain!r}")
         if (self.selftest_input or self.selftest_tflite) and not self.emit_selftest:

@@ -1,15 +1,20 @@
 """Lowering: Graph -> Program, one rule per (op, target).
 
-`RULES` maps `(op, key)` to a rule, where key is a target name, a target
-family, or "generic" (portable C, every target). Lookup tries them in that
-order, so a platform rule wins over the generic one; with kernels="portable"
-(`--kernels portable`) only the generic rules are used. The table is filled in
-exactly one place: `targets/registry.py`.
+`RULES` maps `(op, key)` to a rule, where key is a kernel variant (an ISA
+extension such as "dsp", "neon", "dotprod", "avx2", "avx512": `Target.variants`),
+a target name, a target family, or "generic" (portable C, every target).
+Lookup tries them in that order -- the target's variants best first -- so a
+platform rule wins over the generic one. `kernels` (`--kernels`) narrows the
+choice: "portable" uses only the generic rules, a variant name only that
+variant's rules before the target's and the generic ones. The table is filled
+in exactly one place: `targets/registry.py`.
 
 A rule is `fn(node, ctx) -> None`; it appends steps to `ctx` and may create
-constants (compile-time "Prepare" results) and temporaries. A rule that cannot
-handle a node's attributes raises `Unsupported(reason)`; lowering collects all
-such nodes and reports them together.
+constants (compile-time "Prepare" results) and temporaries. A variant rule
+that does not handle this node's form (a shape its fast path lacks) raises
+`Fallback`, and the next rule in lookup order lowers the node. A rule that
+cannot handle a node's attributes at all raises `Unsupported(reason)`;
+lowering collects all such nodes and reports them together.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from typing import Callable
 
 import numpy as np
 
-from aot.errors import ModelError
+from aot.errors import ModelError, UsageError
 from aot.ir import Graph, Node, Tensor
 from aot.program import Alias, Call, Program, Step
 from aot.targets.target import Target
@@ -27,6 +32,10 @@ from aot.targets.target import Target
 
 class Unsupported(Exception):
     """This node's form is not supported by its rule; the message says why."""
+
+
+class Fallback(Exception):
+    """This (variant) rule does not handle this node; the next rule in lookup order does."""
 
 
 class LoweringContext:
@@ -77,13 +86,22 @@ def register(op: str, key: str, rule: Rule) -> None:
     RULES[(op, key)] = rule
 
 
+def rule_keys(target: Target, kernels: str = "auto") -> tuple[str, ...]:
+    """The registry keys tried for `target`, in order."""
+    if kernels == "portable":
+        return ("generic",)
+    variants = target.variants if kernels == "auto" else (kernels,)
+    return (*variants, target.name, target.family, "generic")
+
+
+def find_rules(op: str, target: Target, kernels: str = "auto") -> list[Rule]:
+    """The rules that may lower `op` on `target`, the preferred first."""
+    return [RULES[(op, key)] for key in rule_keys(target, kernels) if (op, key) in RULES]
+
+
 def find_rule(op: str, target: Target, kernels: str = "auto") -> Rule | None:
-    keys = ("generic",) if kernels == "portable" else (target.name, target.family, "generic")
-    for key in keys:
-        rule = RULES.get((op, key))
-        if rule is not None:
-            return rule
-    return None
+    rules = find_rules(op, target, kernels)
+    return rules[0] if rules else None
 
 
 def accepted_ops() -> set[str]:
@@ -94,19 +112,20 @@ def accepted_ops() -> set[str]:
 def lower(graph: Graph, target: Target, kernels: str = "auto") -> Program:
     import aot.targets.registry  # noqa: F401  (fills RULES once)
 
+    if kernels not in ("auto", "portable") and kernels not in target.variants:
+        raise UsageError(f"kernels '{kernels}' cannot run on target {target.name}; use auto, "
+                         f"portable{''.join(', ' + v for v in target.variants)}")
     ctx = LoweringContext(graph, target)
     problems: dict[str, list[tuple[str, str]]] = {}
     for node in graph.nodes:
-        rule = find_rule(node.op, target, kernels) if not node.domain else None
-        if rule is None:
+        rules = find_rules(node.op, target, kernels) if not node.domain else []
+        if not rules:
             reason = REMOVED_BY_PASSES.get(node.op, f"no lowering rule for {node.op}"
                                             + (f" in domain {node.domain}" if node.domain else ""))
             problems.setdefault(node.op, []).append((node.name, reason))
             continue
-        first = len(ctx.steps)
         try:
-            rule(node, ctx)
-            _check_int32(ctx.steps[first:])
+            _lower_node(node, rules, ctx)
         except Unsupported as e:
             problems.setdefault(node.op, []).append((node.name, str(e)))
     _copy_unproduced_outputs(ctx)
@@ -121,6 +140,23 @@ def lower(graph: Graph, target: Target, kernels: str = "auto") -> Program:
         raise ModelError(f"{count} unsupported node(s) for target {target.name}: {summary}",
                          details)
     return Program(graph.name, tuple(ctx.steps), ctx.tensors, graph.inputs, graph.outputs)
+
+
+def _lower_node(node: Node, rules: list[Rule], ctx: LoweringContext) -> None:
+    """The first rule that does not fall back lowers `node`; a rule that falls
+    back leaves no trace (its steps and constants are dropped)."""
+    first, tensors = len(ctx.steps), dict(ctx.tensors) if len(rules) > 1 else None
+    for rule in rules[:-1]:
+        try:
+            rule(node, ctx)
+        except Fallback:
+            del ctx.steps[first:]
+            ctx.tensors = dict(tensors)
+            continue
+        break
+    else:
+        rules[-1](node, ctx)
+    _check_int32(ctx.steps[first:])
 
 
 def _check_int32(steps) -> None:

@@ -36,6 +36,8 @@ class Target:
     uc_cpu: str | None = None          # unicorn CPU model constant, e.g. "UC_CPU_ARM_CORTEX_M4"
     # zig cc's spelling of the CPU where it differs from cflags (x86: zig rejects -march=).
     zig_flags: tuple[str, ...] | None = None
+    # Kernel variants this CPU can run, best first (registry keys, `--kernels NAME`).
+    variants: tuple[str, ...] = ()
 
     @property
     def toolchains(self) -> tuple[str, ...]:
@@ -69,6 +71,7 @@ class Target:
 
     def as_dict(self) -> dict:
         return {"name": self.name, "family": self.family, "features": list(self.features),
+                "variants": list(self.variants),
                 "alignment": self.alignment, "cflags": list(self.cflags)}
 
 
@@ -83,24 +86,28 @@ TARGETS: dict[str, Target] = {t.name: t for t in (
     Target("x86-64-avx2", "x86-64",
            "x86-64-v3: AVX2 + FMA (Haswell / Zen 1 and later); refused on a host without them",
            cflags=("-march=x86-64-v3",), zig_flags=("-mcpu=x86_64_v3",), alignment=32,
+           variants=("avx2",),
            features=("sse2", "avx", "avx2", "bmi", "bmi2", "f16c", "fma", "lzcnt", "movbe")),
     Target("x86-64-avx512", "x86-64",
            "x86-64-v4 + VNNI: AVX-512 F/CD/BW/DQ/VL/VNNI (Ice Lake / Zen 4 and later); "
            "refused on a host without them",
            cflags=("-march=x86-64-v4", "-mavx512vnni"),
            zig_flags=("-mcpu=x86_64_v4+avx512vnni",), alignment=64,
+           variants=("avx512", "avx2"),
            features=("sse2", "avx", "avx2", "bmi", "bmi2", "f16c", "fma", "lzcnt", "movbe",
                      "avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl", "avx512vnni")),
     # AArch64 bare metal (no OS), emulated in-process by unicorn. 16 = one NEON q register.
     Target("aarch64", "aarch64", "Armv8.0-A + NEON, tuned for Cortex-A72; emulated as Cortex-A72",
            cflags=("-target", "aarch64-freestanding", "-mcpu=cortex_a72"),
-           features=("neon", "fp"), runner="unicorn", uc_cpu="UC_CPU_ARM64_A72",
+           features=("neon", "fp"), variants=("neon",), runner="unicorn",
+           uc_cpu="UC_CPU_ARM64_A72",
            gcc="aarch64-linux-gnu-gcc", gcc_flags=("-mcpu=cortex-a72",)),
     Target("aarch64-dotprod", "aarch64",
            "Armv8.2-A + DotProd (SDOT/UDOT), tuned for Cortex-A72; emulated as unicorn's 'max' "
            "CPU (the A72 model has no DotProd)",
            cflags=("-target", "aarch64-freestanding", "-mcpu=cortex_a72+v8_2a+dotprod"),
-           features=("neon", "fp", "v8.2a", "dotprod"), runner="unicorn",
+           features=("neon", "fp", "v8.2a", "dotprod"), variants=("dotprod", "neon"),
+           runner="unicorn",
            uc_cpu="UC_CPU_ARM64_MAX", gcc="aarch64-linux-gnu-gcc",
            gcc_flags=("-march=armv8.2-a+dotprod", "-mtune=cortex-a72")),
     # Cortex-M: alignment 8 satisfies every M-profile access (LDRD/STRD and VLDR need 4,
@@ -120,26 +127,27 @@ TARGETS: dict[str, Target] = {t.name: t for t in (
            gcc_flags=("-mcpu=cortex-m3", "-mthumb", "-mfloat-abi=soft")),
     Target("cortex-m4", "cortex-m", "Armv7E-M + DSP + FPv4-SP single-precision FPU, hard float",
            cflags=("-target", "thumb-freestanding-eabihf", "-mcpu=cortex_m4+vfp4d16sp"),
-           alignment=8, features=("dsp", "fpv4-sp"), runner="unicorn",
+           alignment=8, features=("dsp", "fpv4-sp"), variants=("dsp",), runner="unicorn",
            uc_cpu="UC_CPU_ARM_CORTEX_M4", gcc="arm-none-eabi-gcc",
            gcc_flags=("-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16")),
     Target("cortex-m7", "cortex-m",
            "Armv7E-M + DSP + FPv5 double-precision FPU (D16), hard float",
            cflags=("-target", "thumb-freestanding-eabihf", "-mcpu=cortex_m7+fp_armv8d16"),
-           alignment=8, features=("dsp", "fpv5-dp"), runner="unicorn",
+           alignment=8, features=("dsp", "fpv5-dp"), variants=("dsp",), runner="unicorn",
            uc_cpu="UC_CPU_ARM_CORTEX_M7", gcc="arm-none-eabi-gcc",
            gcc_flags=("-mcpu=cortex-m7", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv5-d16")),
     Target("cortex-m33", "cortex-m",
            "Armv8-M Mainline + DSP + FPv5 single-precision FPU, hard float",
            cflags=("-target", "thumb-freestanding-eabihf", "-mcpu=cortex_m33+dsp+fp_armv8d16sp"),
-           alignment=8, features=("dsp", "fpv5-sp"), runner="unicorn",
+           alignment=8, features=("dsp", "fpv5-sp"), variants=("dsp",), runner="unicorn",
            uc_cpu="UC_CPU_ARM_CORTEX_M33", gcc="arm-none-eabi-gcc",
            gcc_flags=("-mcpu=cortex-m33", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv5-sp-d16")),
     Target("cortex-m55", "cortex-m",
            "Armv8.1-M + Helium (MVE integer and float) + DSP + FPv5 FPU, hard float; "
            "build-only: unicorn has no M55 model and Helium code cannot run here",
            cflags=("-target", "thumb-freestanding-eabihf", "-mcpu=cortex_m55+mve_fp+fp_armv8d16"),
-           alignment=8, features=("dsp", "fpv5-dp", "mve", "mve.fp"), runner="none",
+           alignment=8, features=("dsp", "fpv5-dp", "mve", "mve.fp"), variants=("dsp",),
+           runner="none",
            gcc="arm-none-eabi-gcc", gcc_flags=("-mcpu=cortex-m55", "-mthumb", "-mfloat-abi=hard")),
 )}
 
