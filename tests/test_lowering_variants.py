@@ -47,7 +47,7 @@ def test_a_variant_rule_that_falls_back_leaves_no_trace(monkeypatch, tmp_path):
     monkeypatch.setitem(lowering.RULES, ("Relu", "avx2"), declining)
     compiled = aot.compile(_relu_model(), "x86-64-avx2", out_dir=tmp_path / "o")
     assert calls == ["r"]
-    assert [c.kernel for c in compiled.compilation.compilation.program.calls] == \
+    assert [c.kernel for c in compiled.compilation.program.calls] == \
         [c.kernel for c in aot.compile(_relu_model(), "x86-64", out_dir=tmp_path / "p")
          .compilation.program.calls]
     assert "junk" not in compiled.compilation.program.tensors
