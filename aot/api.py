@@ -30,6 +30,7 @@ from aot.passes.memory_plan import (Plan, plan_memory, schedule_for_memory,
                                     select_inplace_kernels)
 from aot.passes.pipeline import pipeline_for, run_pipeline
 from aot.targets.lowering import lower
+from aot.targets.split import plan_splits
 from aot.targets.target import Target, resolve
 
 STATS_KEYS = ("model", "target", "outputs", "instructions", "flash_bytes", "ram_bytes",
@@ -92,8 +93,10 @@ class CompiledModel:
                 self._runner = EmulatorRunner(self.out_dir, self.manifest)
         return self._runner
 
-    def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        return self.runner().run(feeds)
+    def run(self, feeds: dict[str, np.ndarray], threads: int = 1) -> dict[str, np.ndarray]:
+        """Outputs of one run; `threads` > 1 cuts the heavy layers across that many
+        workers (`<name>_run_ex`; host: pthreads, emulator: the parts run serially)."""
+        return self.runner().run(feeds, threads=threads)
 
     def selftest(self) -> dict:
         """Build and run `<name>_selftest` (compiled with emit_selftest) on the target's
@@ -110,13 +113,14 @@ class CompiledModel:
         return {"passed": code == 0, "code": code, "max_diff": max_diff,
                 "tolerance": info["tolerance"], "reference": info["reference"]}
 
-    def run_with_stats(self, feeds: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], dict]:
+    def run_with_stats(self, feeds: dict[str, np.ndarray],
+                       threads: int = 1) -> tuple[dict[str, np.ndarray], dict]:
         runner = self.runner()
         measured = {}
         if hasattr(runner, "run_with_stats"):   # emulators measure; the host does not
-            outputs, measured = runner.run_with_stats(feeds)
+            outputs, measured = runner.run_with_stats(feeds, threads=threads)
         else:
-            outputs = runner.run(feeds)
+            outputs = runner.run(feeds, threads=threads)
         io = sum(int(np.prod(s["shape"])) * np.dtype(s["dtype"]).itemsize
                  for s in self.manifest["inputs"] + self.manifest["outputs"])
         stats = {
@@ -126,6 +130,7 @@ class CompiledModel:
             "instructions": None, "flash_bytes": None, "stack_bytes": None,
             "ram_bytes": self.manifest["arena"]["bytes"] + io,
             "arena_bytes": self.manifest["arena"]["bytes"],
+            "threads": threads,
         }
         stats.update(measured)
         return outputs, stats
@@ -160,11 +165,12 @@ def compile_graph(model, target: str | Target = "native", options: Options | Non
         proto = quantize_for_compile(proto, options)
     graph = import_model(proto, options.input_shapes)
     graph = run_pipeline(graph, pipeline_for(target), dump_after)
-    program = lower(graph, target, options.kernels)
+    program = lower(graph, target, options.kernels, options.optimize)
     plan_args = dict(inplace=options.inplace, io_in_arena=options.io_in_arena)
     if options.schedule == "memory":
         program = schedule_for_memory(program, target.alignment, **plan_args)
     program = select_inplace_kernels(program, **plan_args)
+    program = plan_splits(program, target)   # threads: which heavy calls get cut in parts
     plan = plan_memory(program, target.alignment, **plan_args)
     comp = Compilation(graph, program, plan, target)
     if options.ram_limit is not None:
@@ -281,4 +287,10 @@ def _manifest(comp: Compilation, name: str, options: Options, model_file: str,
                   "io_bytes": io_bytes(program, comp.plan)},
         "weights_bytes": sum(program.tensors[t].nbytes for t in program.constants()),
         "files": sorted([*files, f"{name}.json"]),
+        # The kernel calls in order (AOT_PROFILE_HOOK index = position), for per-layer
+        # reports; `split`: the axis worker threads cut the call along (<name>_run_ex).
+        "layers": [{"name": c.layer, "op": c.op, "kernel": c.kernel, "macs": int(c.macs),
+                    "split": c.split.axis if c.split is not None else None}
+                   for c in program.calls],
+        "executor": bool(program.meta.get("executor")),
     }

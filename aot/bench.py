@@ -37,6 +37,25 @@ MLPerf LoadGen instead (aot.loadgen_driver): SingleStream median/p90 latency,
 Offline throughput (`ratio_to_aot` then compares time per sample); with an
 accuracy `.npz`, top-1.
 
+Threads (`threads` N > 1): ours runs `<name>_run_ex` with the pthreads
+executor (heavy layers cut into N parts, aot.targets.split), onnxruntime with
+intra_op_num_threads N; the other frameworks keep their own count (`threads`
+on each row). Both are also measured with one thread in the same run
+(interleaved rounds: an extra timer each; LoadGen: a second run), giving
+`median_us_1_thread` / `throughput_1_thread_per_s` and `thread_speedup`
+(one-thread time / N-thread time) on their rows. On an emulated target with
+`<name>_run_ex` (AArch64) the N parts run serially: the aot row says whether
+the outputs equal the one-thread outputs (`threads_outputs_identical`) and
+gives each worker's instructions (`worker_instructions`).
+
+Per layer (`per_layer`): the aot row gets `layers`, one entry per kernel call
+({index, name (the ONNX node), op, kernel, split, macs, and on the host
+`us` (median over the timed runs of a build whose AOT_PROFILE_HOOK stamps the
+clock, with `threads`) and `macs_per_us`; emulated `instructions` (exact,
+from an image whose hooks are bare labels, aot.targets.emulator) and
+`macs_per_instruction`}), plus `layers_outside` (time or instructions before
+the first and after the last layer) and `layers_total`.
+
 Cortex-M targets cannot be timed here: the model runs in the unicorn emulator
 and the aot row gives `instructions`, `est_cycles` (aot.cycles: the documented
 cost table), `flash_bytes`, `ram_bytes`, `macs_per_cycle` (MACs / est_cycles;
@@ -109,7 +128,8 @@ class BenchOptions:
     min_queries: int | None = None
     min_duration_s: float | None = None
     accuracy: str | None = None               # .npz with inputs and `labels`
-    threads: int = 1                          # Offline: worker threads for ours
+    threads: int = 1                          # ours: <name>_run_ex workers; ORT: intra-op
+    per_layer: bool = False                   # aot row: `layers` (see the module doc)
     anchors: str | None = None
     out_dir: str | None = None                # keep compiled outputs here (default: temp)
     input_shapes: dict = field(default_factory=dict)
@@ -636,8 +656,12 @@ def bench_host(case: ModelCase, opts: BenchOptions, progress: Progress) -> dict:
                 continue
         rows[fw] = row
         if row["status"] in ("ok", "mismatch"):
-            timers[fw] = _python_timer(case.sessions[fw], case.samples[0])
-    if "aot" in timers and not opts.scenario:
+            session = case.sessions[fw]
+            if opts.threads > 1 and fw in THREADED:
+                session = _use_threads(case, fw, opts.threads, row)
+                timers[f"{fw}{ONE_THREAD}"] = _python_timer(case.sessions[fw], case.samples[0])
+            timers[fw] = _python_timer(session, case.samples[0])
+    if "aot" in timers and not opts.scenario and opts.threads == 1:
         try:
             harness = _open_harness(case)
             timers["aot (in C)"] = lambda n, h=harness: h.time_calls(case.samples[0], n)
@@ -651,6 +675,8 @@ def bench_host(case: ModelCase, opts: BenchOptions, progress: Progress) -> dict:
         for name, text in failures.items():
             if name == "aot (in C)":
                 rows["aot"]["in_c_error"] = f"in-C harness {text}"
+            elif name.endswith(ONE_THREAD):
+                rows[name[:-len(ONE_THREAD)]]["error_1_thread"] = text
             else:
                 rows[name].update(status="failed", error=text)
         for name, values in ns.items():
@@ -659,8 +685,21 @@ def bench_host(case: ModelCase, opts: BenchOptions, progress: Progress) -> dict:
                 rows["aot"]["in_c_median_us"] = round(med, 3)
                 rows["aot"]["in_c_p90_us"] = round(p90, 3)
                 continue
+            if name.endswith(ONE_THREAD):
+                rows[name[:-len(ONE_THREAD)]]["median_us_1_thread"] = round(med, 3)
+                continue
             rows[name].update(median_us=round(med, 3), p90_us=round(p90, 3),
                               samples=int(values.size))
+    for row in rows.values():
+        one, many = row.get("median_us_1_thread"), row.get("median_us")
+        if one and many:
+            row["thread_speedup"] = _sig(one / many)
+        one, many = row.get("throughput_1_thread_per_s"), row.get("throughput_per_s")
+        if one and many:
+            row["thread_speedup"] = _sig(many / one)
+    if opts.per_layer and rows["aot"]["status"] in ("ok", "mismatch"):
+        progress.show(f"{label}per-layer timing")
+        rows["aot"].update(_host_layers(case, opts))
     aot_med = rows["aot"].get("median_us")
     for fw, row in rows.items():
         if opts.scenario == "offline":
@@ -704,25 +743,30 @@ def _loadgen_rows(case: ModelCase, opts: BenchOptions, rows: dict, progress: Pro
         if row["status"] not in ("ok", "mismatch") or fw not in case.sessions:
             continue
         progress.show(f"{case.name}: LoadGen {opts.scenario} {fw}")
-        infers = [case.sessions[fw].infer]
-        if fw == "aot" and opts.scenario == "offline" and opts.threads > 1:
-            from aot.baselines import AotSession
-            infers += [AotSession(case.files).infer for _ in range(opts.threads - 1)]
-        # The latency hint: a few warm-up calls.
-        start = time.perf_counter()
-        for _ in range(3):
-            infers[0](samples[0])
-        latency = (time.perf_counter() - start) / 3
+        session = case.sessions[fw]
+        if opts.threads > 1 and fw in THREADED and labels is None:
+            # The one-thread run first, for thread_speedup; then the N-thread one.
+            try:
+                r1 = _loadgen_once(session.infer, samples, opts, min_q, min_d, None)
+            except AotError:
+                raise
+            except Exception as e:
+                r1 = {"error": str(e)}
+            if opts.scenario == "singlestream" and r1.get("p50_us"):
+                row["median_us_1_thread"] = round(r1["p50_us"], 3)
+            elif r1.get("throughput_per_s"):
+                row["throughput_1_thread_per_s"] = round(r1["throughput_per_s"], 2)
+        if opts.threads > 1 and fw in THREADED:
+            session = _use_threads(case, fw, opts.threads, row)
         try:
-            r = run_loadgen(infers, samples, opts.scenario, min_queries=min_q,
-                            min_duration_s=min_d, labels=labels, expected_latency_s=latency)
+            r = _loadgen_once(session.infer, samples, opts, min_q, min_d, labels)
         except AotError:
             raise
         except Exception as e:
             row.update(status="failed", error=f"LoadGen run failed: {e}")
             continue
         row["loadgen"] = r
-        row["threads"] = r["threads"]
+        row["threads"] = getattr(session, "threads", r["threads"])
         if r.get("error"):
             row.update(status="failed", error=f"during LoadGen: {r['error']}")
         if labels is not None:
@@ -733,6 +777,111 @@ def _loadgen_rows(case: ModelCase, opts: BenchOptions, rows: dict, progress: Pro
             row["p90_us"] = r["p90_us"] and round(r["p90_us"], 3)
         else:
             row["throughput_per_s"] = r["throughput_per_s"] and round(r["throughput_per_s"], 2)
+
+
+def _loadgen_once(infer, samples, opts: BenchOptions, min_q: int, min_d: float, labels):
+    from aot.loadgen_driver import run_loadgen
+    # The latency hint: a few warm-up calls.
+    start = time.perf_counter()
+    for _ in range(3):
+        infer(samples[0])
+    latency = (time.perf_counter() - start) / 3
+    return run_loadgen([infer], samples, opts.scenario, min_queries=min_q,
+                       min_duration_s=min_d, labels=labels, expected_latency_s=latency)
+
+
+# -- threads and per-layer figures ------------------------------------------------------------
+
+THREADED = ("aot", "onnxruntime")     # frameworks whose intra-op threads --threads sets
+ONE_THREAD = " (1 thread)"
+
+
+class _AotThreads:
+    """Our session run through <name>_run_ex with the pthreads executor."""
+
+    framework = "aot"
+
+    def __init__(self, base, threads: int):
+        self.base, self.threads = base, threads
+        self.model = base.model
+        self.model.runner().executor(threads)   # start the pool now (UsageError if none)
+
+    def infer(self, inputs):
+        return list(self.model.run(dict(zip(self.base.names, inputs)),
+                                   threads=self.threads).values())
+
+
+class _OrtThreads:
+    """onnxruntime with intra_op_num_threads = threads (else as aot.baselines)."""
+
+    framework = "onnxruntime"
+
+    def __init__(self, case: "ModelCase", threads: int):
+        import onnxruntime as ort
+        so = ort.SessionOptions()
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        so.intra_op_num_threads = threads
+        so.inter_op_num_threads = 1
+        so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        so.log_severity_level = 3
+        self.sess = ort.InferenceSession(case.files.onnx_path, so,
+                                         providers=["CPUExecutionProvider"])
+        self.names = [s.name for s in case.files.inputs]
+        self.threads = threads
+
+    def infer(self, inputs):
+        return self.sess.run(None, dict(zip(self.names, inputs)))
+
+
+def _use_threads(case: "ModelCase", fw: str, threads: int, row: dict):
+    """The N-thread session of `fw` (cached on the case), its row updated: `threads`,
+    and for ours whether the outputs equal the one-thread outputs bit for bit."""
+    cache = case.__dict__.setdefault("_threaded", {})
+    if fw not in cache:
+        cache[fw] = (_AotThreads(case.sessions[fw], threads) if fw == "aot"
+                     else _OrtThreads(case, threads))
+        if fw == "aot":
+            one = [case.sessions[fw].infer(x) for x in case.samples]
+            many = [cache[fw].infer(x) for x in case.samples]
+            row["threads_outputs_identical"] = all(
+                np.array_equal(a, b) for o, m in zip(one, many) for a, b in zip(o, m))
+    row["threads"] = threads
+    return cache[fw]
+
+
+def _layer_entries(manifest: dict) -> list[dict]:
+    return [{"index": i, "name": layer["name"], "op": layer["op"], "kernel": layer["kernel"],
+             "split": layer.get("split"), "macs": layer["macs"]}
+            for i, layer in enumerate(manifest.get("layers") or [])]
+
+
+def _host_layers(case: "ModelCase", opts: BenchOptions) -> dict:
+    """Per-layer microseconds of our -O3 build (median over the runs)."""
+    model = case.sessions["aot"].model
+    runner = model.runner()
+    feeds = dict(zip([s.name for s in case.files.inputs], case.samples[0]))
+    repeats = 5 if opts.quick else max(20, opts.rounds * 5)
+    ns, whole = runner.profile_layers(feeds, repeats, threads=opts.threads)
+    layers = _layer_entries(model.manifest)
+    for entry, t in zip(layers, ns):
+        entry["us"] = round(t / 1e3, 3)
+        entry["macs_per_us"] = round(entry["macs"] / (t / 1e3), 2) if t > 0 else None
+    return {"layers": layers, "layers_total_us": round(whole / 1e3, 3),
+            "layers_threads": opts.threads, "layers_repeats": repeats}
+
+
+def _emulated_layers(case: "ModelCase", feeds: dict, threads: int) -> dict:
+    """Exact per-layer instructions from the image with layer marks."""
+    from aot.targets.emulator import EmulatorRunner
+    cm = case.compiled
+    runner = EmulatorRunner(cm.out_dir, cm.manifest, layer_marks=True)
+    counts = runner.layer_instructions(feeds, threads)
+    layers = _layer_entries(cm.manifest)
+    for entry, n in zip(layers, counts["layers"]):
+        entry["instructions"] = n
+        entry["macs_per_instruction"] = round(entry["macs"] / n, 4) if n else None
+    return {"layers": layers, "layers_outside_instructions": counts["outside"],
+            "layers_total_instructions": counts["instructions"], "layers_threads": threads}
 
 
 def load_accuracy(path: str, specs: list[IOSpec]) -> tuple[list[list[np.ndarray]], np.ndarray]:
@@ -787,7 +936,7 @@ def _method(opts: BenchOptions, target) -> dict:
                                  "aot samples/s / framework samples/s (time per sample)")}
     return {"kind": "interleaved", "rounds": opts.rounds, "round_s": opts.round_s,
             "warmup_s": opts.warmup_s, "verify_samples": opts.verify, "quick": opts.quick,
-            "batch": 1, "threads": 1,
+            "batch": 1, "threads": opts.threads,
             "ratio_to_aot": "framework median / aot median"}
 
 
@@ -838,6 +987,17 @@ def bench_emulated(case: ModelCase, opts: BenchOptions, progress: Progress,
             if case.macs and row["instructions"]:
                 row["instructions_per_mac"] = round(row["instructions"] / case.macs, 3)
             row["peak_macs_per_cycle"] = peak_macs_per_cycle(target)
+            if opts.threads > 1:
+                progress.show(f"{case.name}: {opts.threads} workers, parts run serially")
+                many, wstats = case.compiled.run_with_stats(feeds, threads=opts.threads)
+                row["threads"] = opts.threads
+                row["threads_outputs_identical"] = all(
+                    np.array_equal(outputs[k], many[k]) for k in outputs)
+                row["worker_instructions"] = wstats.get("workers")
+                row["serial_instructions"] = wstats.get("serial_instructions")
+            if opts.per_layer:
+                progress.show(f"{case.name}: counting instructions per layer")
+                row.update(_emulated_layers(case, feeds, opts.threads))
         except AotError as e:
             row.update(status="failed", error=str(e).splitlines()[0])
     results = [row]
@@ -895,6 +1055,7 @@ def anchor_rows(anchors: dict, case: ModelCase, ours: dict) -> list[dict]:
 # -- driver ---------------------------------------------------------------------------------
 
 def bench(models: list[str], opts: BenchOptions) -> list[dict]:
+    from aot.targets.split import THREADED_FAMILIES
     from aot.targets.target import resolve
 
     if opts.tflite and len(opts.tflite) not in (0, len(models)):
@@ -907,6 +1068,9 @@ def bench(models: list[str], opts: BenchOptions) -> list[dict]:
                              f"{t.name} is emulated (drop the option or use a host target)")
         if t.runner == "none":
             raise UsageError(f"target {t.name} is build-only: it cannot be run or emulated here")
+        if opts.threads > 1 and t.family not in THREADED_FAMILIES:
+            raise UsageError(f"--threads {opts.threads}: target {t.name} runs one thread "
+                             f"(threads exist on {', '.join(THREADED_FAMILIES)} targets)")
     if opts.accuracy and not opts.scenario:
         opts.scenario = "singlestream"
     anchors = load_anchors(opts.anchors) if opts.anchors else None

@@ -230,7 +230,7 @@ def cmd_run(args) -> int:
                   f"{result['reference']}")
         return 0 if result["passed"] else 1
     feeds = _load_feeds(args.input, model.manifest, args.seed)
-    outputs, stats = model.run_with_stats(feeds)
+    outputs, stats = model.run_with_stats(feeds, threads=args.threads)
     if args.output:
         np.savez(args.output, **outputs)
     if args.json:
@@ -242,6 +242,10 @@ def cmd_run(args) -> int:
             print(f"  {name}: {s['dtype']}{s['shape']} min {s['min']:.6g} max {s['max']:.6g} "
                   f"argmax {s['argmax']} crc32 {s['crc32']:08x}")
         print(f"  arena {stats['arena_bytes']} B, RAM {stats['ram_bytes']} B")
+        if stats.get("workers"):
+            print(f"  {stats['threads']} workers (parts run serially): instructions "
+                  f"{', '.join(f'{n:,}' for n in stats['workers'])}; outside split layers "
+                  f"{stats['serial_instructions']:,}")
     return 0
 
 
@@ -306,7 +310,8 @@ def cmd_bench(args) -> int:
         verify=args.verify, rounds=args.rounds, round_s=args.round_time,
         warmup_s=args.warmup, quick=args.quick, seed=args.seed, scenario=args.scenario,
         min_queries=args.min_queries, min_duration_s=args.min_duration,
-        accuracy=args.accuracy, threads=args.threads, anchors=args.anchors,
+        accuracy=args.accuracy, threads=args.threads, per_layer=args.per_layer,
+        anchors=args.anchors,
         out_dir=args.keep, input_shapes=shapes, progress=args.progress)
     docs = bench(args.models, opts)
     if args.json:
@@ -371,6 +376,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input", help=".npy (one input) or .npz keyed by input name")
     p.add_argument("--output", help="write the outputs to this .npz")
     p.add_argument("--seed", type=int, default=0, help="seed of the random input")
+    p.add_argument("--threads", type=int, default=1,
+                   help="worker threads for the heavy layers (<name>_run_ex; x86-64 and "
+                        "aarch64 targets; emulated: the parts run serially)")
     p.add_argument("--json", action="store_true", help="print the run summary as JSON")
     p.add_argument("--selftest", action="store_true",
                    help="run <name>_selftest (compiled with --emit-selftest) instead; exit 1 "
@@ -427,7 +435,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--accuracy", metavar="NPZ",
                    help="LoadGen accuracy mode on this .npz (inputs + 'labels'): top-1")
     p.add_argument("--threads", type=int, default=1,
-                   help="Offline: worker threads for aot (baselines keep one)")
+                   help="worker threads: aot's heavy layers split across N (<name>_run_ex), "
+                        "onnxruntime's intra-op threads; both also timed with one thread "
+                        "(thread_speedup). Emulated AArch64: parts run serially, per-worker "
+                        "instructions")
+    p.add_argument("--per-layer", action="store_true",
+                   help="per layer: ONNX node, op, kernel, MACs, and us (host) or "
+                        "instructions (emulated); `layers` in --json")
     p.add_argument("--anchors", metavar="JSON",
                    help="TFLM reference figures to show beside Cortex-M results, e.g. "
                         "../shared/anchors/tflm_cortex_m4.json")

@@ -21,9 +21,12 @@ import numpy as np
 from aot.program import Call, ConstArray, Null, Params, Program, Ref, Scratch
 from aot.version import __version__
 from aot.passes.memory_plan import Plan, scratch_name
+from aot.weights_blob import blob_constants, blob_files
 
 SPDX = "/* SPDX-License-Identifier: Apache-2.0 */\n"
 RUNTIME_HEADERS = ("aot_types.h", "aot_kernels.h", "aot_math.h")
+# Needs an OS (pthreads, malloc): copied for targets with <name>_run_ex, never linked by default.
+PTHREADS_EXECUTOR = "aot_executor_pthreads.c"
 
 C_TYPES = {
     np.dtype(np.float32): "float", np.dtype(np.float64): "double",
@@ -39,9 +42,10 @@ float for goto if inline int long register restrict return short signed sizeof s
 switch typedef union unsigned void volatile while _Bool _Complex _Imaginary bool true false
 alignas alignof asm class delete new operator private protected public template this throw
 try typename virtual namespace using arena mem int8_t uint8_t int16_t uint16_t int32_t
-uint32_t int64_t uint64_t intptr_t uintptr_t size_t ptrdiff_t NULL""".split())
+uint32_t int64_t uint64_t intptr_t uintptr_t size_t ptrdiff_t NULL executor tasks""".split())
 # <name>_<x> symbols the model itself defines: no constant may be named <name>_<x>.
-MODEL_SYMBOLS = {"run", "input_ptr", "output_ptr", "static_arena", "no_weights"}
+MODEL_SYMBOLS = {"run", "input_ptr", "output_ptr", "static_arena", "no_weights", "run_ex",
+                 "tasks"}
 RESERVED = C_KEYWORDS | MODEL_SYMBOLS
 
 
@@ -197,18 +201,28 @@ def emit(program: Program, plan: Plan, name: str, provenance: Mapping[str, str],
     files: dict[str, str] = {}
     files[f"{name}.h"] = banner + _header(program, plan, name, up, io_names)
     files[f"{name}.c"] = banner + _source(program, plan, name, up, io_names, const_names, names)
-    files[f"{name}_weights.c"] = banner + _weights(program, name, up, const_names)
+    blob = blob_constants(program)   # large weights: binary, not C text (aot.weights_blob)
+    files[f"{name}_weights.c"] = banner + _weights(program, name, up, const_names, skip=blob)
+    binary = blob_files(program, name, up, const_names, blob, banner) if blob else {}
     kernels = {c.kernel for c in program.calls}
     if plan.io_in_arena:
         kernels.add("aot_memcpy")     # caller-supplied I/O pointers are copied in/out
+    if any(c.split is not None for c in program.calls):
+        kernels.add("aot_memcpy")     # a part's copy of its layer's parameter block
     runtime = _runtime_closure(kernels)
+    if not program.meta.get("executor"):   # no <name>_run_ex: firmware gets no thread code
+        runtime = {f: t for f, t in runtime.items() if not f.startswith("aot_executor")}
     for fname, text in runtime.items():
         files[f"aot_runtime/{fname}"] = text
-    sources = [f"{name}.c", f"{name}_weights.c"]
+    sources = [f"{name}.c", f"{name}_weights.c", *sorted(f for f in binary if f.endswith(".S"))]
     kernel_files = [f for f in runtime if f.endswith(".c")]
+    if program.meta.get("executor"):
+        # The optional pthreads executor: shipped beside the kernels, never in their lists.
+        pkg = resources.files("aot.runtime_c")
+        files[f"aot_runtime/{PTHREADS_EXECUTOR}"] = (pkg / PTHREADS_EXECUTOR).read_text()
     files[f"{name}.mk"] = _makefile(name, up, sources, kernel_files, selftest)
     files["CMakeLists.txt"] = _cmake(name, sources, kernel_files, selftest)
-    return {path: text.encode("utf-8") for path, text in files.items()}
+    return {**{path: text.encode("utf-8") for path, text in files.items()}, **binary}
 
 
 def _io_signature(program: Program, io_names) -> str:
@@ -219,7 +233,9 @@ def _io_signature(program: Program, io_names) -> str:
 
 def _header(program: Program, plan: Plan, name: str, up: str, io_names) -> str:
     out = [f"#ifndef {up}_H", f"#define {up}_H", "", "#include <stdint.h>", "",
-           '#include "aot_runtime/aot_types.h"', "",
+           '#include "aot_runtime/aot_types.h"',
+           *(['#include "aot_runtime/aot_executor.h"'] if program.meta.get("executor") else []),
+           "",
            "#if AOT_RUNTIME_VERSION != 1",
            f'#error "{name} was generated for aot runtime version 1"', "#endif", "",
            "#ifdef __cplusplus", 'extern "C" {', "#endif", "",
@@ -282,9 +298,14 @@ def _header(program: Program, plan: Plan, name: str, up: str, io_names) -> str:
             " * caller; its contents need not survive between calls.",
             " * Returns AOT_OK (0), AOT_E_NULL for a NULL pointer or AOT_E_ALIGN for a",
             " * misaligned arena.",
+            *([" * AOT_E_RANGE: an index input holds a value out of its range (nothing",
+               " * after that layer ran; the outputs are not valid)."]
+              if any(c.status for c in program.calls) else []),
             " */",
-            f"int {name}_run({_io_signature(program, io_names)});", "",
-            "#ifdef __cplusplus", "}", "#endif", "", f"#endif /* {up}_H */", ""]
+            f"int {name}_run({_io_signature(program, io_names)});", ""]
+    if program.meta.get("executor"):
+        out += _run_ex_declaration(program, name, up, io_names)
+    out += ["#ifdef __cplusplus", "}", "#endif", "", f"#endif /* {up}_H */", ""]
     return "\n".join(out)
 
 
@@ -334,7 +355,7 @@ def _source(program: Program, plan: Plan, name: str, up: str, io_names, const_na
             names: Names) -> str:
     consts = program.constants()
     out = [f'#include "{name}.h"', "", '#include "aot_runtime/aot_kernels.h"', ""]
-    if plan.io_in_arena:
+    if plan.io_in_arena or any(c.split is not None for c in program.calls):
         out[-1:] = ['#include "aot_runtime/aot_math.h" /* aot_memcpy */', ""]
     out += _profile_hook(name, up)
     if consts:
@@ -355,7 +376,7 @@ def _source(program: Program, plan: Plan, name: str, up: str, io_names, const_na
         out.append("")
     if plan.arena_bytes:
         out += _static_arena(plan, name, up)
-    body, arrays, structs = [], [], []
+    body, arrays, structs, tasks = [], [], [], []
     for index, call in enumerate(program.calls):
         pname = None
         if call.params is not None:
@@ -375,7 +396,24 @@ def _source(program: Program, plan: Plan, name: str, up: str, io_names, const_na
         body.append(f"    /* {index}: {comment(call.op)} '{comment(call.layer)}' -> "
                     f"[{','.join(map(str, shape))}] */")
         body.append(f"    AOT_PROFILE_HOOK({index}, {c_string(short_name(call.layer)[:120])});")
-        body.append(_call_text(call.kernel, args))
+        if call.split is not None:
+            task = names.get("task", str(index), "layer", short_name(call.layer),
+                             suffixes=("_task",), avoid=("aot_", f"{name}_")) + "_task"
+            task_io = {t: f"tasks->{n}" for t, n in io_names.items()}
+            task_args = [_operand(op, program, plan, up, task_io, const_names, names, index)
+                         for op in call.operands]
+            tasks.append(_task_function(call, index, task, pname, task_args, name,
+                                        uses_mem=any("(mem + " in a for a in task_args)))
+            body += ["    if (tasks.parts > 1) {",
+                     f"        executor->parallel_for(executor, {task}, &tasks, tasks.parts);",
+                     "    } else {", _indent(_call_text(call.kernel, args)), "    }"]
+        elif call.status:   # a kernel that can fail (a run-time index): pass its code on
+            lines = _indent(_call_text(call.kernel, args)).split("\n")
+            lines[0] = lines[0].replace(f"{call.kernel}(", f"const int rc = {call.kernel}(", 1)
+            body += ["    {", *lines, "        if (rc != AOT_OK) {", "            return rc;",
+                     "        }", "    }"]
+        else:
+            body.append(_call_text(call.kernel, args))
     body.append(f'    AOT_PROFILE_HOOK({len(program.calls)}, "end");')
     if arrays:
         out += arrays + [""]
@@ -384,9 +422,17 @@ def _source(program: Program, plan: Plan, name: str, up: str, io_names, const_na
     io_args = [io_names[t] for t in [*program.inputs, *program.outputs]]
     if plan.io_in_arena:
         out += _io_ptr_functions(program, name, up, static=plan.arena_bytes > 0)
-    out += [f"int {name}_run({_io_signature(program, io_names)})", "{"]
+    executor = bool(program.meta.get("executor"))
+    if tasks:
+        out += _tasks_struct(program, plan, name, io_names) + tasks
+        out += [f"int {name}_run_ex({_io_signature(program, io_names)}, "
+                f"const aot_executor *executor)", "{"]
+        out.append(f"    {name}_tasks tasks;")
+    else:
+        out += [f"int {name}_run({_io_signature(program, io_names)})", "{"]
     if plan.offsets:
         out.append("    uint8_t *mem;")
+    if plan.offsets or tasks:
         out.append("")
     if plan.arena_bytes:
         out += [f"#ifdef {up}_STATIC_ARENA", "    if (arena == NULL) {",
@@ -402,6 +448,11 @@ def _source(program: Program, plan: Plan, name: str, up: str, io_names, const_na
         out.append("    (void)arena;")
     if plan.offsets:
         out.append("    mem = (uint8_t *)arena;")
+    if tasks:
+        out += [*(["    tasks.mem = mem;"] if plan.offsets else []),
+                *(f"    tasks.{a} = {a};" for a in io_args),
+                "    tasks.parts = (executor != NULL && executor->workers > 1) ? "
+                "executor->workers : 1;"]
     copy_in, copy_out = [], []
     if plan.io_in_arena:
         for kind, tensors, dst in (("INPUT", program.inputs, copy_in),
@@ -415,7 +466,79 @@ def _source(program: Program, plan: Plan, name: str, up: str, io_names, const_na
                         f"        {copy}", "    }"]
     out += [""] + copy_in + ([""] if copy_in else []) + body
     out += ([""] + copy_out if copy_out else []) + ["", "    return AOT_OK;", "}", ""]
+    if executor:
+        out += _run_wrapper(program, name, io_args, io_names, serial_first=not tasks)
     return "\n".join(out)
+
+
+def _indent(text: str) -> str:
+    return "\n".join("    " + line for line in text.split("\n"))
+
+
+def _run_ex_declaration(program: Program, name: str, up: str, io_names) -> list[str]:
+    return ["/**",
+            f" * {name}_run with the heavy layers cut into executor->workers parts that",
+            " * executor->parallel_for runs (your thread pool, an RTOS, or",
+            " * aot_runtime/aot_executor_pthreads.h). Results are bit-for-bit those of",
+            f" * {name}_run for every number of workers; NULL runs serially. See",
+            " * aot_runtime/aot_executor.h.",
+            " */",
+            f"int {name}_run_ex({_io_signature(program, io_names)}, "
+            f"const aot_executor *executor);", ""]
+
+
+def _run_wrapper(program: Program, name: str, io_args, io_names,
+                 serial_first: bool) -> list[str]:
+    """The entry point that forwards to the other: `_run_ex` when no layer is split
+    (then `_run` stays exactly the serial schedule), else `_run`."""
+    args = ", ".join([*io_args, "arena"])
+    if serial_first:
+        return [f"int {name}_run_ex({_io_signature(program, io_names)}, "
+                f"const aot_executor *executor)", "{",
+                "    (void)executor; /* no layer is heavy enough to split */",
+                f"    return {name}_run({args});", "}", ""]
+    return [f"int {name}_run({_io_signature(program, io_names)})", "{",
+            f"    return {name}_run_ex({args}, NULL);", "}", ""]
+
+
+def _tasks_struct(program: Program, plan: Plan, name: str, io_names) -> list[str]:
+    """What the parts of a split layer read: the arena, the I/O pointers, the part count."""
+    fields = ["    uint8_t *mem;"] if plan.offsets else []
+    fields += [f"    const {c_type(program.tensors[t].dtype)} *{io_names[t]};"
+               for t in program.inputs]
+    fields += [f"    {c_type(program.tensors[t].dtype)} *{io_names[t]};"
+               for t in program.outputs]
+    return [f"/* What the parts of a split layer need ({name}_run_ex). */", "typedef struct {",
+            *fields, "    int32_t parts;", f"}} {name}_tasks;", ""]
+
+
+def _task_function(call: Call, index: int, task: str, pname: str | None, args: list[str],
+                   name: str, uses_mem: bool) -> str:
+    """Part `part` of `tasks->parts` of a split call: the same kernel on its slice
+    (see aot.program.Split)."""
+    sp = call.split
+    lines = [f"/* {index}: {comment(call.op)} '{comment(short_name(call.layer))}', cut by {sp.axis} "
+             f"({sp.units} in blocks of {sp.grain}). */",
+             f"static void {task}(void *context, int32_t part)", "{",
+             f"    const {name}_tasks *tasks = (const {name}_tasks *)context;"]
+    if uses_mem:
+        lines.append("    uint8_t *mem = tasks->mem;")
+    if pname is not None:
+        lines.append(f"    {call.params.ctype} prm;")
+    lines += ["    int32_t first, count;", "",
+              f"    aot_split_range({sp.units}, {sp.grain}, part, tasks->parts, &first, &count);",
+              "    if (count == 0) {", "        return;", "    }"]
+    if pname is not None:
+        lines.append(f"    aot_memcpy(&prm, &{pname}, sizeof prm);")
+        for path, k in sp.fields:
+            lines.append(f"    prm.{path} = count{f' * {k}' if k != 1 else ''};")
+        for path, k in sp.pointer_fields:
+            lines.append(f"    prm.{path} += first{f' * {k}' if k != 1 else ''};")
+    shifted = list(args)
+    for i, k in sp.operands:
+        shifted[i] = f"{args[i]} + first" if k == 1 else f"{args[i]} + (ptrdiff_t)first * {k}"
+    lines.append(_call_text(call.kernel, (["&prm"] if pname is not None else []) + shifted))
+    return "\n".join(lines + ["}", ""])
 
 
 def _profile_hook(name: str, up: str) -> list[str]:
@@ -518,7 +641,7 @@ def _operand(op, program: Program, plan: Plan, up: str, io_names, const_names,
     return base
 
 
-def _weights(program: Program, name: str, up: str, const_names) -> str:
+def _weights(program: Program, name: str, up: str, const_names, skip=()) -> str:
     out = ["#include <stdint.h>", "",
            f"/* Define {up}_WEIGHTS_ATTR, e.g. as __attribute__((section(\".rodata.{name}\"))),",
            " * to place the constant data in a chosen linker section. */",
@@ -527,6 +650,10 @@ def _weights(program: Program, name: str, up: str, const_names) -> str:
     body = []
     for t in program.constants():
         tensor = program.tensors[t]
+        if t in skip:
+            body.append(f"/* '{comment(t)}' [{','.join(map(str, tensor.shape))}]: "
+                        f"{const_names[t]}, in {name}_weights.bin ({name}_weights.S) */\n")
+            continue
         lits = c_literals(tensor.data) if tensor.size else ["0"]
         needs_special |= any(lit.startswith(("AOT_", "(-AOT")) for lit in lits)
         body.append(f"/* '{comment(t)}' [{','.join(map(str, tensor.shape))}] */")
@@ -535,8 +662,8 @@ def _weights(program: Program, name: str, up: str, const_names) -> str:
                     f"{up}_WEIGHTS_ATTR = {{\n{wrap(lits)}\n}};\n")
     if needs_special:
         out[:2] = ["#include <stdint.h>", "", '#include "aot_runtime/aot_types.h"', ""]
-    if not body:
-        body.append(f"/* {name} has no constant data. */")
+    if not any(line.startswith("const ") for line in body):   # ISO C: no empty file
+        body.append(f"/* {name} has no constant data in C. */")
         body.append(f"extern const int {name}_no_weights;")
         body.append(f"const int {name}_no_weights = 0;\n")
     return "\n".join(out + body)
@@ -586,7 +713,11 @@ def _makefile(name: str, up: str, sources: list[str], kernels: list[str],
     if selftest:
         lines.append(f"{up}_SELFTEST_SRCS := $({up}_DIR){name}_selftest.c")
     lines += ["# -ffp-contract=off keeps float results identical across compilers.",
-              f"{up}_CFLAGS := -I$({up}_DIR) -ffp-contract=off", ""]
+              f"{up}_CFLAGS := -I$({up}_DIR) -ffp-contract=off",
+              *([f"# {name}_weights.S (.incbin) finds {name}_weights.bin through this -I;",
+                 "# make's built-in .S rule reads ASFLAGS.",
+                 f"{up}_ASFLAGS := -I$({up}_DIR)"]
+                if any(s.endswith(".S") for s in sources) else []), ""]
     return "\n".join(lines)
 
 
@@ -598,6 +729,8 @@ def _cmake(name: str, sources: list[str], kernels: list[str], selftest: bool) ->
         "# Several models: add_subdirectory() each; they share one `aot_runtime` library",
         "# holding every kernel they use, each file once.",
         "cmake_minimum_required(VERSION 3.13)",
+        *(["enable_language(ASM)  # the weights blob's .incbin file"]
+          if any(s.endswith(".S") for s in sources) else []),
         "if(NOT TARGET aot_runtime)",
         "    add_library(aot_runtime STATIC)",
         "    set_target_properties(aot_runtime PROPERTIES C_STANDARD 99 C_STANDARD_REQUIRED ON)",

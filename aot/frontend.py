@@ -322,6 +322,16 @@ def _small_value(t: Tensor | None, known: dict[str, np.ndarray]) -> np.ndarray |
     return value if value is not None and value.size <= _MAX_SHAPE_DATA else None
 
 
+def _small_outputs(node: Node, types: dict, hints: dict) -> bool:
+    """Every output has a known static shape of at most _MAX_SHAPE_DATA elements."""
+    for out in node.outputs:
+        tp = types.get(out) or hints.get(out) if out else None
+        shape = _static_shape(tp) if tp is not None else None
+        if out and (shape is None or math.prod(shape) > _MAX_SHAPE_DATA):
+            return False
+    return True
+
+
 def _infer_outputs(node: Node, tensors: dict[str, Tensor], opsets: dict[str, int],
                    hints: dict[str, onnx.TypeProto], known: dict[str, np.ndarray]) -> dict[str, Tensor]:
     in_tensors = [tensors[i] if i else None for i in node.inputs]
@@ -371,7 +381,9 @@ def _infer_outputs(node: Node, tensors: dict[str, Tensor], opsets: dict[str, int
         from aot.passes.fold import shape_value
         evaluated = {node.outputs[0]: shape_value(node, in_tensors[0].shape)}
     elif all(t is None or v is not None for t, v in zip(in_tensors, values)) and \
-            any(t is not None and not t.is_const for t in in_tensors):
+            (any(t is not None and not t.is_const for t in in_tensors)
+             or _small_outputs(node, types, hints)):
+        # Small all-constant nodes too: a Cast of a Constant may feed a shape.
         evaluated = dict(zip(node.outputs, _evaluate(node, values)))
     if evaluated is not None:
         known.update(evaluated)

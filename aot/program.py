@@ -54,6 +54,41 @@ Operand = Ref | Null | Scratch
 
 
 @dataclass(frozen=True)
+class Split:
+    """How a call's work divides into independent parts, for worker threads.
+
+    The call's output is `units` independent units along one axis (`axis`
+    names it for comments and reports: "out_c", "groups", "rows", "cols",
+    "batch"). At run time the emitted task for part p of n covers units
+    [first, first + count): whole blocks of `grain` units, the blocks dealt
+    out evenly (aot_split_range in aot_executor.h), so a kernel that works in
+    blocks of `grain` runs every block the same way whatever n is and the
+    results do not depend on the number of parts. For its part the task calls
+    the same kernel with a copy of the parameter block in which
+
+    - each `fields` entry (path, per_unit) is set to count * per_unit (a
+      dotted path reaches into a sub-struct: "conv.out_c");
+    - each `pointer_fields` entry (path, per_unit), a pointer inside the
+      block (e.g. per-channel multipliers), advances by first * per_unit
+      elements;
+    - operand i of each `operands` entry (i, per_unit) advances by
+      first * per_unit elements.
+
+    A lowering rule that knows its kernel can be cut this way sets
+    `Call.split`; aot.targets.split fills it in for the portable kernels and
+    decides which calls are worth splitting. Calls with scratch are never
+    split (the parts would share it).
+    """
+
+    axis: str
+    units: int
+    grain: int = 1
+    fields: tuple[tuple[str, int], ...] = ()
+    pointer_fields: tuple[tuple[str, int], ...] = ()
+    operands: tuple[tuple[int, int], ...] = ()
+
+
+@dataclass(frozen=True)
 class Call:
     kernel: str                       # C function, e.g. "aot_conv2d_f32"
     params: Params | None
@@ -79,6 +114,12 @@ class Call:
     # over an input: the out-of-place kernel, without scratch. This call itself is
     # correct either way; see aot.passes.memory_plan.select_inplace_kernels.
     fallback: Call | None = None
+    # The kernel returns int: AOT_OK, or a negative AOT_E_... code that <name>_run
+    # passes on at once (e.g. an out-of-range run-time index).
+    status: bool = False
+    # How the call may be cut into parts run by worker threads (see Split); after
+    # aot.targets.split.plan_splits, set only on the calls that are split.
+    split: Split | None = None
 
     @property
     def output(self) -> Ref | None:

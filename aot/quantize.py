@@ -16,7 +16,8 @@ our int8 pipeline, passes/qdq.py, folds it) with TFLite's int8 scheme:
   their only reader (zero point -128 for a Relu: the clamp is the int8 range);
 - ops that TFLite runs with one scale on input and output (pools, reshapes,
   transposes, concat, a standalone Relu/Clip) get one range for both;
-- Softmax output scale 1/256, zero point -128 (TFLite's fixed parameters);
+- Softmax and Sigmoid output scale 1/256, zero point -128, Tanh 1/128, 0
+  (TFLite's fixed parameters); Pad keeps its input's range (TFLite's PAD);
 - MatMul + bias Add becomes Gemm and BatchNormalization after Conv is folded
   into the Conv first, so both quantize as one int8 op with an int32 bias.
 
@@ -49,9 +50,13 @@ from aot.errors import ModelError, UsageError
 
 # Ops that TFLite's int8 kernels run with the input's scale and zero point on the output.
 SAME_QUANT_OPS = {"MaxPool", "AveragePool", "GlobalAveragePool", "Reshape", "Flatten",
-                  "Squeeze", "Unsqueeze", "Transpose", "Concat"}
+                  "Squeeze", "Unsqueeze", "Transpose", "Concat", "Pad"}
 SOFTMAX_SCALE = 1.0 / 256.0
 SOFTMAX_ZERO_POINT = -128
+# Output (scale, zero point) TFLite's int8 kernels fix: softmax and logistic cover
+# [0, 1), tanh [-1, 1).
+FIXED_OUTPUT = {"Softmax": (SOFTMAX_SCALE, SOFTMAX_ZERO_POINT), "Sigmoid": (1.0 / 256.0, -128),
+                "Tanh": (1.0 / 128.0, 0)}
 
 
 @dataclass
@@ -262,9 +267,10 @@ def _overrides(model: onnx.ModelProto, per_channel: bool) -> dict:
                 # weight-quantized one): per tensor keeps them exact, per channel would
                 # round them a second time.
                 over[n.input[1]] = [{"symmetric": True}]
-        elif n.op_type == "Softmax":
-            over[n.output[0]] = [{"scale": np.array(SOFTMAX_SCALE, np.float32),
-                                  "zero_point": np.array(SOFTMAX_ZERO_POINT, np.int8)}]
+        elif n.op_type in FIXED_OUTPUT:
+            scale, zero_point = FIXED_OUTPUT[n.op_type]
+            over[n.output[0]] = [{"scale": np.array(scale, np.float32),
+                                  "zero_point": np.array(zero_point, np.int8)}]
         elif n.op_type in ("Gemm", "MatMul") and per_channel:
             # One weight scale for fully connected layers, as TFLite and our kernel use.
             for w in n.input[1:2]:

@@ -64,14 +64,16 @@ def _to_reshape(graph: Graph, node: Node) -> Rewrite | None:
 def _reshape(graph: Graph, node: Node) -> Rewrite | None:
     src = graph.tensor(node.inputs[0])
     out = graph.tensor(node.outputs[0])
-    if src.shape == out.shape:
+    if src.shape == out.shape and src.quant == out.quant:   # else an int8 requantization
         return _forward(graph, node, src.name, out.name)
     if graph.const(node.inputs[1]) is not None and tuple(graph.const(node.inputs[1])) != out.shape:
         # normalize -1 / 0 entries to the static shape, so lowering reads one form
         return _to_reshape(graph, node)
     producer = graph.producers().get(src.name)
     if producer is not None and producer.op == "Reshape" and src.name not in graph.outputs \
+            and graph.tensor(producer.inputs[0]).quant == src.quant \
             and all(node is n or src.name not in n.inputs for n in graph.nodes):
+        # (a first Reshape that requantizes keeps its own saturation: no merge)
         merged = node.with_(inputs=(producer.inputs[0], node.inputs[1]))
         return Rewrite([producer, node], [merged])
     return None

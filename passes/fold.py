@@ -5,6 +5,9 @@ tensors holding its outputs (computed with ONNX's reference runtime), and
 every Shape/Size node is replaced by its value, which is static once the
 frontend is done. Nodes are folded in order, so whole constant chains
 (Shape -> Gather -> Concat -> Reshape's shape) disappear in one pass.
+Weight-only int8 dequantization, `Mul(Cast(int8 constant), scale)`, is not
+folded to float32 (four times the bytes): it first becomes one
+`_WeightDequant` node (aot.passes.weight_only), which this pass leaves alone.
 """
 
 from __future__ import annotations
@@ -40,6 +43,9 @@ def shape_value(node, input_shape: tuple[int, ...]) -> np.ndarray | None:
 
 
 def fold_constants(graph: Graph) -> Graph:
+    from aot.passes.weight_only import keep_int8_weights
+
+    graph = keep_int8_weights(graph)
     tensors = dict(graph.tensors)
     nodes = []
     for node in graph.nodes:

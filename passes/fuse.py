@@ -17,6 +17,7 @@ import numpy as np
 
 from aot.ir import Graph, Node, Tensor
 from aot.passes.rewrite import Rewrite, apply_rules, sole_consumer
+from aot.passes.fuse_transformer import fuse_transformer
 
 ACT_KINDS = {"Relu": 1, "Clip": 2, "LeakyRelu": 3, "HardSigmoid": 4, "HardSwish": 5}
 FUSES_ACTIVATION = ("Conv", "Gemm", "MatMul", "Add", "Sub", "Mul", "Div")
@@ -138,4 +139,5 @@ FUSE_RULES = [
 
 
 def fuse(graph: Graph) -> Graph:
-    return apply_rules(graph, FUSE_RULES)
+    # transformer patterns first: their Mul/Add/Div must not fuse as activations
+    return apply_rules(fuse_transformer(graph), FUSE_RULES)

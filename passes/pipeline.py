@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from typing import Callable, Sequence
 
+from aot.intsafety import check_int8_accumulators
 from aot.ir import Graph, IRError, verify
 from aot.passes.cleanup import eliminate_dead_code, simplify
 from aot.passes.fold import fold_constants
 from aot.passes.fuse import fuse
+from aot.passes.fuse_activation import fuse_activations
+from aot.passes.fuse_affine import fuse_affine
 from aot.passes.qdq import fold_qdq
 
 Pass = Callable[[Graph], Graph]
@@ -22,8 +25,11 @@ FLOAT_PIPELINE: Sequence[tuple[str, Pass]] = (
     ("fold", fold_constants),
     ("simplify", simplify),
     ("dce", eliminate_dead_code),
+    ("fuse-affine", fuse_affine),
+    ("fuse-hardswish", fuse_activations),
     ("fuse", fuse),
     ("dce-final", eliminate_dead_code),
+    ("int-safety", check_int8_accumulators),   # check only: int8 accumulators fit int32
 )
 
 

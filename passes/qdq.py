@@ -33,15 +33,18 @@ from aot.ir import Graph, Node, Quant, Tensor
 from aot.passes.rewrite import Rewrite, apply_rules, sole_consumer
 
 # Ops whose int8 form exists (lowering decides per attribute form).
-INT8_OPS = {"Conv", "MatMul", "Gemm", "Add", "AveragePool", "MaxPool", "GlobalAveragePool",
-            "ReduceMean", "Softmax", "Relu", "Clip", "Reshape", "Flatten", "Squeeze",
+INT8_OPS = {"Conv", "MatMul", "Gemm", "Add", "Mul", "AveragePool", "MaxPool",
+            "GlobalAveragePool", "ReduceMean", "Softmax", "Sigmoid", "Tanh", "HardSwish",
+            "LeakyRelu", "HardSigmoid", "Relu", "Clip", "Pad", "Reshape", "Flatten", "Squeeze",
             "Unsqueeze", "Transpose", "Concat"}
 SHAPE_OPS = {"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Transpose"}
 # Ops that only move or select codes, valid on quantized data under one (scale,
-# zero point): QOperator models apply them to int8/uint8 tensors directly.
-CODE_OPS = SHAPE_OPS | {"MaxPool"}
+# zero point): QOperator models apply them to int8/uint8 tensors directly (Pad
+# with the zero point as its constant).
+CODE_OPS = SHAPE_OPS | {"MaxPool", "Pad"}
+# Pad's constant_value stays a (dequantized) constant: lowering turns it into a code.
 _STATIC_INPUTS = {("Reshape", 1), ("Squeeze", 1), ("Unsqueeze", 1), ("Clip", 1), ("Clip", 2),
-                  ("ReduceMean", 1)}
+                  ("ReduceMean", 1), ("Pad", 1), ("Pad", 2), ("Pad", 3)}
 # Integer ops with raw integer operands: (data input, zero-point input) pairs.
 INTEGER_OPS = {"ConvInteger": ((0, 2), (1, 3)), "MatMulInteger": ((0, 2), (1, 3))}
 
@@ -288,6 +291,7 @@ QOPERATORS = {
     "QLinearAveragePool": ("AveragePool", [(0, 1, 2)], (3, 4)),
     "QLinearSoftmax": ("Softmax", [(0, 1, 2)], (3, 4)),
     "QLinearSigmoid": ("Sigmoid", [(0, 1, 2)], (3, 4)),
+    "QLinearLeakyRelu": ("LeakyRelu", [(0, 1, 2)], (3, 4)),
 }
 
 

@@ -110,6 +110,29 @@ void aot_pad_f32(const aot_pad_params *params, const float *x, float *y);
 void aot_scale_shift_f32(const aot_scale_shift_params *params, const float *x,
                          const float *scale, const float *shift, float *y);
 
+/**
+ * Resize [planes][in_h][in_w] -> [planes][out_h][out_w] from compile-time tables.
+ * Nearest: y[p][oy][ox] = x[p][index_h[oy]][index_w[ox]].
+ * Separable: index_h/coeff_h are [out_h][taps_h], index_w/coeff_w [out_w][taps_w]
+ * (indices in [0, in_h) / [0, in_w)); y = sum_i coeff_h[i] * sum_j coeff_w[j] * x[ih_i][iw_j].
+ * An index of -1 (the first tap, for separable) gives extrapolation_value.
+ */
+void aot_resize_nearest_f32(const aot_resize_params *params, const float *x,
+                            const int32_t *index_h, const int32_t *index_w, float *y);
+void aot_resize_separable_f32(const aot_resize_params *params, const float *x,
+                              const int32_t *index_h, const float *coeff_h,
+                              const int32_t *index_w, const float *coeff_w, float *y);
+
+/**
+ * Transposed convolution, NCHW: input [batch][in_c][in_h][in_w]; weights as ONNX
+ * has them, [in_c][out_c / groups][kernel_h][kernel_w]; bias [out_c] or NULL;
+ * output [batch][out_c][out_h][out_w]. Input (iy, ix) tap (ky, kx) adds to output
+ * (iy * stride_h - pad_top + ky * dilation_h, ix * stride_w - pad_left + kx * dilation_w);
+ * outputs no tap reaches hold the bias (output_padding).
+ */
+void aot_conv_transpose2d_f32(const aot_conv2d_params *params, const float *input,
+                              const float *weights, const float *bias, float *output);
+
 /* ---- int8 ---- */
 
 /** int8 convolution (also depthwise: groups == in_c), see aot_conv2d_s8_params;
@@ -126,6 +149,51 @@ void aot_depthwise_conv2d_inplace_s8(const aot_depthwise_conv2d_inplace_s8_param
 void aot_pointwise_conv2d_inplace_s8(const aot_conv2d_s8_params *params, const int8_t *input,
                                      const int8_t *weights, const int32_t *bias,
                                      int8_t *output, void *scratch);
+
+/**
+ * Cortex-M DSP-extension variants (SMLAD/SXTB16; targets/rules_dsp.py), bit-exact
+ * with aot_conv2d_s8 / aot_fully_connected_s8. NCHW as those. Common to all:
+ * bias [out_c] (always present) has input_offset * sum(channel's weights)
+ * folded in (int32 wrap); multipliers/shifts are [out_c] tables; weights
+ * symmetric (weights_offsets unused). Scratch: bytes the rule computes.
+ *
+ * aot_conv2d_dsp_s8: groups 1, any kernel/stride/dilation/padding; weights
+ * [out_c][k4] (k4 = in_c * kernel_h * kernel_w rounded up to 4) in the pair
+ * layout: [out_c / 2][k4 / 4][2 rows][4 bytes], an odd last row paired with a
+ * zero row, each 4-byte group stored (0, 2, 1, 3); scratch 4 * k4. In place (output at
+ * input's address) as aot_pointwise_conv2d_inplace_s8 when 1x1, stride 1, no pad.
+ * aot_pointwise_conv2d_dsp_s8: the same for 1x1, stride 1, no padding (in place
+ * likewise); k4 = in_c rounded up to 4; scratch 4 * k4.
+ * aot_depthwise_conv2d_3x3_dsp_s8: groups == in_c == out_c, 3x3, dilation 1,
+ * stride_w 1 or 2; weights as aot_conv2d_s8's; scratch hp * wp + 4 with
+ * hp = (out_h - 1) * stride_h + 3, wp = (out_w - 1) * stride_w + 3.
+ * aot_depthwise_conv2d_dsp_s8: groups == in_c, out_c = in_c * multiplier, any
+ * kernel/stride/dilation/padding; weights [out_c][kernel_h][kw4] (rows
+ * zero-padded to a multiple of 4); scratch hp * wp + 4 (hp, wp: the padded
+ * extent read). Both depthwise ones run in place when multiplier is 1 and
+ * out_h * out_w <= in_h * in_w.
+ * aot_fully_connected_dsp_s8: weights in the quad layout [n4 / 4][k4 / 4][4 rows]
+ * [4 bytes] (n, k rounded up to 4, zero-padded, natural byte order),
+ * weights_offset 0, multipliers/shifts [n]; no scratch.
+ */
+void aot_conv2d_dsp_s8(const aot_conv2d_s8_params *params, const int8_t *input,
+                       const int8_t *weights, const int32_t *bias, int8_t *output,
+                       void *scratch);
+void aot_pointwise_conv2d_dsp_s8(const aot_conv2d_s8_params *params, const int8_t *input,
+                                 const int8_t *weights, const int32_t *bias, int8_t *output,
+                                 void *scratch);
+void aot_depthwise_conv2d_3x3_dsp_s8(const aot_conv2d_s8_params *params,
+                                     const int8_t *input, const int8_t *weights,
+                                     const int32_t *bias, int8_t *output, void *scratch);
+void aot_depthwise_conv2d_dsp_s8(const aot_conv2d_s8_params *params, const int8_t *input,
+                                 const int8_t *weights, const int32_t *bias, int8_t *output,
+                                 void *scratch);
+void aot_fully_connected_dsp_s8(const aot_fully_connected_s8_params *params,
+                                const int8_t *input, const int8_t *weights,
+                                const int32_t *bias, int8_t *output);
+/** DSP-variant int8 add of same-shape tensors (ndim == 0; shifts <= 0), as aot_add_s8. */
+void aot_add_dsp_s8(const aot_add_s8_params *params, const int8_t *a, const int8_t *b,
+                    int8_t *y);
 
 /** int8 fully connected, see aot_fully_connected_s8_params. bias may be NULL. */
 void aot_fully_connected_s8(const aot_fully_connected_s8_params *params, const int8_t *input,
@@ -160,6 +228,19 @@ void aot_avgpool2d_s8(const aot_pool2d_s8_params *params, const int8_t *x, int8_
 /** int8 softmax (TFLite reference semantics, bit-exact). */
 void aot_softmax_s8(const aot_softmax_s8_params *params, const int8_t *x, int8_t *y);
 
+/** int8 broadcasting multiply (TFLite semantics), see aot_mul_s8_params. */
+void aot_mul_s8(const aot_mul_s8_params *params, const int8_t *a, const int8_t *b,
+                int8_t *y);
+
+/** int8 table lookup y[i] = table[x[i] + 128] over params->size codes: every int8
+ *  unary op (sigmoid, tanh, hard-swish, leaky ReLU, hard sigmoid), its table
+ *  computed at compile time. table has 256 entries. In place allowed. */
+void aot_lut_s8(const aot_size_params *params, const int8_t *x, const int8_t *table,
+                int8_t *y);
+
+/** int8 N-d pad (constant, reflect, edge or wrap), see aot_pad_s8_params. */
+void aot_pad_s8(const aot_pad_s8_params *params, const int8_t *x, int8_t *y);
+
 /** Dense N-d transpose of 1-byte elements. */
 void aot_transpose_s8(const aot_transpose_params *params, const int8_t *x, int8_t *y);
 
@@ -177,6 +258,152 @@ void aot_convert_s8_u8(const aot_size_params *params, const int8_t *x, uint8_t *
 /** float -> int8 and int8 -> float at the model's edges. */
 void aot_quantize_f32_s8(const aot_quantize_params *params, const float *x, int8_t *y);
 void aot_dequantize_s8_f32(const aot_quantize_params *params, const int8_t *x, float *y);
+
+/*
+ * AArch64 NEON (Armv8.0) and DotProd (Armv8.2 SDOT) variants (targets/rules_neon.py),
+ * bit-exact with the portable kernels on the same parameters. Built only where the
+ * compiler targets AArch64 with NEON (DotProd for *_dotprod_*). The lowering folds
+ * input_offset * sum(w) into `bias` (never NULL here) and re-lays weights out:
+ * aot_conv2d_neon_s8: groups 1, any kernel/stride/dilation/padding; weights
+ *   [ceil(out_c/8)][K][8], K = in_c * kernel_h * kernel_w, zero padded; scratch K * 8 bytes.
+ * aot_conv2d_dotprod_s8: the same with weights [ceil(out_c/4)][ceil(K/4)][4][4];
+ *   scratch ceil(K/4) * 64 bytes. Both run in place when pointwise (1x1, stride 1, no pad).
+ * aot_depthwise_conv2d_neon_s8: groups == in_c == out_c; weights [C][kh][kw]; scratch:
+ *   the padded plane and tap offsets (rules_neon.depthwise_s8_scratch). Runs in place.
+ * aot_fully_connected_{neon,dotprod}_s8: weights [n][k], symmetric (weights offset 0).
+ * aot_add_neon_s8: same-shape operands only (ndim 0); y may alias a or b.
+ */
+void aot_conv2d_neon_s8(const aot_conv2d_s8_params *params, const int8_t *input,
+                        const int8_t *weights, const int32_t *bias, int8_t *output,
+                        void *scratch);
+void aot_conv2d_dotprod_s8(const aot_conv2d_s8_params *params, const int8_t *input,
+                           const int8_t *weights, const int32_t *bias, int8_t *output,
+                           void *scratch);
+void aot_depthwise_conv2d_neon_s8(const aot_conv2d_s8_params *params, const int8_t *input,
+                                  const int8_t *weights, const int32_t *bias, int8_t *output,
+                                  void *scratch);
+void aot_fully_connected_neon_s8(const aot_fully_connected_s8_params *params,
+                                 const int8_t *input, const int8_t *weights,
+                                 const int32_t *bias, int8_t *output);
+void aot_fully_connected_dotprod_s8(const aot_fully_connected_s8_params *params,
+                                    const int8_t *input, const int8_t *weights,
+                                    const int32_t *bias, int8_t *output);
+void aot_add_neon_s8(const aot_add_s8_params *params, const int8_t *a, const int8_t *b,
+                     int8_t *y);
+/*
+ * float32 NEON variants: same layouts and parameters as aot_conv2d_f32 /
+ * aot_matmul_f32 but fused multiply-adds (within float tolerance of the portable
+ * kernels, not bit-equal). aot_conv2d_neon_f32: groups 1, weights [ceil(out_c/8)][K][8],
+ * scratch K * 8 floats; in place when pointwise. aot_depthwise_conv2d_neon_f32:
+ * groups == in_c == out_c, weights [C][kh][kw], scratch as its int8 twin in floats;
+ * in place. aot_matmul_neon_f32: b_col_stride == 1 only.
+ */
+void aot_conv2d_neon_f32(const aot_conv2d_params *params, const float *input,
+                         const float *weights, const float *bias, float *output, void *scratch);
+void aot_depthwise_conv2d_neon_f32(const aot_conv2d_params *params, const float *input,
+                                   const float *weights, const float *bias, float *output,
+                                   void *scratch);
+void aot_matmul_neon_f32(const aot_matmul_params *params, const float *a, const float *b,
+                         const float *bias, float *y);
+
+/* ---- x86 variants (AVX2 + FMA, AVX-512 VNNI); empty objects on other CPUs ---- */
+
+/**
+ * Same results as the portable kernel of the same op, int8 bit for bit; float
+ * within FMA rounding (products fused with the sum). Layouts, set by
+ * targets/rules_x86.py (scratch: tap table + input phase planes, see
+ * aot_conv2d_x86_impl.h and rules_x86.phase_scratch):
+ * aot_conv2d_avx2_f32: groups == 1, weights as aot_conv2d_f32.
+ * aot_depthwise_conv2d_avx2_f32: groups == in_c, out_c = in_c * multiplier.
+ * aot_depthwise_conv2d_avx2_s8: the same on int8; weights as float [out_c][kh][kw]
+ *   with sum |w| * 255 < 2^24 per channel (float sums exact); symmetric weights.
+ * aot_conv2d_avx2_s8: groups == 1, symmetric weights packed as int16 pairs in int32
+ *   [out_c][ceil(in_c / 2)][kh * kw] (low half: even channel); bias may be NULL.
+ * aot_conv2d_avx512_s8: groups == 1, weights packed as int8 quads in int32
+ *   [out_c][ceil(in_c / 4)][kh * kw]; bias [out_c] folded: bias + (input_offset - 128) * sum w.
+ * aot_fully_connected_{avx2,avx512}_s8: weights [n][k] without zero point; bias [n] folded:
+ *   bias + input_offset * sum w (avx2), bias + (input_offset - 128) * sum w (avx512).
+ * aot_matmul_avx2_f32: b_col_stride == 1, bias_col_stride 0 or 1.
+ */
+void aot_conv2d_avx2_f32(const aot_conv2d_params *params, const float *input,
+                         const float *weights, const float *bias, float *output, void *scratch);
+void aot_depthwise_conv2d_avx2_f32(const aot_conv2d_params *params, const float *input,
+                                   const float *weights, const float *bias, float *output,
+                                   void *scratch);
+void aot_depthwise_conv2d_avx2_s8(const aot_conv2d_s8_params *params, const int8_t *input,
+                                  const float *weights, const int32_t *bias, int8_t *output,
+                                  void *scratch);
+void aot_conv2d_avx2_s8(const aot_conv2d_s8_params *params, const int8_t *input,
+                        const int32_t *weights, const int32_t *bias, int8_t *output,
+                        void *scratch);
+void aot_conv2d_avx512_s8(const aot_conv2d_s8_params *params, const int8_t *input,
+                          const int32_t *weights, const int32_t *bias, int8_t *output,
+                          void *scratch);
+void aot_fully_connected_avx2_s8(const aot_fully_connected_s8_params *params,
+                                 const int8_t *input, const int8_t *weights,
+                                 const int32_t *bias, int8_t *output);
+void aot_fully_connected_avx512_s8(const aot_fully_connected_s8_params *params,
+                                   const int8_t *input, const int8_t *weights,
+                                   const int32_t *bias, int8_t *output);
+void aot_matmul_avx2_f32(const aot_matmul_params *params, const float *a, const float *b,
+                         const float *bias, float *y);
+/** aot_add_s8 for same-shape operands (ndim 0); y may alias a or b. */
+void aot_add_avx2_s8(const aot_add_s8_params *params, const int8_t *a, const int8_t *b,
+                     int8_t *y);
+
+/* ---- transformer ops (targets/rules_transformer.py) ---- */
+
+/**
+ * Layer normalization of each of params->outer rows of params->inner floats:
+ * y = (x - mean) / sqrt(var + epsilon) * scale + bias (biased variance).
+ * scale [inner]; bias [inner] or NULL; mean_out, inv_std_out [outer] (the row's
+ * mean and 1 / sqrt(var + epsilon)) or NULL. y may be x (in place).
+ */
+void aot_layer_norm_f32(const aot_layer_norm_params *params, const float *x,
+                        const float *scale, const float *bias, float *y, float *mean_out,
+                        float *inv_std_out);
+
+/**
+ * Weight-only int8 matrix product: x [m][k] float, w [k][n] int8 (any value),
+ * scale [n] float (the per-output-column dequantization scale), bias [n] or
+ * NULL, y [m][n]: y = scale * (x . w) + bias. Needs k >= 1.
+ */
+void aot_matmul_w8_f32(const aot_matmul_w8_params *params, const float *x,
+                       const int8_t *w, const float *scale, const float *bias, float *y);
+
+/** y = erf(x) (aot_erff). In place allowed. */
+void aot_erf_f32(const aot_unary_params *params, const float *x, float *y);
+/** Exact GELU, y = x * 0.5 * (1 + erf(x / sqrt 2)). In place allowed. */
+void aot_gelu_f32(const aot_unary_params *params, const float *x, float *y);
+/** tanh-approximated GELU, 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))). In place allowed. */
+void aot_gelu_tanh_f32(const aot_unary_params *params, const float *x, float *y);
+/** y = 1 where x is NaN, else 0 (bool bytes). */
+void aot_isnan_f32(const aot_unary_params *params, const float *x, uint8_t *y);
+/** Broadcasting logical and of bool bytes (any nonzero byte is true); y is 0 or 1. */
+void aot_and_bool(const aot_binary_params *params, const uint8_t *a, const uint8_t *b,
+                  uint8_t *y);
+/** Broadcasting out = cond ? x : y, cond bool bytes; see aot_where_params. */
+void aot_where_f32(const aot_where_params *params, const uint8_t *cond, const float *x,
+                   const float *y, float *out);
+/** Elementwise type conversion, see aot_cast_params (src and dst do not overlap). */
+void aot_cast(const aot_cast_params *params, const void *src, void *dst);
+
+/**
+ * Gather with run-time int64 indices (ONNX Gather): data [outer][axis_dim][inner
+ * bytes] -> output [outer][count][inner bytes]. Returns AOT_E_RANGE, writing
+ * nothing, if an index lies outside [-axis_dim, axis_dim); else AOT_OK.
+ */
+int aot_gather(const aot_gather_params *params, const void *data, const int64_t *indices,
+               void *output);
+/**
+ * Embedding lookup in an int8 table (weight-only int8): output [count][cols] float,
+ * row r = table[i] * scale (see aot_gather_w8_params), i = indices[r]. Returns
+ * AOT_E_RANGE, writing nothing, if an index lies outside [-rows, rows); else AOT_OK.
+ */
+int aot_gather_w8_f32(const aot_gather_w8_params *params, const int64_t *indices,
+                      const int8_t *table, const float *scale, float *output);
+/** Rows of bytes copied from compile-time offsets, see aot_gather_rows_params. */
+void aot_gather_rows(const aot_gather_rows_params *params, const void *src, void *dst);
 
 #ifdef __cplusplus
 }

@@ -33,6 +33,13 @@ float aot_expf(float x);
  * exactly +-1 for |x| > 9.02 (and +-inf); NaN in, NaN out.
  */
 float aot_tanhf(float x);
+/**
+ * erf(x); error at most 2 ulp and 1.2e-7 absolute (also with fused
+ * multiply-adds), measured over a dense sample of [0, 4.5] against float64
+ * (tests/test_math.py). Exactly +-1 for |x| > 3.92 (and +-inf), erf(-0) = -0;
+ * NaN in, NaN out.
+ */
+float aot_erff(float x);
 
 #ifdef __cplusplus
 }

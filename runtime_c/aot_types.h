@@ -210,6 +210,16 @@ typedef struct {
     int32_t outer, channels, inner;
 } aot_scale_shift_params;
 
+/* Resize of the last two axes of a dense [planes][in_h][in_w] tensor into
+ * [planes][out_h][out_w] (aot_resize_nearest_f32, aot_resize_separable_f32). */
+typedef struct {
+    int32_t planes;
+    int32_t in_h, in_w;
+    int32_t out_h, out_w;
+    int32_t taps_h, taps_w;     /* separable only: taps per output row / column */
+    float extrapolation_value;  /* where a table index is -1 (tf_crop_and_resize) */
+} aot_resize_params;
+
 
 /*
  * ---- int8 (TFLite int8 scheme) ----
@@ -344,6 +354,32 @@ typedef struct {
     int32_t act_min, act_max;
 } aot_clamp_s8_params;
 
+/* Elementwise multiply with broadcasting (dims/strides as aot_add_s8_params),
+ * TFLite's quantized Mul: y = clamp(MultiplyByQuantizedMultiplier(
+ * (a + a_offset) * (b + b_offset), output_multiplier, output_shift)
+ * + output_offset, act_min, act_max), the multiplier representing
+ * a_scale * b_scale / output_scale. */
+typedef struct {
+    int32_t size;
+    int32_t ndim;
+    int32_t dims[AOT_MAX_DIMS];
+    int32_t a_strides[AOT_MAX_DIMS];
+    int32_t b_strides[AOT_MAX_DIMS];
+    int32_t a_offset, b_offset;
+    int32_t output_offset, output_multiplier, output_shift;
+    int32_t act_min, act_max;
+} aot_mul_s8_params;
+
+/* int8 N-d pad: aot_pad_params' geometry and mode, the constant as an int8 code. */
+typedef struct {
+    int32_t ndim;
+    int32_t in_dims[AOT_MAX_DIMS];
+    int32_t out_dims[AOT_MAX_DIMS];
+    int32_t pads_begin[AOT_MAX_DIMS];
+    int32_t mode;   /* aot_pad_mode */
+    int32_t value;  /* in [-128, 127] */
+} aot_pad_s8_params;
+
 /* A plain element count (conversions between uint8 and int8 codes). */
 typedef struct {
     int32_t size;
@@ -356,6 +392,83 @@ typedef struct {
     float scale;
     int32_t zero_point;
 } aot_quantize_params;
+
+/* Transformer ops (targets/rules_transformer.py). */
+
+/* Layer normalization of `outer` rows of `inner` elements each. */
+typedef struct {
+    int32_t outer;
+    int32_t inner;
+    float epsilon;
+} aot_layer_norm_params;
+
+/* Y[m][n] = scale[n] * sum_k X[m][k] * W[k][n] + bias[n], W int8 (weight-only int8). */
+typedef struct {
+    int32_t m, n, k;
+} aot_matmul_w8_params;
+
+/*
+ * Gather along one axis with run-time indices: data is [outer][axis_dim][inner]
+ * (inner counted in bytes), indices has `count` entries, output is
+ * [outer][count][inner]. An index i is valid in [-axis_dim, axis_dim).
+ */
+typedef struct {
+    int32_t outer;
+    int32_t axis_dim;
+    int32_t count;
+    int32_t inner_bytes;
+} aot_gather_params;
+
+/*
+ * Embedding lookup in an int8 table [rows][cols] with float scales: output row r
+ * is q[i][c] * scale[i * scale_row_stride + c * scale_col_stride], i = indices[r].
+ */
+typedef struct {
+    int32_t rows, cols;
+    int32_t count;
+    int32_t scale_row_stride, scale_col_stride;
+} aot_gather_w8_params;
+
+/* Row r of the output (row_bytes bytes) is the bytes at src + offsets[r]:
+ * gathers with indices known at compile time (Gather, GatherND). */
+typedef struct {
+    int32_t rows;
+    int32_t row_bytes;
+    const int32_t *offsets;
+} aot_gather_rows_params;
+
+/* Broadcasting Where(cond, x, y) over `ndim` dims (strides in elements, 0
+ * broadcasts); ndim == 0: all dense with `size` elements. */
+typedef struct {
+    int32_t size;
+    int32_t ndim;
+    int32_t dims[AOT_MAX_DIMS];
+    int32_t c_strides[AOT_MAX_DIMS];
+    int32_t x_strides[AOT_MAX_DIMS];
+    int32_t y_strides[AOT_MAX_DIMS];
+} aot_where_params;
+
+/* Element types, numbered as ONNX's TensorProto.DataType. */
+typedef enum {
+    AOT_DT_FLOAT = 1,
+    AOT_DT_UINT8 = 2,
+    AOT_DT_INT8 = 3,
+    AOT_DT_UINT16 = 4,
+    AOT_DT_INT16 = 5,
+    AOT_DT_INT32 = 6,
+    AOT_DT_INT64 = 7,
+    AOT_DT_BOOL = 9,    /* one byte, 0 or 1 */
+    AOT_DT_DOUBLE = 11,
+    AOT_DT_UINT32 = 12,
+    AOT_DT_UINT64 = 13
+} aot_dtype;
+
+/* Elementwise type conversion of `size` elements from `from` to `to` (aot_dtype). */
+typedef struct {
+    int32_t size;
+    int32_t from;
+    int32_t to;
+} aot_cast_params;
 
 #ifdef __cplusplus
 }

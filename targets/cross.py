@@ -54,6 +54,13 @@ TOOLCHAINS = ("zig", "gcc")
 # Guard bytes on each side of the arena; a multiple of every target's arena alignment.
 HARNESS_GUARD = 256
 CROSS_FAMILIES = ("cortex-m", "aarch64")
+# Needs an OS; bare-metal images run the parts of split layers with the harness's executor.
+PTHREADS_EXECUTOR = "aot_executor_pthreads.c"
+LAYER_MARKS = ".aot_layers"
+# A label at the hook's place and (index, label address) in LAYER_MARKS: no instruction.
+LAYER_MARK_DEFINE = ("-DAOT_PROFILE_HOOK(i,name)=__asm__ __volatile__(\"1:\\n"
+                     f"\\t.pushsection {LAYER_MARKS},\\\"\\\",%progbits\\n"
+                     "\\t.4byte \" #i \"\\n\\t.4byte 1b\\n\\t.popsection\")")
 
 # C types of the manifest's dtypes (the generated header declares the same ones).
 _C_TYPES = {"float32": "float", "float64": "double", "int8": "int8_t", "uint8": "uint8_t",
@@ -154,14 +161,41 @@ def harness_source(manifest: dict) -> str:
               "AOT_HARNESS_GUARD]",
               f"    __attribute__((aligned({up}_ARENA_ALIGN)));",
               "volatile int32_t aot_harness_result;", "",
-              "void aot_entry(void);", "",
-              "/* In its own section so the linker script can place it first. */",
+              "void aot_entry(void);", ""]
+    call_args = ", ".join([*args, "aot_harness_arena_block + AOT_HARNESS_GUARD"])
+    if manifest.get("executor"):   # <name>_run_ex: its parts run serially (threads verified)
+        lines += _serial_executor_source()
+    lines += ["/* In its own section so the linker script can place it first. */",
               '__attribute__((section(".text.aot_entry")))',
-              "void aot_entry(void)", "{",
-              f"    aot_harness_result = (int32_t){name}_run(",
-              f"        {', '.join([*args, 'aot_harness_arena_block + AOT_HARNESS_GUARD'])});",
-              "}", ""]
+              "void aot_entry(void)", "{"]
+    if manifest.get("executor"):
+        lines += ["    aot_executor ex;", "",
+                  "    ex.parallel_for = aot_harness_parallel_for;", "    ex.user = NULL;",
+                  "    ex.workers = aot_harness_workers;",
+                  f"    aot_harness_result = (int32_t){name}_run_ex(", f"        {call_args}, &ex);"]
+    else:
+        lines += [f"    aot_harness_result = (int32_t){name}_run(", f"        {call_args});"]
+    lines += ["}", ""]
     return "\n".join(lines)
+
+
+def _serial_executor_source() -> list[str]:
+    """An executor that runs the parts of a split layer one after another, telling
+    the emulator (a code hook on aot_harness_worker) which worker each part is
+    for, so it can count each worker's instructions (aot.targets.emulator)."""
+    return ["/* Workers the emulator asks for (1: the serial path of <name>_run_ex). */",
+            "volatile int32_t aot_harness_workers = 1;", "",
+            "volatile int32_t aot_harness_last_worker;",
+            "void aot_harness_worker(int32_t worker);", "",
+            "/* Called before each part (worker index) and after the last (-1). */",
+            "__attribute__((noinline)) void aot_harness_worker(int32_t worker)", "{",
+            "    aot_harness_last_worker = worker;  /* the compiler must pass it */", "}", "",
+            "static void aot_harness_parallel_for(const aot_executor *executor, "
+            "aot_task_fn fn,", "                                     void *context, "
+            "int32_t n)", "{", "    int32_t i;", "",
+            "    for (i = 0; i < n; ++i) {",
+            "        aot_harness_worker(i % executor->workers);", "        fn(context, i);",
+            "    }", "    aot_harness_worker(-1);", "}", ""]
 
 
 def selftest_harness_source(manifest: dict) -> str:
@@ -216,15 +250,20 @@ SECTIONS
 
 
 def build_elf(out_dir: str, manifest: dict, target: Target, toolchain: str = "zig",
-              force: bool = False, selftest: bool = False) -> CrossBuild:
+              force: bool = False, selftest: bool = False,
+              layer_marks: bool = False) -> CrossBuild:
     """Build (or reuse, unless `force`) `out/.build/<name>-<target>-<toolchain>.elf`
-    (`...-selftest.elf` with `selftest`: the image that runs `<name>_selftest`)."""
+    (`...-selftest.elf` with `selftest`: the image that runs `<name>_selftest`;
+    `...-layers.elf` with `layer_marks`: AOT_PROFILE_HOOK records the address of
+    each hook in the non-loaded section LAYER_MARKS as (layer index, address)
+    pairs of 32-bit words, adding no instruction, for per-layer counts)."""
     if target.family not in CROSS_FAMILIES:
         raise UsageError(f"target {target.name} is not a cross target (family {target.family})")
     cc = cross_toolchain(target, toolchain)
     name = manifest["name"]
     layout = LAYOUTS[target.family]
-    tag = f"{name}-{target.name}-{toolchain}" + ("-selftest" if selftest else "")
+    tag = f"{name}-{target.name}-{toolchain}" + ("-selftest" if selftest else "") \
+        + ("-layers" if layer_marks else "")
     io_in_arena = bool(manifest["arena"].get("io_in_arena")) or selftest
     build = os.path.join(out_dir, ".build", tag)
     elf = os.path.join(out_dir, ".build", f"{tag}.elf")
@@ -247,13 +286,15 @@ def build_elf(out_dir: str, manifest: dict, target: Target, toolchain: str = "zi
     # .S: a weights blob may come as `<name>_weights.S` (.incbin) beside the C.
     own_test = (manifest.get("selftest") or {}).get("file")
     sources = [os.path.join(out_dir, f) for f in manifest["files"] if f.endswith((".c", ".S"))
-               and (selftest or f != own_test)]
+               and (selftest or f != own_test) and not f.endswith(PTHREADS_EXECUTOR)]
     # The manifest's flags when it was compiled for this toolchain, else the target's.
     flags = manifest["build_flags"] if manifest.get("toolchain") == toolchain \
         else target.flags(toolchain)
     args = [*flags, *STRICT_FLAGS, "-ffreestanding",
             # Section per function/object + --gc-sections: flash holds only what is called.
             "-ffunction-sections", "-fdata-sections", f"-I{out_dir}"]
+    if layer_marks:
+        args.append(LAYER_MARK_DEFINE)
     if toolchain == "zig":
         # The C never unwinds; without this zig emits unwind tables into flash. zig keeps
         # frame pointers by default; gcc -O2 (and firmware builds) omit them.

@@ -15,6 +15,19 @@ instance and keeps it for every later call.
   (gcc's call graph, else None), `flash_bytes` (text + rodata + exidx + the .data
   image: what a device keeps in flash), `ram_bytes` (.data + .bss: arena, I/O
   buffers and any static data), `arena_bytes`.
+- Threads: for a model with `<name>_run_ex` (manifest `executor`), the harness
+  calls `_run_ex` with an executor that runs the parts of each split layer one
+  after another. `run(feeds, threads=N)` cuts the layers into N parts that
+  way (the outputs must not change with N: the split is verified serially);
+  `run_with_stats(feeds, threads=N)` adds `workers`: the instructions each of
+  the N workers would run (a code hook on the harness's `aot_harness_worker`,
+  called before each part), and `serial_instructions`, the rest.
+- Per layer: `EmulatorRunner(..., layer_marks=True)` runs an image whose
+  AOT_PROFILE_HOOK leaves only a label (aot.targets.cross LAYER_MARKS: no
+  instruction added); `layer_instructions(feeds, threads)` counts one run
+  with a code hook on each label and returns the instructions of each layer
+  (the block hook's count split exactly at the labels), those outside any
+  layer, and the total, which they sum to.
 - `EmulatorRunner(..., selftest=True).selftest() -> (code, max_diff)`: runs
   `<name>_selftest` (a model compiled with emit_selftest) in its own image
   (aot.targets.cross: `...-selftest.elf`).
@@ -71,7 +84,8 @@ class EmulatorRunner:
     def __init__(self, out_dir: str, manifest: dict, target: Target | str | None = None,
                  toolchain: str | None = None, *, stack_bytes: int = DEFAULT_STACK_BYTES,
                  time_budget_s: float = DEFAULT_TIME_BUDGET_S,
-                 instruction_budget: int = DEFAULT_INSTRUCTION_BUDGET, selftest: bool = False):
+                 instruction_budget: int = DEFAULT_INSTRUCTION_BUDGET, selftest: bool = False,
+                 layer_marks: bool = False):
         self.manifest = manifest
         self.target = resolve(target if target is not None else manifest["target"]["name"])
         self.name = manifest["name"]
@@ -85,9 +99,10 @@ class EmulatorRunner:
         self.time_budget_s = time_budget_s
         self.instruction_budget = instruction_budget
         self.toolchain = toolchain or default_toolchain(manifest)
+        self._layer_marks = layer_marks
         self.build: CrossBuild = build_elf(out_dir, manifest, self.target, self.toolchain,
-                                           selftest=selftest)
-        self._stats: dict | None = None
+                                           selftest=selftest, layer_marks=layer_marks)
+        self._stats: dict[int, dict] = {}
         self._fault: tuple[str, int] | None = None
         self._load()
 
@@ -169,6 +184,11 @@ class EmulatorRunner:
         else:
             self._in_addrs = [need(s) for s in self.build.inputs]
             self._out_addrs = [need(s) for s in self.build.outputs]
+        # The serial executor of a model with <name>_run_ex (see aot.targets.cross).
+        self._workers_addr = image.symbols.get("aot_harness_workers")
+        worker_fn = image.symbols.get("aot_harness_worker")
+        self._worker_fn = worker_fn & ~1 if worker_fn is not None else None
+        self._marks = read_layer_marks(self.build.elf) if self._layer_marks else []
 
     def _on_bad_access(self, uc, access, address, size, value, _data) -> bool:
         um = self._uc_mod
@@ -298,24 +318,50 @@ class EmulatorRunner:
                 np.dtype(spec["dtype"])).reshape(spec["shape"])
         return outs
 
-    def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    def _set_workers(self, threads: int) -> None:
+        if not isinstance(threads, int) or threads < 1:
+            raise UsageError(f"threads must be a positive integer, not {threads!r}")
+        if self._workers_addr is None:
+            if threads > 1:
+                raise UsageError(f"{self.where}: {self.name} has no {self.name}_run_ex (target "
+                                 f"{self.target.name} runs one thread)")
+            return
+        self.uc.mem_write(self._workers_addr, int(threads).to_bytes(4, "little"))
+
+    def run(self, feeds: dict[str, np.ndarray], threads: int = 1) -> dict[str, np.ndarray]:
         self._write_inputs(feeds)
+        self._set_workers(threads)
         self._call(timeout_s=self.time_budget_s)
         return self._read_outputs()
 
-    def run_with_stats(self, feeds: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], dict]:
-        if self._stats is None:
+    def run_with_stats(self, feeds: dict[str, np.ndarray],
+                       threads: int = 1) -> tuple[dict[str, np.ndarray], dict]:
+        if threads not in self._stats:
             self._write_inputs(feeds)
-            self._stats = self._measure()
+            self._set_workers(threads)
+            self._stats[threads] = self._measure(per_worker=threads > 1)
             outputs = self._read_outputs()
         else:
-            outputs = self.run(feeds)
-        return outputs, dict(self._stats)
+            outputs = self.run(feeds, threads)
+        return outputs, dict(self._stats[threads])
+
+    def layer_instructions(self, feeds: dict[str, np.ndarray], threads: int = 1) -> dict:
+        """One counted run of the per-layer image: {"layers": [instructions of layer i],
+        "outside": instructions before the first and after the last layer (entry,
+        checks, return), "instructions": the total, "workers": per worker or None}."""
+        if not self._marks:
+            raise UsageError(f"{self.where}: make the runner with layer_marks=True")
+        self._write_inputs(feeds)
+        self._set_workers(threads)
+        stats = self._measure(per_worker=threads > 1, layers=True)
+        self._read_outputs()
+        return {k: stats[k] for k in ("layers", "outside", "instructions", "workers")}
 
     # -- measuring ---------------------------------------------------------------------------
 
-    def _measure(self) -> dict:
-        """One counted, stack-painted call (inputs already written)."""
+    def _measure(self, per_worker: bool = False, layers: bool = False) -> dict:
+        """One counted, stack-painted call (inputs already written). `per_worker` /
+        `layers`: also split the count by worker / by layer (see the module doc)."""
         uc, um = self.uc, self._uc_mod
         uc.mem_write(self.stack_base, bytes([STACK_PAINT]) * self.stack_bytes)
         sizes: dict[tuple[int, int], int] = {}    # instructions per translated block
@@ -323,6 +369,12 @@ class EmulatorRunner:
         budget = self.instruction_budget
         count_insns = self._count_block
         magic = self.build.layout.magic_return
+        # Attribution: instructions per (layer, worker); layer -1 before the first hook
+        # and after the last, worker -1 outside any part.
+        split = per_worker or layers
+        where = [-1, -1]
+        counts: dict[tuple[int, int], int] = {}
+        block = [0, 0]
 
         def on_block(uc_, address, size, _data):
             key = (address, size)
@@ -330,10 +382,39 @@ class EmulatorRunner:
             if n is None:   # decoded once per block; the stop at the return address is no work
                 n = sizes[key] = 0 if address == magic else count_insns(address, size)
             total[0] += n
+            if split:
+                k = (where[0], where[1])
+                counts[k] = counts.get(k, 0) + n
+                block[0], block[1] = address, size
             if total[0] > budget:
                 uc_.emu_stop()
 
-        handle = uc.hook_add(um.UC_HOOK_BLOCK, on_block)
+        def move_to(address: int, layer: int, worker: int) -> None:
+            """From `address` on, the current block's instructions are the new owner's."""
+            rest = count_insns(address, block[0] + block[1] - address)
+            old, new = (where[0], where[1]), (layer, worker)
+            counts[old] = counts.get(old, 0) - rest
+            counts[new] = counts.get(new, 0) + rest
+            where[0], where[1] = layer, worker
+
+        handles = [uc.hook_add(um.UC_HOOK_BLOCK, on_block)]
+        if per_worker and self._worker_fn is not None:
+            reg = self._C.UC_ARM64_REG_X0 if self._arm64 else self._C.UC_ARM_REG_R0
+
+            def on_worker(uc_, address, size, _data):
+                w = uc_.reg_read(reg) & 0xFFFFFFFF
+                move_to(address, where[0], w - (1 << 32) if w >> 31 else w)
+
+            handles.append(uc.hook_add(um.UC_HOOK_CODE, on_worker, begin=self._worker_fn,
+                                       end=self._worker_fn))
+        if layers:
+            last = len(self.manifest.get("layers") or ())
+            for index, address in self._marks:
+                def on_mark(uc_, address_, size, _data, index=index):
+                    move_to(address_, -1 if index >= last else index, where[1])
+                handles.append(uc.hook_add(um.UC_HOOK_CODE, on_mark, begin=address,
+                                           end=address))
+        handle = handles[0]
         # Hooks are compiled into translated blocks: drop the blocks translated without it
         # (and below, those translated with it, so plain runs stay hook-free).
         uc.ctl_flush_tb()
@@ -346,9 +427,28 @@ class EmulatorRunner:
                                      f"{budget} instructions (runaway loop?)") from None
             raise
         finally:
-            uc.hook_del(handle)
+            for h in handles:
+                uc.hook_del(h)
             uc.ctl_flush_tb()
         instructions = total[0]
+        extra: dict = {}
+        if per_worker:
+            threads = int.from_bytes(uc.mem_read(self._workers_addr, 4), "little") \
+                if self._workers_addr is not None else 1
+            workers = [0] * threads
+            for (_, w), n in counts.items():
+                if 0 <= w < threads:
+                    workers[w] += n
+            extra["workers"] = workers
+            extra["serial_instructions"] = instructions - sum(workers)
+        if layers:
+            per_layer = [0] * len(self.manifest.get("layers") or ())
+            for (layer, _), n in counts.items():
+                if layer >= 0:
+                    per_layer[layer] += n
+            extra["layers"] = per_layer
+            extra["outside"] = instructions - sum(per_layer)
+            extra.setdefault("workers", None)
         painted = bytes(uc.mem_read(self.stack_base, self.stack_bytes))
         untouched = len(painted) - len(painted.lstrip(bytes([STACK_PAINT])))
         static, unknown = static_stack_bytes(self.build)
@@ -361,6 +461,7 @@ class EmulatorRunner:
             "flash_bytes": int(self.flash_bytes),
             "ram_bytes": int(self.ram_bytes),
             "arena_bytes": int(self.manifest["arena"]["bytes"]),
+            **extra,
         }
 
     def _count_block(self, address: int, size: int) -> int:
@@ -442,6 +543,21 @@ def read_elf(path: str, layout: Layout) -> ElfImage:
             if not in_ram or sec["sh_type"] == "SHT_PROGBITS":
                 flash += sec["sh_size"]
     return ElfImage(segments, symbols, sorted(functions), flash, ram)
+
+
+def read_layer_marks(path: str) -> list[tuple[int, int]]:
+    """(layer index, address) of every AOT_PROFILE_HOOK label in an image built with
+    layer marks (aot.targets.cross LAYER_MARKS), Thumb bit cleared."""
+    from elftools.elf.elffile import ELFFile
+
+    from aot.targets.cross import LAYER_MARKS
+
+    with open(path, "rb") as f:
+        section = ELFFile(f).get_section_by_name(LAYER_MARKS)
+        if section is None:
+            raise ToolchainError(f"{path}: no {LAYER_MARKS} section (built without layer marks)")
+        words = np.frombuffer(section.data(), "<u4").reshape(-1, 2)
+    return sorted({(int(i), int(a) & ~1) for i, a in words})
 
 
 def _map_pages(uc, pages: dict[int, int]) -> None:

@@ -13,7 +13,17 @@ its `build_flags` (the target's CPU flags, e.g. -march=x86-64-v4, plus -O2);
 a host whose CPU lacks the target's features is refused before anything is
 built (ToolchainError, exit 3). The library's file name carries a hash of the
 toolchain and flags when another build already took the plain name, so a
-build with other flags is never reused."""
+build with other flags is never reused.
+
+Threads: `run(feeds, threads=N)` with N > 1 calls `<name>_run_ex` with the
+bundled pthreads executor (aot_runtime/aot_executor_pthreads.c, built into the
+library, one pool of N workers kept per N); N = 1 calls `<name>_run`. A model
+without `_run_ex` (a target without threads) refuses N > 1 (UsageError).
+
+Per layer: `profile_layers(feeds, repeats, threads)` builds a second library
+whose AOT_PROFILE_HOOK stamps CLOCK_MONOTONIC before each layer and after the
+last, runs the model `repeats` times and returns each layer's nanoseconds per
+run (median over the runs) and the whole runs' medians."""
 
 from __future__ import annotations
 
@@ -32,6 +42,40 @@ from aot.targets.toolchain import Toolchain, host_toolchain
 POISON = 0xFF        # every arena byte before a run: a float32 NaN, int8 -1
 GUARD = 0xA5         # the bytes just outside the arena, checked after the run
 GUARD_BYTES = 256
+PTHREADS_EXECUTOR = "aot_runtime/aot_executor_pthreads.c"
+
+# The per-layer build: AOT_PROFILE_HOOK(i, name) stamps the clock into aot_profile_ns[i].
+# The forced include names no system header, so the stamp's own file can ask for POSIX.
+PROFILE_HOOK_H = """\
+/* Forced into every file of the per-layer build (aot.targets.host_runner). */
+void aot_profile_stamp(int index);
+#define AOT_PROFILE_HOOK(layer_index, layer_name) aot_profile_stamp(layer_index)
+"""
+PROFILE_STAMP_C = """\
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Clock stamps of the per-layer build (aot.targets.host_runner). */
+#define _POSIX_C_SOURCE 200809L
+#include <stdint.h>
+#include <time.h>
+
+#include "{name}.h"
+
+int64_t aot_profile_ns[{up}_NUM_LAYERS + 1];
+
+void aot_profile_stamp(int index)
+{{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    aot_profile_ns[index] = (int64_t)ts.tv_sec * 1000000000 + (int64_t)ts.tv_nsec;
+}}
+"""
+
+
+class Executor(ctypes.Structure):
+    """aot_executor (aot_runtime/aot_executor.h)."""
+
+    _fields_ = [("parallel_for", ctypes.c_void_p), ("user", ctypes.c_void_p),
+                ("workers", ctypes.c_int32)]
 
 
 def _library_path(out_dir: str, name: str, key: str) -> str:
@@ -58,20 +102,13 @@ class HostRunner:
             chosen = manifest.get("toolchain")
             toolchain = host_toolchain(chosen if chosen in HOST_TOOLCHAINS else "cc")
         flags = tuple(manifest["build_flags"])
-        key = repr((toolchain.command, flags, json.dumps(manifest, sort_keys=True)))
-        lib = _library_path(out_dir, name, key)
-        if not os.path.exists(lib):
-            sources = [os.path.join(out_dir, f) for f in manifest["files"] if f.endswith(".c")]
-            tmp = lib + ".tmp"
-            toolchain.shared_library(sources, tmp, [out_dir], flags)
-            with open(lib + ".flags", "w") as f:
-                f.write(key)
-            os.replace(tmp, lib)
-        self._lib = ctypes.CDLL(os.path.abspath(lib))
-        self._run = getattr(self._lib, f"{name}_run")
-        self._run.restype = ctypes.c_int
-        n = len(manifest["inputs"]) + len(manifest["outputs"]) + 1
-        self._run.argtypes = [ctypes.c_void_p] * n
+        if PTHREADS_EXECUTOR in manifest["files"]:
+            flags += ("-pthread",)
+        self._toolchain, self._flags = toolchain, flags
+        self._lib = self._build(toolchain, flags)
+        self._run, self._run_ex = self._entry_points(self._lib)
+        self._executors: dict[int, Executor] = {}
+        self._profiled = None
         arena = manifest["arena"]
         self.io_in_arena = bool(arena.get("io_in_arena"))
         guard = GUARD_BYTES
@@ -88,6 +125,72 @@ class HostRunner:
                 fn.argtypes = [ctypes.c_void_p, ctypes.c_int32]
                 self._ptr[kind] = fn
 
+    def _build(self, toolchain: Toolchain, flags: tuple[str, ...], extra: tuple[str, ...] = (),
+               tag: str = "") -> ctypes.CDLL:
+        """The model's shared library (`extra` sources beside its own, e.g. the clock
+        stamps of the per-layer build), built once per toolchain, flags and manifest."""
+        name = self.manifest["name"]
+        key = repr((toolchain.command, flags, json.dumps(self.manifest, sort_keys=True), tag))
+        if not tag:   # the plain build keeps the key it always had
+            key = repr((toolchain.command, flags, json.dumps(self.manifest, sort_keys=True)))
+        lib = _library_path(self.out_dir, name + tag, key)
+        if not os.path.exists(lib):
+            # .S: a large model's weights blob (`.incbin`, see aot.weights_blob)
+            sources = [os.path.join(self.out_dir, f) for f in self.manifest["files"]
+                       if f.endswith((".c", ".S"))]
+            tmp = lib + ".tmp"
+            toolchain.shared_library([*sources, *extra], tmp, [self.out_dir], flags)
+            with open(lib + ".flags", "w") as f:
+                f.write(key)
+            os.replace(tmp, lib)
+        return ctypes.CDLL(os.path.abspath(lib))
+
+    def _entry_points(self, lib: ctypes.CDLL):
+        name = self.manifest["name"]
+        n = len(self.manifest["inputs"]) + len(self.manifest["outputs"]) + 1
+        run = getattr(lib, f"{name}_run")
+        run.restype = ctypes.c_int
+        run.argtypes = [ctypes.c_void_p] * n
+        run_ex = getattr(lib, f"{name}_run_ex", None)
+        if run_ex is not None:
+            run_ex.restype = ctypes.c_int
+            run_ex.argtypes = [ctypes.c_void_p] * n + [ctypes.POINTER(Executor)]
+        return run, run_ex
+
+    def executor(self, threads: int) -> Executor | None:
+        """The pthreads executor with `threads` workers (None for one thread)."""
+        if not isinstance(threads, int) or threads < 1:
+            raise UsageError(f"threads must be a positive integer, not {threads!r}")
+        if threads == 1:
+            return None
+        if self._run_ex is None or not hasattr(self._lib, "aot_executor_pthreads_create"):
+            raise UsageError(f"{self.manifest['name']} has no {self.manifest['name']}_run_ex: "
+                             f"target {self.manifest['target']['name']} runs one thread; "
+                             f"recompile for an x86-64 or aarch64 target")
+        if threads not in self._executors:
+            ex = Executor()
+            create = self._lib.aot_executor_pthreads_create
+            create.restype = ctypes.c_int
+            create.argtypes = [ctypes.POINTER(Executor), ctypes.c_int32]
+            if create(ctypes.byref(ex), threads) != 0:
+                raise ToolchainError(f"could not start a pool of {threads} threads")
+            self._executors[threads] = ex
+        return self._executors[threads]
+
+    def close(self) -> None:
+        """Stops the executors' threads."""
+        destroy = getattr(self._lib, "aot_executor_pthreads_destroy", None)
+        for ex in self._executors.values():
+            destroy.argtypes = [ctypes.POINTER(Executor)]
+            destroy(ctypes.byref(ex))
+        self._executors.clear()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
+
     def _arena_view(self, kind: str, index: int, spec: dict) -> np.ndarray:
         """The arena bytes of input/output `index`, checked against the manifest."""
         base = self.arena.ctypes.data
@@ -101,7 +204,42 @@ class HostRunner:
         off = addr - base
         return self.arena[off:off + nbytes].view(np.dtype(spec["dtype"])).reshape(spec["shape"])
 
-    def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    def run(self, feeds: dict[str, np.ndarray], threads: int = 1) -> dict[str, np.ndarray]:
+        return self._call(feeds, self.executor(threads), self._run, self._run_ex)
+
+    def profile_layers(self, feeds: dict[str, np.ndarray], repeats: int = 20,
+                       threads: int = 1) -> tuple[list[float], float]:
+        """(median ns of each layer, median ns of the whole run between the first
+        and the last hook) over `repeats` runs of the per-layer build."""
+        if self._profiled is None:
+            name = self.manifest["name"]
+            build = os.path.join(self.out_dir, ".build")
+            os.makedirs(build, exist_ok=True)
+            hook, stamp = (os.path.join(build, f) for f in ("aot_profile_hook.h",
+                                                             "aot_profile_stamp.c"))
+            for path, text in ((hook, PROFILE_HOOK_H),
+                               (stamp, PROFILE_STAMP_C.format(name=name, up=name.upper()))):
+                with open(path, "w") as f:
+                    f.write(text)
+            lib = self._build(self._toolchain, (*self._flags, "-include", hook), (stamp,),
+                              tag="-layers")
+            if "layers" not in self.manifest:
+                raise UsageError(f"{name}: the manifest lists no layers (compiled by an older "
+                                 f"aot); recompile")
+            layers = len(self.manifest["layers"])
+            stamps = (ctypes.c_int64 * (layers + 1)).in_dll(lib, "aot_profile_ns")
+            self._profiled = (lib, *self._entry_points(lib), stamps)
+        lib, run, run_ex, stamps = self._profiled
+        ex = self.executor(threads)   # the plain library's pool serves this build too
+        per_run = []
+        for _ in range(max(repeats, 1)):
+            self._call(feeds, ex, run, run_ex)
+            per_run.append(np.frombuffer(stamps, np.int64).copy())
+        t = np.array(per_run)
+        layer_ns = np.median(np.diff(t, axis=1), axis=0)
+        return [float(v) for v in layer_ns], float(np.median(t[:, -1] - t[:, 0]))
+
+    def _call(self, feeds, ex, run, run_ex) -> dict[str, np.ndarray]:
         ins = []
         for spec in self.manifest["inputs"]:
             if spec["name"] not in feeds:
@@ -121,14 +259,15 @@ class HostRunner:
         if self.io_in_arena:
             for i, (spec, value) in enumerate(zip(self.manifest["inputs"], ins)):
                 self._arena_view("input", i, spec)[...] = value
-            code = self._run(*[None] * (len(ins) + len(self.manifest["outputs"])),
-                             self.arena.ctypes.data)
+            args = [*[None] * (len(ins) + len(self.manifest["outputs"])),
+                    self.arena.ctypes.data]
+            code = run(*args) if ex is None else run_ex(*args, ctypes.byref(ex))
         else:
             outs = [np.empty(s["shape"], np.dtype(s["dtype"])) for s in self.manifest["outputs"]]
             for a in outs:
                 a.reshape(-1).view(np.uint8).fill(POISON)
             ptrs = [a.ctypes.data for a in ins + outs] + [self.arena.ctypes.data]
-            code = self._run(*ptrs)
+            code = run(*ptrs) if ex is None else run_ex(*ptrs, ctypes.byref(ex))
         bad = [(side, int(np.count_nonzero(g != GUARD)))
                for side, g in zip(("before", "after"), self._guards)]
         if any(n for _, n in bad):

@@ -39,9 +39,12 @@ class Fallback(Exception):
 
 
 class LoweringContext:
-    def __init__(self, graph: Graph, target: Target):
+    def __init__(self, graph: Graph, target: Target, optimize: str = "speed"):
         self.graph = graph
         self.target = target
+        # --optimize: "speed" lets variant rules pick per-shape specialized kernels,
+        # "size" asks them for their shared general ones (fewer kernels linked).
+        self.optimize = optimize
         self.tensors: dict[str, Tensor] = dict(graph.tensors)
         self.steps: list[Step] = []
 
@@ -109,13 +112,14 @@ def accepted_ops() -> set[str]:
     return {op for op, _ in RULES} | set(REMOVED_BY_PASSES)
 
 
-def lower(graph: Graph, target: Target, kernels: str = "auto") -> Program:
+def lower(graph: Graph, target: Target, kernels: str = "auto",
+          optimize: str = "speed") -> Program:
     import aot.targets.registry  # noqa: F401  (fills RULES once)
 
     if kernels not in ("auto", "portable") and kernels not in target.variants:
         raise UsageError(f"kernels '{kernels}' cannot run on target {target.name}; use auto, "
                          f"portable{''.join(', ' + v for v in target.variants)}")
-    ctx = LoweringContext(graph, target)
+    ctx = LoweringContext(graph, target, optimize)
     problems: dict[str, list[tuple[str, str]]] = {}
     for node in graph.nodes:
         rules = find_rules(node.op, target, kernels) if not node.domain else []

@@ -9,6 +9,11 @@ import numpy as np
 
 from aot.targets import rules_generic as g
 from aot.targets import rules_int8 as q
+from aot.targets import rules_transformer as tf
+from aot.targets import rules_neon as neon
+from aot.targets import rules_dsp as dsp
+from aot.targets import rules_upsample as up
+from aot.targets import rules_x86 as x86
 from aot.targets.lowering import REMOVED_BY_PASSES, register
 
 
@@ -28,15 +33,15 @@ GENERIC = {
     "MatMul": g.lower_matmul,
     "Add": by_dtype(g.lower_binary, q.lower_add_s8),
     "Sub": g.lower_binary,
-    "Mul": g.lower_binary,
+    "Mul": by_dtype(g.lower_binary, q.lower_mul_s8),
     "Div": g.lower_binary,
     "Relu": by_dtype(g.lower_activation, q.lower_clamp_s8),
     "Clip": by_dtype(g.lower_activation, q.lower_clamp_s8),
-    "LeakyRelu": g.lower_activation,
-    "HardSigmoid": g.lower_activation,
-    "HardSwish": g.lower_activation,
-    "Sigmoid": g.lower_unary_math,
-    "Tanh": g.lower_unary_math,
+    "LeakyRelu": by_dtype(g.lower_activation, q.lower_lut_s8),
+    "HardSigmoid": by_dtype(g.lower_activation, q.lower_lut_s8),
+    "HardSwish": by_dtype(g.lower_activation, q.lower_lut_s8),
+    "Sigmoid": by_dtype(g.lower_unary_math, q.lower_lut_s8),
+    "Tanh": by_dtype(g.lower_unary_math, q.lower_lut_s8),
     "Softmax": by_dtype(g.lower_softmax, q.lower_softmax_s8),
     "MaxPool": by_dtype(g.lower_pool, q.lower_pool_s8),
     "AveragePool": by_dtype(g.lower_pool, q.lower_pool_s8),
@@ -46,15 +51,17 @@ GENERIC = {
     "BatchNormalization": g.lower_batchnorm,
     "Transpose": by_dtype(g.lower_transpose, q.lower_transpose_s8),
     "Concat": by_dtype(g.lower_concat, q.lower_concat_s8),
-    "Pad": g.lower_pad,
+    "Pad": by_dtype(g.lower_pad, q.lower_pad_s8),
     "Reshape": by_dtype(g.lower_reshape, q.lower_reshape_s8),
     "Identity": g.lower_identity,
     "Dropout": g.lower_dropout,
-    "Cast": g.lower_cast,
+    "Cast": tf.lower_cast_any,
     "QuantizeLinear": q.lower_quantize,
     "DequantizeLinear": q.lower_dequantize,
     "ConvInteger": q.lower_conv_integer,
     "MatMulInteger": q.lower_matmul_integer,
+    "Resize": up.lower_resize,
+    "ConvTranspose": up.lower_conv_transpose,
     # internal ops made by passes (never accepted from a model)
     "_U8ToS8": q.lower_sign_convert,
     "_S8ToU8": q.lower_sign_convert,
@@ -62,6 +69,20 @@ GENERIC = {
 
 for _op, _rule in GENERIC.items():
     register(_op, "generic", _rule)
+for _op, _rule in tf.RULES.items():
+    register(_op, "generic", _rule)
+
+# Cortex-M DSP extension (cortex-m4/m7/m33): int8 SMLAD kernels, Fallback to generic.
+for _op, _rule in dsp.RULES.items():
+    register(_op, "dsp", _rule)
+
+# AArch64 NEON / DotProd kernel variants, Fallback to generic.
+for (_op, _variant), _rule in neon.RULES.items():
+    register(_op, _variant, _rule)
+
+# x86-64 AVX2 / AVX-512 VNNI kernel variants, Fallback to generic.
+for (_op, _variant), _rule in x86.RULES.items():
+    register(_op, _variant, _rule)
 
 REMOVED_BY_PASSES.update({
     "Constant": "constants are folded at import",
@@ -70,5 +91,4 @@ REMOVED_BY_PASSES.update({
     "Unsqueeze": "becomes Reshape (pass 'simplify')",
     "Shape": "folded to a constant (pass 'fold'); shapes are static",
     "Size": "folded to a constant (pass 'fold'); shapes are static",
-    "Gather": "supported only when it folds to a constant (constant data and indices)",
 })

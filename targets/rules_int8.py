@@ -334,9 +334,11 @@ def lower_pool_s8(node: Node, ctx: LoweringContext) -> None:
     parameters; where a QDQ model's differ, max-pooled int8 codes are requantized
     to the output's parameters, and average pooling rescales and divides in one
     rounding (a multiplier per tap count, which also serves count_include_pad,
-    where padded taps count as the zero point). A GlobalAveragePool whose
-    parameters differ is TFLite Micro's int8 MEAN over H and W instead (one
-    rescale by input_scale / output_scale / count)."""
+    where padded taps count as the zero point). A GlobalAveragePool is TFLite
+    Micro's int8 MEAN over H and W (one rescale by input_scale / output_scale /
+    count), equal parameters or not: TFLite converters write a global average as
+    MEAN, whose rounding differs from AVERAGE_POOL_2D's (e.g. a mean of -0.5 LSB
+    is 0 there, -1 in the pool)."""
     x, y = ctx.tensor(node.inputs[0]), ctx.tensor(node.outputs[0])
     _require_s8(node, ctx, [x.name, y.name])
     if len(node.outputs) > 1 and node.outputs[1]:
@@ -345,19 +347,14 @@ def lower_pool_s8(node: Node, ctx: LoweringContext) -> None:
     if nsp not in (1, 2):
         raise Unsupported(f"{nsp}-D pooling is not supported (1-D and 2-D are)")
     same = not _differs(ctx, x.name, y.name)
-    if node.op == "GlobalAveragePool" and not same:
+    if node.op == "GlobalAveragePool":
         _emit_mean(ctx, node, x.name, y.name, x.shape[0] * x.shape[1], _prod(x.shape[2:]), 1)
         return
-    if node.op == "GlobalAveragePool":
-        kernel, strides, dil = list(x.shape[2:]), [1] * nsp, [1] * nsp
-        begin = end = [0] * nsp
-        count_pad = 0
-    else:
-        kernel = list(node.attr("kernel_shape"))
-        strides = list(node.attr("strides", [1] * nsp))
-        dil = list(node.attr("dilations", [1] * nsp))
-        begin, end = _spatial_pads(node, x.shape[2:], y.shape[2:], kernel, strides, dil)
-        count_pad = int(node.op == "AveragePool" and node.attr("count_include_pad", 0))
+    kernel = list(node.attr("kernel_shape"))
+    strides = list(node.attr("strides", [1] * nsp))
+    dil = list(node.attr("dilations", [1] * nsp))
+    begin, end = _spatial_pads(node, x.shape[2:], y.shape[2:], kernel, strides, dil)
+    count_pad = int(node.op == "AveragePool" and node.attr("count_include_pad", 0))
     in_sp, out_sp = _as_2d(x.shape[2:], 1), _as_2d(y.shape[2:], 1)
     kernel, strides, dil = _as_2d(kernel, 1), _as_2d(strides, 1), _as_2d(dil, 1)
     begin, end = _as_2d(begin, 0), _as_2d(end, 0)
@@ -398,27 +395,6 @@ def _emit_mean(ctx: LoweringContext, node: Node, src: str, dst: str, outer: int,
         "output_offset": out_zp, "multiplier": mult, "shift": shift,
         "act_min": act_min, "act_max": act_max})
     _call(ctx, node, "aot_mean_s8", params, [Ref(src), Ref(dst)], outer * reduce * inner)
-
-
-def lower_reduce_mean_s8(node: Node, ctx: LoweringContext) -> None:
-    """int8 ReduceMean over adjacent axes: TFLite Micro's int8 MEAN."""
-    x, y = ctx.tensor(node.inputs[0]), ctx.tensor(node.outputs[0])
-    _require_s8(node, ctx, [x.name, y.name])
-    rank = len(x.shape)
-    axes_name = node.inputs[1] if len(node.inputs) > 1 else ""
-    if axes_name and ctx.const_value(axes_name) is None:
-        raise Unsupported("ReduceMean axes must be a constant")
-    axes = ([int(v) for v in np.asarray(ctx.const_value(axes_name)).reshape(-1)] if axes_name
-            else list(node.attr("axes", [])))
-    if not axes:
-        if node.attr("noop_with_empty_axes", 0):
-            raise Unsupported("int8 ReduceMean with no axes (noop_with_empty_axes)")
-        axes = list(range(rank))
-    axes = sorted({_axis(a, rank, node) for a in axes})
-    if axes != list(range(axes[0], axes[-1] + 1)):
-        raise Unsupported("int8 ReduceMean over non-adjacent axes is not supported")
-    _emit_mean(ctx, node, x.name, y.name, _prod(x.shape[:axes[0]]),
-               _prod(x.shape[axes[0]:axes[-1] + 1]), _prod(x.shape[axes[-1] + 1:]))
 
 
 SOFTMAX_OUT = (1 / 256, -128)   # TFLite's int8 softmax output parameters
@@ -574,3 +550,172 @@ def lower_sign_convert(node: Node, ctx: LoweringContext) -> None:
     params = Params("aot_size_params", {"size": ctx.tensor(node.outputs[0]).size})
     _call(ctx, node, kernel, params, [Ref(node.inputs[0]), Ref(node.outputs[0])],
           op="Convert")
+
+
+def lower_mul_s8(node: Node, ctx: LoweringContext) -> None:
+    """TFLite's int8 Mul with broadcasting: one rounding of (a - za) * (b - zb) by
+    a_scale * b_scale / output_scale, then the fused activation's clamp."""
+    a, b, y = (ctx.tensor(n) for n in (node.inputs[0], node.inputs[1], node.outputs[0]))
+    _require_s8(node, ctx, [a.name, b.name, y.name])
+    (sa, za), (sb, zb), (so, zo) = (_per_tensor(ctx, n) for n in (a.name, b.name, y.name))
+    dims, stride_a, stride_b = broadcast_pattern(y.shape, a.shape, b.shape)
+    if len(dims) > MAX_DIMS:
+        raise Unsupported(f"broadcast over {len(dims)} non-collapsible dims")
+    if len(dims) <= 1 and stride_a in ([], [1]) and stride_b in ([], [1]):
+        dims, stride_a, stride_b = [], [], []
+    pad = [0] * (MAX_DIMS - len(dims))
+    # TFLM's CalculateOpDataMul: double(s1) * double(s2) / double(s_out).
+    mult, shift = qm.quantize_multiplier(float(np.float32(sa)) * float(np.float32(sb))
+                                         / float(np.float32(so)))
+    act_min, act_max = _act_range(node, ctx, y.name)
+    params = Params("aot_mul_s8_params", {
+        "size": y.size, "ndim": len(dims), "dims": tuple(dims + pad),
+        "a_strides": tuple(stride_a + pad), "b_strides": tuple(stride_b + pad),
+        "a_offset": -za, "b_offset": -zb, "output_offset": zo, "output_multiplier": mult,
+        "output_shift": shift, "act_min": act_min, "act_max": act_max})
+    _call(ctx, node, "aot_mul_s8", params, [Ref(a.name), Ref(b.name), Ref(y.name)],
+          y.size, inplace=[t.name for t in (a, b) if t.shape == y.shape])
+
+
+# TFLite's int8 kernels with fixed output parameters, as (scale, zero point).
+LOGISTIC_OUT = (1 / 256, -128)
+TANH_OUT = (1 / 128, 0)
+
+
+def _unary_codes(node: Node, ctx: LoweringContext, x, y) -> np.ndarray:
+    """The output code of each of the 256 input codes, before the fused clamp."""
+    from aot import lookup_tables as lt
+
+    (si, zi), (so, zo) = _per_tensor(ctx, x.name), _per_tensor(ctx, y.name)
+    try:
+        if node.op == "Sigmoid":
+            return lt.requantize_codes(lt.logistic_codes(si, zi), LOGISTIC_OUT, (so, zo))
+        if node.op == "Tanh":
+            return lt.requantize_codes(lt.tanh_codes(si, zi), TANH_OUT, (so, zo))
+        if node.op == "HardSwish":
+            return lt.hard_swish_codes(si, zi, so, zo)
+        if node.op == "LeakyRelu":
+            return lt.leaky_relu_codes(float(node.attr("alpha", 0.01)), si, zi, so, zo)
+        if node.op == "HardSigmoid":
+            return lt.hard_sigmoid_codes(float(node.attr("alpha", 0.2)),
+                                         float(node.attr("beta", 0.5)), si, zi, so, zo)
+    except ValueError as e:
+        raise Unsupported(str(e)) from None
+    raise Unsupported(f"no int8 table for {node.op}")
+
+
+def lower_lut_s8(node: Node, ctx: LoweringContext) -> None:
+    """int8 Sigmoid, Tanh, HardSwish, LeakyRelu, HardSigmoid: TFLite's integer kernel
+    (see aot.lookup_tables) evaluated on all 256 codes here, a table lookup in C."""
+    from aot import lookup_tables as lt
+
+    x, y = ctx.tensor(node.inputs[0]), ctx.tensor(node.outputs[0])
+    _require_s8(node, ctx, [x.name, y.name])
+    codes = lt.table(_unary_codes(node, ctx, x, y), _act_range(node, ctx, y.name))
+    table = ctx.const(f"{node.name}_table", codes)
+    params = Params("aot_size_params", {"size": y.size})
+    _call(ctx, node, "aot_lut_s8", params, [Ref(x.name), Ref(table), Ref(y.name)],
+          inplace=(x.name,))
+
+
+def lower_pad_s8(node: Node, ctx: LoweringContext) -> None:
+    """int8 Pad: TFLite's PAD/PADV2 (constant: the pad value quantized with the
+    input's parameters, the zero point when absent), MIRROR_PAD REFLECT, and the
+    code-moving edge/wrap modes; output parameters that differ from the input's
+    are a requantization afterwards (TFLite's pad needs them equal)."""
+    x, y = ctx.tensor(node.inputs[0]), ctx.tensor(node.outputs[0])
+    _require_s8(node, ctx, [x.name, y.name])
+    rank = len(x.shape)
+    if rank > MAX_DIMS:
+        raise Unsupported(f"pad of rank {rank} (at most {MAX_DIMS})")
+    pads = ctx.const_value(node.inputs[1]) if len(node.inputs) > 1 and node.inputs[1] else None
+    if pads is None:
+        raise Unsupported("Pad's pads must be a constant")
+    # Raw int8 data (no quantization, e.g. an ONNX integer Pad) is padded as codes.
+    raw = x.quant is None and y.quant is None
+    scale, zp = (1.0, 0) if raw else _per_tensor(ctx, x.name)
+    value_name = node.inputs[2] if len(node.inputs) > 2 else ""
+    code = zp
+    if value_name:
+        value = ctx.const_value(value_name)
+        if value is None:
+            raise Unsupported("Pad's constant_value must be a constant")
+        value = np.asarray(value).reshape(-1)
+        if value.size:
+            code = _pad_code(ctx, value_name, value[0], scale, zp)
+    axes_name = node.inputs[3] if len(node.inputs) > 3 else ""
+    axes = ([_axis(int(a), rank, node) for a in ctx.const_value(axes_name).reshape(-1)]
+            if axes_name else list(range(rank)))
+    begin = [0] * rank
+    for i, a in enumerate(axes):
+        begin[a] = int(np.asarray(pads).reshape(-1)[i])
+    mode = {"constant": "AOT_PAD_CONSTANT", "reflect": "AOT_PAD_REFLECT", "edge": "AOT_PAD_EDGE",
+            "wrap": "AOT_PAD_WRAP"}.get(node.attr("mode", "constant"))
+    if mode is None:
+        raise Unsupported(f"unknown mode {node.attr('mode')!r}")
+    requant = not raw and _differs(ctx, x.name, y.name)
+    dst = _staged(ctx, node, y, "padded") if requant else y.name
+    fill = [0] * (MAX_DIMS - rank)
+    params = Params("aot_pad_s8_params", {
+        "ndim": rank, "in_dims": tuple(list(x.shape) + fill),
+        "out_dims": tuple(list(y.shape) + fill), "pads_begin": tuple(begin + fill),
+        "mode": mode, "value": code})
+    _call(ctx, node, "aot_pad_s8", params, [Ref(x.name), Ref(dst)])
+    if requant:
+        _emit_requantize(ctx, node, dst, y.name, src_quant=(scale, zp))
+
+
+def _pad_code(ctx: LoweringContext, name: str, value, scale: float, zp: int) -> int:
+    """Pad's constant as an int8 code of the input's parameters: an int8 constant is
+    a code already; a float one is quantized as ONNX QuantizeLinear does."""
+    if ctx.tensor(name).dtype == S8:
+        return int(value)
+    q = int(np.rint(np.float32(value) / np.float32(scale))) + zp
+    if not -128 <= q <= 127:
+        raise Unsupported(f"Pad's constant_value {float(value):g} is outside the int8 range "
+                          f"of the input (scale {scale:g}, zero point {zp})")
+    return q
+
+
+def lower_reduce_mean_s8(node: Node, ctx: LoweringContext) -> None:
+    """int8 ReduceMean over any axes, TFLite Micro's int8 MEAN: axes that are not
+    adjacent are first transposed behind the kept ones (integer sums do not
+    depend on the order), then one mean over them with 1/count folded into the
+    multiplier as TFLM folds it."""
+    from aot.targets.rules_generic import _contiguous_strides
+
+    x, y = ctx.tensor(node.inputs[0]), ctx.tensor(node.outputs[0])
+    _require_s8(node, ctx, [x.name, y.name])
+    rank = len(x.shape)
+    axes = _mean_axes(node, ctx, rank)
+    if axes == list(range(axes[0], axes[-1] + 1)):
+        _emit_mean(ctx, node, x.name, y.name, _prod(x.shape[:axes[0]]),
+                   _prod(x.shape[axes[0]:axes[-1] + 1]), _prod(x.shape[axes[-1] + 1:]))
+        return
+    if rank > MAX_DIMS:
+        raise Unsupported(f"ReduceMean of rank {rank} (at most {MAX_DIMS})")
+    kept = [d for d in range(rank) if d not in axes]
+    perm = kept + axes
+    moved = ctx.temp(f"{node.name}_reduced_last", tuple(x.shape[p] for p in perm), S8)
+    ctx.tensors[moved] = Tensor(moved, ctx.tensors[moved].shape, S8, quant=x.quant)
+    strides = _contiguous_strides(x.shape)
+    pad = [0] * (MAX_DIMS - rank)
+    params = Params("aot_transpose_params", {
+        "ndim": rank, "out_dims": tuple([x.shape[p] for p in perm] + pad),
+        "in_strides": tuple([strides[p] for p in perm] + pad)})
+    _call(ctx, node, "aot_transpose_s8", params, [Ref(x.name), Ref(moved)], op="Transpose")
+    _emit_mean(ctx, node, moved, y.name, _prod([x.shape[d] for d in kept]),
+               _prod([x.shape[d] for d in axes]), 1)
+
+
+def _mean_axes(node: Node, ctx: LoweringContext, rank: int) -> list[int]:
+    axes_name = node.inputs[1] if len(node.inputs) > 1 else ""
+    if axes_name and ctx.const_value(axes_name) is None:
+        raise Unsupported("ReduceMean axes must be a constant")
+    axes = ([int(v) for v in np.asarray(ctx.const_value(axes_name)).reshape(-1)] if axes_name
+            else list(node.attr("axes", [])))
+    if not axes:
+        if node.attr("noop_with_empty_axes", 0):
+            raise Unsupported("int8 ReduceMean with no axes (noop_with_empty_axes)")
+        axes = list(range(rank))
+    return sorted({_axis(a, rank, node) for a in axes})

@@ -39,6 +39,8 @@ RTOL = 1e-4
 ATOL = 1e-5
 PEDANTIC = ("-pedantic", "-Wconversion", "-Wshadow")
 REGRESSIONS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "regressions")
+# int8 cases are judged by tests/int8_reference.py, not onnxruntime: a folder of their own
+REGRESSIONS_INT8 = os.path.join(REGRESSIONS, "int8")
 
 
 def ort_run(model: onnx.ModelProto, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -161,13 +163,14 @@ def run_aot(model: onnx.ModelProto, feeds: dict[str, np.ndarray], out_dir: str,
 
 
 def save_regression(stem: str, model: onnx.ModelProto, feeds: dict[str, np.ndarray],
-                    options: aot.Options | None = None, target: str = "x86-64") -> str:
+                    options: aot.Options | None = None, target: str = "x86-64",
+                    directory: str = REGRESSIONS) -> str:
     """Write a failing example as tests/regressions/<stem>.onnx (+ .npz feeds; the
     compile options and a non-default target in the model's metadata). Overwritten by each failing
     call, so after hypothesis has shrunk it, the file holds the smallest case."""
     import json
 
-    os.makedirs(REGRESSIONS, exist_ok=True)
+    os.makedirs(directory, exist_ok=True)
     stem = re.sub(r"\W", "_", stem)
     m = onnx.ModelProto()
     m.CopyFrom(model)
@@ -178,9 +181,9 @@ def save_regression(stem: str, model: onnx.ModelProto, feeds: dict[str, np.ndarr
                                                             value=json.dumps(opts)))
     if target != "x86-64":
         m.metadata_props.append(onnx.StringStringEntryProto(key="aot_target", value=target))
-    path = os.path.join(REGRESSIONS, f"{stem}.onnx")
+    path = os.path.join(directory, f"{stem}.onnx")
     onnx.save(m, path)
-    np.savez(os.path.join(REGRESSIONS, f"{stem}.npz"), **feeds)
+    np.savez(os.path.join(directory, f"{stem}.npz"), **feeds)
     return path
 
 

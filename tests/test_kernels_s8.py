@@ -3,8 +3,8 @@
 
 Three references, from the cheapest to the most authoritative:
 
-1. A numpy / pure-Python implementation of TFLite's integer formulas written
-   here from the TFLite and gemmlowp sources (common.h MultiplyByQuantizedMultiplier
+1. A numpy / pure-Python implementation of TFLite's integer formulas
+   (tests/int8_reference.py) written from the TFLite and gemmlowp sources (common.h MultiplyByQuantizedMultiplier
    with double rounding, reference/integer_ops/{conv,depthwise_conv,
    fully_connected,add,pooling}.h, reference/softmax.h, gemmlowp
    fixedpoint.h). The requantization primitives are written in a closed form
@@ -45,6 +45,11 @@ import numpy as np
 import pytest
 
 from conftest import MODELS, need
+from int8_reference import (act_range, add_params, add_ref, conv_ref, fc_multiplier_ref, fc_ref,
+                            g_clz, g_exp_on_negative_values, g_half_sum, g_one_over_one_plus_x,
+                            g_rdbpot, g_reciprocal, g_srdhm, g_srmpot, mbqm, mbqm_gt1, mbqm_lt1,
+                            mean_multiplier_ref, mean_ref, pool_ref, quantize_multiplier, rdbpot,
+                            requant_ref, softmax_params, softmax_ref, srdhm, tfl_out_and_pad)
 
 RUNTIME = Path(__file__).resolve().parent.parent / "runtime_c"
 MAX_DIMS = 6
@@ -286,227 +291,6 @@ def test_struct_layouts_match_the_c_headers(lib):
         assert getattr(cls, field).offset == c[2 * i + 1], f"offsetof({cname}, {field})"
 
 
-# --- reference arithmetic (TFLite / gemmlowp semantics) -------------------------
-
-
-def wrap32(v):
-    """int32 two's-complement wrap of Python ints or int64 arrays."""
-    if isinstance(v, np.ndarray):
-        return ((v.astype(np.int64) + 2**31) & 0xFFFFFFFF) - 2**31
-    return ((v + 2**31) & 0xFFFFFFFF) - 2**31
-
-
-# Closed forms, used by the kernel references (numpy int64, vectorised).
-
-def srdhm(a, b):
-    """SaturatingRoundingDoublingHighMul: round-half-up(a * b / 2^31), saturating."""
-    a, b = np.asarray(a, np.int64), np.asarray(b, np.int64)
-    r = (a * b + (1 << 30)) >> 31
-    return np.where((a == I32_MIN) & (b == I32_MIN), I32_MAX, r)
-
-
-def rdbpot(x, e):
-    """RoundingDivideByPOT: x / 2^e rounded half away from zero."""
-    x, e = np.asarray(x, np.int64), np.asarray(e, np.int64)
-    half = np.where(e > 0, np.left_shift(1, np.maximum(e - 1, 0)), 0)
-    mag = (np.abs(x) + half) >> e
-    return np.where(x >= 0, mag, -mag)
-
-
-def mbqm(x, m, s):
-    """MultiplyByQuantizedMultiplier, double rounding; x * 2^s wraps like TFLite's int32."""
-    x, s = np.asarray(x, np.int64), np.asarray(s, np.int64)
-    return rdbpot(srdhm(wrap32(x << np.maximum(s, 0)), m), np.maximum(-s, 0))
-
-
-def mbqm_lt1(x, m, left_shift):
-    return rdbpot(srdhm(x, m), -np.asarray(left_shift, np.int64))
-
-
-def mbqm_gt1(x, m, left_shift):
-    return srdhm(wrap32(np.asarray(x, np.int64) << np.asarray(left_shift, np.int64)), m)
-
-
-# Literal ports of gemmlowp (scalar Python ints), to check the closed forms and
-# to build the softmax reference.
-
-def g_srdhm(a: int, b: int) -> int:
-    if a == b == I32_MIN:
-        return I32_MAX
-    ab = a * b
-    nudge = (1 << 30) if ab >= 0 else 1 - (1 << 30)
-    t = ab + nudge
-    q = abs(t) // (1 << 31)  # C++ integer division truncates toward zero
-    return q if t >= 0 else -q
-
-
-def g_rdbpot(x: int, e: int) -> int:
-    mask = (1 << e) - 1
-    remainder = x & mask
-    threshold = (mask >> 1) + (1 if x < 0 else 0)
-    return (x >> e) + (1 if remainder > threshold else 0)
-
-
-def g_srmpot(x: int, e: int) -> int:
-    if e == 0:
-        return x
-    if e < 0:
-        return g_rdbpot(x, -e)
-    threshold = (1 << (31 - e)) - 1
-    if x > threshold:
-        return I32_MAX
-    if x < -threshold:
-        return I32_MIN
-    return wrap32(x << e)
-
-
-def g_half_sum(a: int, b: int) -> int:
-    s = a + b
-    t = s + (1 if s >= 0 else -1)
-    return abs(t) // 2 * (1 if t >= 0 else -1)
-
-
-def g_exp_interval(a: int) -> int:
-    """exp_on_interval_between_negative_one_quarter_and_0_excl (Q0 -> Q0)."""
-    constant_term, one_third = 1895147668, 715827883
-    x = wrap32(a + (1 << 28))
-    x2 = g_srdhm(x, x)
-    x3 = g_srdhm(x2, x)
-    x4 = g_srdhm(x2, x2)
-    x4_over_4 = g_srmpot(x4, -2)
-    poly = g_srmpot(wrap32(g_srdhm(wrap32(x4_over_4 + x3), one_third) + x2), -1)
-    return wrap32(constant_term + g_srdhm(constant_term, wrap32(x + poly)))
-
-
-EXP_BARREL = [(-2, 1672461947), (-1, 1302514674), (0, 790015084), (1, 290630308),
-              (2, 39332535), (3, 720401), (4, 242)]
-
-
-def g_exp_on_negative_values(a: int, integer_bits: int) -> int:
-    frac = 31 - integer_bits
-    quarter = 1 << (frac - 2)
-    a_mod = (a & (quarter - 1)) - quarter
-    result = g_exp_interval(g_srmpot(a_mod, integer_bits))
-    remainder = wrap32(a_mod - a)
-    for exponent, mult in EXP_BARREL:
-        if integer_bits > exponent and remainder & (1 << (frac + exponent)):
-            result = g_srdhm(result, mult)
-    if integer_bits > 5 and a < -(1 << (36 - integer_bits)):
-        result = 0
-    if a == 0:
-        result = I32_MAX
-    return result
-
-
-def g_one_over_one_plus_x(a: int) -> int:
-    half_den = g_half_sum(a, I32_MAX)
-    x = wrap32(1515870810 + g_srdhm(half_den, -1010580540))
-    for _ in range(3):
-        one_minus = wrap32((1 << 29) - g_srdhm(half_den, x))
-        x = wrap32(x + g_srmpot(g_srdhm(x, one_minus), 2))
-    return g_srmpot(x, 1)
-
-
-def g_clz(x: int) -> int:
-    x &= 0xFFFFFFFF
-    return 32 - x.bit_length()
-
-
-def g_reciprocal(x: int, integer_digits: int) -> tuple[int, int]:
-    h = g_clz(x)
-    shifted = wrap32(((x << h) & 0xFFFFFFFF) - (1 << 31))
-    return g_one_over_one_plus_x(shifted), integer_digits - h
-
-
-def softmax_ref(x: np.ndarray, mult: int, left_shift: int, diff_min: int) -> np.ndarray:
-    """reference_ops::Softmax<int8_t, int8_t>, row by row over the last axis."""
-    rows = x.reshape(-1, x.shape[-1]).astype(np.int64)
-    out = np.empty(rows.shape, np.int8)
-    for r, row in enumerate(rows):
-        mx = int(row.max())
-        exps = {}
-        total = 0
-        for c, v in enumerate(row):
-            diff = int(v) - mx
-            if diff >= diff_min:
-                scaled = g_srdhm(wrap32(diff << left_shift), mult)
-                exps[c] = g_exp_on_negative_values(scaled, 5)
-                total = wrap32(total + g_srmpot(exps[c], -12))
-        recip, bits = g_reciprocal(total, 12)
-        exponent = bits + 31 - 8
-        assert 0 <= exponent <= 31
-        for c in range(len(row)):
-            if c in exps:
-                v = g_rdbpot(g_srdhm(recip, exps[c]), exponent) - 128
-                out[r, c] = min(max(v, -128), 127)
-            else:
-                out[r, c] = -128
-    return out.reshape(x.shape)
-
-
-# TFLite's Prepare-time arithmetic (quantization_util.cc, kernel_util.cc).
-
-def tflite_round(v: float) -> int:
-    """std::round: half away from zero."""
-    return int(math.floor(abs(v) + 0.5)) * (1 if v >= 0 else -1)
-
-
-def quantize_multiplier(d: float) -> tuple[int, int]:
-    if d == 0.0:
-        return 0, 0
-    q, shift = math.frexp(d)
-    q_fixed = tflite_round(q * 2**31)
-    if q_fixed == 2**31:
-        q_fixed //= 2
-        shift += 1
-    if shift < -31:
-        q_fixed, shift = 0, 0
-    return q_fixed, shift
-
-
-def fc_multiplier_ref(i_scale: float, w_scale: float, o_scale: float) -> tuple[int, int]:
-    """TFLM's CalculateOpDataFullyConnected (GetQuantizedConvolutionMultipler in
-    kernel_util.cc): each float32 scale widened to double, then multiplied and
-    divided in double (not the float32 product older TensorFlow used)."""
-    return quantize_multiplier(float(np.float32(i_scale)) * float(np.float32(w_scale))
-                               / float(np.float32(o_scale)))
-
-
-def act_range(act: int, scale: float, zp: int) -> tuple[int, int]:
-    """CalculateActivationRangeQuantized for int8 (0 none, 1 relu, 2 relu_n1_to_1, 3 relu6)."""
-    def q(f):
-        return zp + tflite_round(float(np.float32(f) / np.float32(scale)))
-    lo, hi = -128, 127
-    if act == 1:
-        lo = max(lo, q(0.0))
-    elif act == 3:
-        lo, hi = max(lo, q(0.0)), min(hi, q(6.0))
-    elif act == 2:
-        lo, hi = max(lo, q(-1.0)), min(hi, q(1.0))
-    return lo, hi
-
-
-def softmax_params(input_scale: float, beta: float = 1.0) -> tuple[int, int, int]:
-    """PreprocessSoftmaxScaling + CalculateInputRadius (kScaledDiffIntegerBits = 5)."""
-    real = min(beta * float(np.float32(input_scale)) * (1 << 26), (1 << 31) - 1.0)
-    mult, left_shift = quantize_multiplier(real)
-    assert left_shift >= 0
-    radius = math.floor(1.0 * 31 * (1 << 26) / (1 << left_shift))
-    return mult, left_shift, -radius
-
-
-def add_params(s1: float, s2: float, so: float):
-    """micro/kernels/add_common.cc, int8: left_shift 20."""
-    s1, s2, so = (float(np.float32(s)) for s in (s1, s2, so))
-    twice_max = 2 * max(s1, s2)
-    out = []
-    for real in (s1 / twice_max, s2 / twice_max, twice_max / ((1 << 20) * so)):
-        m, s = quantize_multiplier(real)
-        assert s <= 0
-        out.append((m, s))
-    return out
-
-
 # --- helpers vs references --------------------------------------------------------
 
 
@@ -608,41 +392,6 @@ def test_fixedpoint_exp_and_reciprocal(anylib):
 
 
 # --- kernel references (NCHW, int64) ------------------------------------------------
-
-
-def conv_ref(x, w, bias, mult, shift, *, stride, dil, pads, groups, in_off, out_off, act,
-             w_off=None, raw=False):
-    """Per-channel int8 conv as TFLite computes it, on NCHW; pads = (top, left).
-    w_off: per-output-channel weight offsets (-zero point); raw: the int32 sums
-    (ConvInteger) instead of the requantized int8 output."""
-    n, c, h, wd = x.shape
-    m, cg, kh, kw = w.shape
-    (sh, sw), (dh, dw), (pt, pl) = stride, dil, pads
-    oh = (h + 2 * pt - dh * (kh - 1) - 1) // sh + 1
-    ow = (wd + 2 * pl - dw * (kw - 1) - 1) // sw + 1
-    # Padded taps are skipped by TFLite, i.e. contribute 0 to the sum.
-    pb = max(0, (oh - 1) * sh + dh * (kh - 1) + 1 - h - pt)
-    pr = max(0, (ow - 1) * sw + dw * (kw - 1) + 1 - wd - pl)
-    xp = np.pad(x.astype(np.int64) + in_off, ((0, 0), (0, 0), (pt, pb), (pl, pr)))
-    acc = np.zeros((n, m, oh, ow), np.int64)
-    mg = m // groups
-    for g in range(groups):
-        for ky in range(kh):
-            for kx in range(kw):
-                patch = xp[:, g * cg:(g + 1) * cg,
-                           ky * dh: ky * dh + sh * (oh - 1) + 1: sh,
-                           kx * dw: kx * dw + sw * (ow - 1) + 1: sw]
-                wk = w[g * mg:(g + 1) * mg, :, ky, kx].astype(np.int64)
-                if w_off is not None:
-                    wk = wk + np.asarray(w_off, np.int64)[g * mg:(g + 1) * mg, None]
-                acc[:, g * mg:(g + 1) * mg] += np.einsum("nchw,mc->nmhw", patch, wk)
-    if bias is not None:
-        acc += bias.astype(np.int64)[None, :, None, None]
-    acc = wrap32(acc)
-    if raw:
-        return acc.astype(np.int32), (oh, ow)
-    y = mbqm(acc, np.asarray(mult)[None, :, None, None], np.asarray(shift)[None, :, None, None])
-    return np.clip(wrap32(y + out_off), *act).astype(np.int8), (oh, ow)
 
 
 def i32_ptr(a):
@@ -780,22 +529,6 @@ def test_conv2d_s8_s32_wraps_like_int32(anylib):
 FC_ARRAYS = ("multipliers", "shifts", "weights_offsets")
 
 
-def fc_ref(x, w, bias, p, raw=False):
-    """reference_integer_ops::FullyConnected / FullyConnectedPerChannel; optional
-    per-output weights offsets; raw: the int32 sums (MatMulInteger)."""
-    w_off = p.get("weights_offsets")
-    w_off = p["weights_offset"] if w_off is None else np.asarray(w_off, np.int64)[:, None]
-    acc = (x.astype(np.int64) + p["input_offset"]) @ (w.astype(np.int64) + w_off).T
-    if bias is not None:
-        acc += bias.astype(np.int64)
-    if raw:
-        return wrap32(acc).astype(np.int32)
-    mult = p["multiplier"] if p.get("multipliers") is None else np.asarray(p["multipliers"])
-    shift = p["shift"] if p.get("shifts") is None else np.asarray(p["shifts"])
-    y = mbqm(wrap32(acc), mult, shift)
-    return np.clip(wrap32(y + p["output_offset"]), p["act_min"], p["act_max"]).astype(np.int8)
-
-
 def run_fc(lib, x, w, bias, p, raw=False):
     m, k = x.shape
     n = w.shape[0]
@@ -886,11 +619,6 @@ def test_fully_connected_s8_arrays_null_is_per_tensor(anylib):
     np.testing.assert_array_equal(per_tensor, fc_ref(x, w, None, p))
 
 
-def requant_ref(x, p):
-    y = mbqm(x.astype(np.int64) + p["input_offset"], p["multiplier"], p["shift"])
-    return np.clip(wrap32(y + p["output_offset"]), p["act_min"], p["act_max"]).astype(np.int8)
-
-
 def run_requantize(lib, x, p, inplace=False):
     params = RequantizeS8Params(size=x.size, **p)
     x = np.ascontiguousarray(x).copy()
@@ -918,23 +646,6 @@ def test_requantize_s8(anylib, ratio):
     np.testing.assert_array_equal(run_requantize(anylib, x, p), x)
 
 
-def mean_multiplier_ref(ratio: float, count: int) -> tuple[int, int]:
-    """TFLM's int8 MEAN: QuantizeMultiplier(input_scale / output_scale), then
-    QuantizedMeanOrSum folds 1/count in: shift' = 63 - CountLeadingZeros(count),
-    clamped to <= 32 and <= 31 + shift; multiplier = (int64(multiplier) << shift')
-    / count (C division); shift -= shift'."""
-    mult, shift = quantize_multiplier(ratio)
-    s = min(63 - (64 - count.bit_length()), 32, 31 + shift)
-    return (mult << s) // count, shift - s
-
-
-def mean_ref(x, p):
-    """QuantizedMeanOrSum over the middle axis of [outer][reduce][inner]."""
-    acc = (x.astype(np.int64) + p["input_offset"]).sum(axis=1)
-    acc = mbqm(wrap32(acc), p["multiplier"], p["shift"])
-    return np.clip(acc + p["output_offset"], p["act_min"], p["act_max"]).astype(np.int8)
-
-
 def run_mean(lib, x, p):
     outer, reduce, inner = x.shape
     params = MeanS8Params(outer=outer, reduce=reduce, inner=inner, **p)
@@ -957,15 +668,6 @@ def test_mean_s8(anylib, shape, ratio):
         from aot import quantmath as qm
         assert qm.mean_multiplier(0.25, 0.25 / ratio, shape[1]) == mean_multiplier_ref(
             float(np.float32(0.25)) / float(np.float32(0.25 / ratio)), shape[1])
-
-
-def add_ref(a, b, p):
-    """AddFunc of reference_integer_ops/add.h, numpy-broadcast."""
-    a, b = np.broadcast_arrays(a.astype(np.int64), b.astype(np.int64))
-    sa = mbqm_lt1(wrap32((a + p["a_offset"]) << p["left_shift"]), p["a_multiplier"], p["a_shift"])
-    sb = mbqm_lt1(wrap32((b + p["b_offset"]) << p["left_shift"]), p["b_multiplier"], p["b_shift"])
-    raw = mbqm_lt1(wrap32(sa + sb), p["output_multiplier"], p["output_shift"])
-    return np.clip(wrap32(raw + p["output_offset"]), p["act_min"], p["act_max"]).astype(np.int8)
 
 
 def broadcast_strides(shape, out_shape):
@@ -1021,39 +723,6 @@ def test_add_s8_broadcast(anylib, sa, sb, dense):
         p = make_add_params(rng, 0.5, 0.25, 0.003, act=(-20, 127))
         p.update(a_offset=128 if va == -128 else -127, b_offset=-128)
         np.testing.assert_array_equal(run_add(anylib, a, b, p, dense), add_ref(a, b, p))
-
-
-def pool_ref(x, kind, k, stride, dil, pads, out_hw, act, count_include_pad=False, rescale=None):
-    """TFLite int8 Max/AveragePool on [planes][h][w], with ONNX dilation / count_include_pad.
-    rescale = (input_offset, output_offset, multipliers, shifts): the average pool that
-    also changes parameters, MultiplyByQuantizedMultiplier(sum (x + input_offset),
-    per-count multiplier) + output_offset."""
-    planes, h, w = x.shape
-    oh, ow = out_hw
-    y = np.empty((planes, oh, ow), np.int64)
-    pt, pl, pb, pr = pads
-    for oy in range(oh):
-        for ox in range(ow):
-            ys = [oy * stride[0] - pt + i * dil[0] for i in range(k[0])]
-            xs = [ox * stride[1] - pl + j * dil[1] for j in range(k[1])]
-            yin = [v for v in ys if 0 <= v < h]
-            xin = [v for v in xs if 0 <= v < w]
-            win = x[:, yin][:, :, xin].astype(np.int64).reshape(planes, -1)
-            if kind == "max":
-                y[:, oy, ox] = win.max(axis=1, initial=-128)
-                continue
-            if count_include_pad:
-                cnt = (sum(-pt <= v < h + pb for v in ys) * sum(-pl <= v < w + pr for v in xs))
-            else:
-                cnt = len(yin) * len(xin)
-            s = win.sum(axis=1)
-            if rescale is not None:
-                in_off, out_off, mults, shifts = rescale
-                s = s + in_off * win.shape[1]
-                y[:, oy, ox] = mbqm(s, mults[cnt - 1], shifts[cnt - 1]) + out_off
-                continue
-            y[:, oy, ox] = np.where(s > 0, (s + cnt // 2) // cnt, -((-s + cnt // 2) // cnt))
-    return np.clip(y, *act).astype(np.int8)
 
 
 def run_pool(lib, kind, x, k, stride, dil, pads, out_hw, act, count_include_pad=False,
@@ -1279,13 +948,6 @@ def qparams(t):
 
 def const_data(model, t, dtype):
     return np.frombuffer(bytes(model.buffers[t.buffer].data), dtype=dtype).reshape(list(t.shape))
-
-
-def tfl_out_and_pad(in_size, filt, stride, dil, same):
-    """ComputePaddingHeightWidth: (output size, leading padding)."""
-    eff = (filt - 1) * dil + 1
-    out = (in_size + stride - 1) // stride if same else (in_size + stride - eff) // stride
-    return out, max((out - 1) * stride + eff - in_size, 0) // 2
 
 
 def nchw(a):

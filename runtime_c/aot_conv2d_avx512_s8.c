@@ -1,0 +1,177 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "aot_kernels.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+
+#include "aot_conv2d_x86_impl.h"
+
+#define MR 8
+#define NR 32
+
+/*
+ * int8 convolution with groups == 1, bit-exact with aot_conv2d_s8, on AVX-512
+ * VNNI: vpdpbusd adds four u8 x s8 products into each int32 lane, wrapping
+ * (no saturation). The input's phase planes (see aot_conv2d_x86_impl.h) hold
+ * x + 128 as uint8 with four input channels interleaved (padding: the input
+ * zero point, + 128); weights come packed as int32 quads
+ * [out_c][ceil(in_c / 4)][taps] (byte j: channel 4 g + j, 0 past in_c), and
+ * bias is folded at compile time: bias + (input_offset - 128) * sum(w), so
+ * that sum w * (x + 128) + it == bias + sum w * (x + input_offset), mod 2^32.
+ */
+AOT_X86_INLINE AOT_AVX512 void tile(const int32_t mr, const int32_t *planes, const int32_t *w,
+                                    const int32_t *offs, int32_t kgroups, int32_t taps,
+                                    int32_t cs, int32_t j0, __m512i *c0, __m512i *c1)
+{
+    int32_t r, kg, t;
+    AOT_X86_UNROLL
+    for (r = 0; r < mr; ++r) {
+        c0[r] = _mm512_setzero_si512();
+        c1[r] = _mm512_setzero_si512();
+    }
+    for (kg = 0; kg < kgroups; ++kg) {
+        const int32_t *bg = planes + kg * cs + j0;
+        const int32_t *wg = w + kg * taps;
+        for (t = 0; t < taps; ++t) {
+            const int32_t *bp = bg + offs[t];
+            const __m512i b0 = _mm512_loadu_si512((const void *)bp);
+            const __m512i b1 = _mm512_loadu_si512((const void *)(bp + 16));
+            AOT_X86_UNROLL
+            for (r = 0; r < mr; ++r) {
+                const __m512i wv = _mm512_set1_epi32(wg[r * kgroups * taps + t]);
+                c0[r] = _mm512_dpbusd_epi32(c0[r], b0, wv);
+                c1[r] = _mm512_dpbusd_epi32(c1[r], b1, wv);
+            }
+        }
+    }
+}
+
+/* count pixels of 4 channel rows (channel stride `plane`) as (x + 128) quads. */
+static AOT_AVX512 void interleave4(uint8_t *dst, const int8_t *src, int32_t plane,
+                                   int32_t count)
+{
+    const __m128i flip = _mm_set1_epi8((char)0x80);
+    int32_t i = 0, j;
+    for (; i + 16 <= count; i += 16) {
+        const __m128i a = _mm_loadu_si128((const __m128i *)(const void *)(src + i));
+        const __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(src + plane + i));
+        const __m128i c = _mm_loadu_si128((const __m128i *)(const void *)(src + 2 * plane + i));
+        const __m128i d = _mm_loadu_si128((const __m128i *)(const void *)(src + 3 * plane + i));
+        const __m128i ab0 = _mm_unpacklo_epi8(a, b), ab1 = _mm_unpackhi_epi8(a, b);
+        const __m128i cd0 = _mm_unpacklo_epi8(c, d), cd1 = _mm_unpackhi_epi8(c, d);
+        __m128i *out = (__m128i *)(void *)(dst + 4 * i);
+        _mm_storeu_si128(out, _mm_xor_si128(_mm_unpacklo_epi16(ab0, cd0), flip));
+        _mm_storeu_si128(out + 1, _mm_xor_si128(_mm_unpackhi_epi16(ab0, cd0), flip));
+        _mm_storeu_si128(out + 2, _mm_xor_si128(_mm_unpacklo_epi16(ab1, cd1), flip));
+        _mm_storeu_si128(out + 3, _mm_xor_si128(_mm_unpackhi_epi16(ab1, cd1), flip));
+    }
+    for (; i < count; ++i) {
+        for (j = 0; j < 4; ++j) {
+            dst[4 * i + j] = (uint8_t)((uint8_t)src[j * plane + i] ^ 0x80u);
+        }
+    }
+}
+
+AOT_X86_INLINE AOT_AVX512 void rows(const int32_t mr, const aot_conv2d_s8_params *p,
+                                    const aot_x86_geom *g, const int32_t *planes,
+                                    const int32_t *weights, const int32_t *bias,
+                                    const int32_t *offs, int32_t kgroups, int32_t i0,
+                                    int32_t j0, int32_t n, int8_t *y)
+{
+    __m512i c0[MR], c1[MR];
+    int32_t r;
+    tile(mr, planes, weights + i0 * kgroups * g->taps, offs, kgroups, g->taps, g->cs, j0, c0,
+         c1);
+    AOT_X86_UNROLL
+    for (r = 0; r < mr; ++r) {
+        const int32_t oc = i0 + r;
+        const __m512i b = _mm512_set1_epi32(bias[oc]);
+        const __m128i v0 = aot_avx512_output_s8(_mm512_add_epi32(c0[r], b), p->multipliers[oc],
+                                                p->shifts[oc], p->output_offset, p->act_min,
+                                                p->act_max);
+        const __m128i v1 = aot_avx512_output_s8(_mm512_add_epi32(c1[r], b), p->multipliers[oc],
+                                                p->shifts[oc], p->output_offset, p->act_min,
+                                                p->act_max);
+        int8_t *plane = y + oc * p->out_h * p->out_w;
+        if (g->lw == p->out_w) {
+            const int32_t n0 = n < 16 ? n : 16, n1 = n - n0;
+            _mm_mask_storeu_epi8(plane + j0, (__mmask16)((1u << n0) - 1u), v0);
+            _mm_mask_storeu_epi8(plane + j0 + 16, (__mmask16)((1u << n1) - 1u), v1);
+        } else {
+            int8_t vals[NR];
+            _mm_storeu_si128((__m128i *)(void *)vals, v0);
+            _mm_storeu_si128((__m128i *)(void *)(vals + 16), v1);
+            aot_x86_store_s8(g, p->out_w, j0, n, vals, plane);
+        }
+    }
+}
+
+AOT_AVX512 void aot_conv2d_avx512_s8(const aot_conv2d_s8_params *params, const int8_t *input,
+                                     const int32_t *weights, const int32_t *bias,
+                                     int8_t *output, void *scratch)
+{
+    const aot_conv2d_s8_params *p = params;
+    const int32_t in_plane = p->in_h * p->in_w, out_plane = p->out_h * p->out_w;
+    const int32_t kgroups = (p->in_c + 3) / 4;
+    const uint8_t pad = (uint8_t)(128 - p->input_offset);
+    int32_t *offs = (int32_t *)scratch;
+    uint8_t *planes;
+    aot_x86_geom g;
+    int32_t n, c, iy, ix, i0, j0;
+
+    aot_x86_geom_init(&g, p->out_h, p->out_w, p->kernel_h, p->kernel_w, p->stride_h,
+                      p->stride_w, p->dilation_h, p->dilation_w, NR);
+    aot_x86_tap_offsets(&g, p->kernel_w, p->stride_h, p->stride_w, p->dilation_h,
+                        p->dilation_w, offs);
+    planes = (uint8_t *)scratch + aot_x86_table_bytes(g.taps);
+    for (n = 0; n < p->batch; ++n) {
+        const int8_t *x = input + n * p->in_c * in_plane;
+        int8_t *y = output + n * p->out_c * out_plane;
+        int32_t run, runs, dst[AOT_X86_MAX_STRIDE], ix0[AOT_X86_MAX_STRIDE],
+            cnt[AOT_X86_MAX_STRIDE];
+        aot_avx2_fill32(planes, (int32_t)(pad * 0x01010101u), kgroups * g.cs);
+        for (iy = 0; iy < p->in_h; ++iy) {
+            runs = aot_x86_row_runs(&g, iy, p->in_w, p->kernel_h, p->kernel_w, p->stride_h,
+                                    p->stride_w, p->dilation_h, p->dilation_w, p->pad_top,
+                                    p->pad_left, dst, ix0, cnt);
+            for (c = 0; c < p->in_c; ++c) {
+                const int8_t *src = x + c * in_plane + iy * p->in_w;
+                uint8_t *plane = planes + (c / 4) * g.cs * 4 + (c & 3);
+                if (p->stride_w == 1 && (c & 3) == 0 && c + 4 <= p->in_c) {
+                    for (run = 0; run < runs; ++run) {
+                        interleave4(plane + 4 * dst[run], src + ix0[run], in_plane, cnt[run]);
+                    }
+                    c += 3;
+                    continue;
+                }
+                for (run = 0; run < runs; ++run) {
+                    uint8_t *d = plane + 4 * dst[run];
+                    const int8_t *sp = src + ix0[run];
+                    for (ix = 0; ix < cnt[run]; ++ix) {
+                        d[4 * ix] = (uint8_t)((uint8_t)sp[ix * p->stride_w] ^ 0x80u);
+                    }
+                }
+            }
+        }
+        for (j0 = 0; j0 < g.nv; j0 += NR) {
+            const int32_t m = g.nv - j0 < NR ? g.nv - j0 : NR;
+            const int32_t *pl = (const int32_t *)(const void *)planes;
+            for (i0 = 0; i0 + MR <= p->out_c; i0 += MR) {
+                rows(MR, p, &g, pl, weights, bias, offs, kgroups, i0, j0, m, y);
+            }
+            switch (p->out_c - i0) {
+            case 7: rows(7, p, &g, pl, weights, bias, offs, kgroups, i0, j0, m, y); break;
+            case 6: rows(6, p, &g, pl, weights, bias, offs, kgroups, i0, j0, m, y); break;
+            case 5: rows(5, p, &g, pl, weights, bias, offs, kgroups, i0, j0, m, y); break;
+            case 4: rows(4, p, &g, pl, weights, bias, offs, kgroups, i0, j0, m, y); break;
+            case 3: rows(3, p, &g, pl, weights, bias, offs, kgroups, i0, j0, m, y); break;
+            case 2: rows(2, p, &g, pl, weights, bias, offs, kgroups, i0, j0, m, y); break;
+            case 1: rows(1, p, &g, pl, weights, bias, offs, kgroups, i0, j0, m, y); break;
+            default: break;
+            }
+        }
+    }
+}
+#else
+typedef int aot_conv2d_avx512_s8_needs_x86;
+#endif

@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Private to the runtime: the depthwise convolution core of
+ * aot_depthwise_conv2d_avx2_f32 and _s8 (groups == in_c, out_c = in_c *
+ * multiplier, output channel oc reading input channel oc / multiplier).
+ * Include after aot_conv2d_x86_impl.h.
+ *
+ * Every input channel is copied into float phase planes (see
+ * aot_conv2d_x86_impl.h) in scratch after the tap table; each output channel
+ * is then 32 virtual pixels at a time, one broadcast weight and four
+ * unaligned loads per tap, fused multiply-adds in tap order.
+ *
+ * The int8 kernel feeds (x + input_offset) as floats: every partial sum is
+ * an integer of magnitude at most sum |w| * 255, which the lowering rule
+ * checks is below 2^24 per channel, so the float sums are the exact integer
+ * sums and the result is bit-exact with the integer kernel.
+ */
+#ifndef AOT_DEPTHWISE_AVX2_IMPL_H
+#define AOT_DEPTHWISE_AVX2_IMPL_H
+
+#define AOT_DW_AVX2_NR 32
+
+/* Geometry, tap table and the zero-padded planes of one image; returns the planes. */
+AOT_X86_INLINE AOT_AVX2 float *aot_dw_avx2_prepare(
+    aot_x86_geom *g, int32_t in_c, int32_t in_h, int32_t in_w, int32_t out_h, int32_t out_w,
+    int32_t kernel_h, int32_t kernel_w, int32_t stride_h, int32_t stride_w, int32_t dilation_h,
+    int32_t dilation_w, void *scratch)
+{
+    int32_t total;
+    float *planes;
+    aot_x86_geom_init(g, out_h, out_w, kernel_h, kernel_w, stride_h, stride_w, dilation_h,
+                      dilation_w, AOT_DW_AVX2_NR);
+    aot_x86_tap_offsets(g, kernel_w, stride_h, stride_w, dilation_h, dilation_w,
+                        (int32_t *)scratch);
+    planes = (float *)((uint8_t *)scratch + aot_x86_table_bytes(g->taps));
+    total = in_c * g->cs;
+    (void)in_h;
+    (void)in_w;
+    aot_avx2_fill32(planes, 0, total);
+    return planes;
+}
+
+AOT_X86_INLINE AOT_AVX2 void aot_dw_avx2_tile(const float *plane, const int32_t *offs,
+                                              int32_t taps, const float *w, int32_t j0,
+                                              __m256 *acc)
+{
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    int32_t t;
+    for (t = 0; t < taps; ++t) {
+        const __m256 wv = _mm256_broadcast_ss(w + t);
+        const float *bp = plane + offs[t] + j0;
+        a0 = _mm256_fmadd_ps(wv, _mm256_loadu_ps(bp), a0);
+        a1 = _mm256_fmadd_ps(wv, _mm256_loadu_ps(bp + 8), a1);
+        a2 = _mm256_fmadd_ps(wv, _mm256_loadu_ps(bp + 16), a2);
+        a3 = _mm256_fmadd_ps(wv, _mm256_loadu_ps(bp + 24), a3);
+    }
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = a2;
+    acc[3] = a3;
+}
+
+#endif /* AOT_DEPTHWISE_AVX2_IMPL_H */

@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "aot_kernels.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+
+#include "aot_conv2d_x86_impl.h"
+#include "aot_depthwise_avx2_impl.h"
+
+AOT_AVX2 void aot_depthwise_conv2d_avx2_f32(const aot_conv2d_params *params, const float *input,
+                                            const float *weights, const float *bias,
+                                            float *output, void *scratch)
+{
+    const aot_conv2d_params *p = params;
+    const int32_t in_plane = p->in_h * p->in_w, out_plane = p->out_h * p->out_w;
+    const int32_t mult = p->out_c / p->in_c;
+    const int32_t *offs = (const int32_t *)scratch;
+    aot_x86_geom g;
+    int32_t n, c, iy, oc, j0, v, i, run, runs, dst[AOT_X86_MAX_STRIDE],
+        ix0[AOT_X86_MAX_STRIDE], cnt[AOT_X86_MAX_STRIDE];
+
+    for (n = 0; n < p->batch; ++n) {
+        const float *x = input + n * p->in_c * in_plane;
+        float *y = output + n * p->out_c * out_plane;
+        float *planes = aot_dw_avx2_prepare(&g, p->in_c, p->in_h, p->in_w, p->out_h, p->out_w,
+                                            p->kernel_h, p->kernel_w, p->stride_h, p->stride_w,
+                                            p->dilation_h, p->dilation_w, scratch);
+        for (iy = 0; iy < p->in_h; ++iy) {
+            runs = aot_x86_row_runs(&g, iy, p->in_w, p->kernel_h, p->kernel_w, p->stride_h,
+                                    p->stride_w, p->dilation_h, p->dilation_w, p->pad_top,
+                                    p->pad_left, dst, ix0, cnt);
+            for (c = 0; c < p->in_c; ++c) {
+                const float *src = x + c * in_plane + iy * p->in_w;
+                for (run = 0; run < runs; ++run) {
+                    float *d = planes + c * g.cs + dst[run];
+                    const float *sp = src + ix0[run];
+                    i = 0;
+                    if (p->stride_w == 1) {
+                        for (; i + 8 <= cnt[run]; i += 8) {
+                            _mm256_storeu_ps(d + i, _mm256_loadu_ps(sp + i));
+                        }
+                    }
+                    for (; i < cnt[run]; ++i) {
+                        d[i] = sp[i * p->stride_w];
+                    }
+                }
+            }
+        }
+        for (oc = 0; oc < p->out_c; ++oc) {
+            const float *plane = planes + (oc / mult) * g.cs;
+            const float *w = weights + oc * g.taps;
+            const __m256 b = _mm256_set1_ps(bias != NULL ? bias[oc] : 0.0f);
+            float *y_c = y + oc * out_plane;
+            for (j0 = 0; j0 < g.nv; j0 += AOT_DW_AVX2_NR) {
+                const int32_t m = g.nv - j0 < AOT_DW_AVX2_NR ? g.nv - j0 : AOT_DW_AVX2_NR;
+                __m256 acc[4];
+                aot_dw_avx2_tile(plane, offs, g.taps, w, j0, acc);
+                for (v = 0; v < 4; ++v) {
+                    acc[v] = aot_avx2_act(&p->act, _mm256_add_ps(acc[v], b));
+                }
+                if (g.lw == p->out_w) {
+                    for (v = 0; v < 4; ++v) {
+                        _mm256_maskstore_ps(y_c + j0 + 8 * v, aot_avx2_mask8(m - 8 * v), acc[v]);
+                    }
+                } else {
+                    float vals[AOT_DW_AVX2_NR];
+                    for (v = 0; v < 4; ++v) {
+                        _mm256_storeu_ps(vals + 8 * v, acc[v]);
+                    }
+                    aot_x86_store_f32(&g, p->out_w, j0, m, vals, y_c);
+                }
+            }
+        }
+    }
+}
+#else
+typedef int aot_depthwise_conv2d_avx2_f32_needs_x86;
+#endif

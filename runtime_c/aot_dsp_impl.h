@@ -1,0 +1,318 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Private to the runtime: the Cortex-M DSP-extension primitives of the
+ * aot_*_dsp_s8 kernels (Armv7E-M / Armv8-M Mainline with DSP: cortex-m4, -m7,
+ * -m33), and the inner loops they share. Ship it with them.
+ *
+ * SXTB16 and SMLAD come from ACLE (<arm_acle.h>), which both clang (zig) and
+ * arm-none-eabi-gcc provide freestanding. PKHBT/PKHTB and ROR are not ACLE
+ * functions in gcc's header: they are written as the C expressions both
+ * compilers turn into one instruction (checked in the disassembly). Without
+ * __ARM_FEATURE_DSP (a host build, or a core without the extension) the same
+ * functions are plain C with the instructions' exact semantics, so the
+ * kernels also build and run anywhere, bit for bit the same -- which is how
+ * they are tested on the host too. SMLAD's sum wraps modulo 2^32 like the
+ * portable kernels' uint32 accumulators (the Q flag it sets is never read).
+ *
+ * Requantization: aot_dsp_requantize is aot_mul_by_quantized_multiplier
+ * (TFLite's double rounding) for multipliers in [0, 2^31), with the rounding
+ * high multiply done as one 64-bit multiply-accumulate: floor((a*m + 2^30) /
+ * 2^31) equals gemmlowp's (a*m + nudge) / 2^31 truncated toward zero (nudge
+ * 2^30 for a*m >= 0, 1 - 2^30 below), and the INT32_MIN * INT32_MIN
+ * saturation cannot occur with m >= 0.
+ */
+#ifndef AOT_DSP_IMPL_H
+#define AOT_DSP_IMPL_H
+
+#include <stdint.h>
+
+#include "aot_fixedpoint.h"
+#include "aot_kernels.h"
+
+#if defined(__GNUC__) || defined(__clang__)
+#define AOT_DSP_INLINE static inline __attribute__((always_inline))
+#else
+#define AOT_DSP_INLINE static inline
+#endif
+
+/* On every kernel: gcc would turn the fill and zeroing loops into memset calls,
+ * which a libc-free build does not have (as aot_memset.c). */
+#if defined(__GNUC__) && !defined(__clang__)
+#define AOT_DSP_NO_LIBCALL __attribute__((optimize("no-tree-loop-distribute-patterns")))
+#else
+#define AOT_DSP_NO_LIBCALL
+#endif
+
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+#include <arm_acle.h>
+
+/* Bytes 0 and 2 of x, sign-extended, as the two halfwords of the result. */
+AOT_DSP_INLINE int32_t aot_dsp_sxtb16(int32_t x) { return (int32_t)__sxtb16(x); }
+
+/* acc + lo(a) * lo(b) + hi(a) * hi(b), the halfwords signed, wrapping. */
+AOT_DSP_INLINE int32_t aot_dsp_smlad(int32_t a, int32_t b, int32_t acc)
+{
+    return (int32_t)__smlad(a, b, acc);
+}
+
+/* acc + lo(a) * lo(b), acc + lo(a) * hi(b) (SMLABB, SMLABT), wrapping. */
+AOT_DSP_INLINE int32_t aot_dsp_smlabb(int32_t a, int32_t b, int32_t acc)
+{
+    return (int32_t)__smlabb(a, b, acc);
+}
+
+AOT_DSP_INLINE int32_t aot_dsp_smlabt(int32_t a, int32_t b, int32_t acc)
+{
+    return (int32_t)__smlabt(a, b, acc);
+}
+#else
+AOT_DSP_INLINE int32_t aot_dsp_smlabb(int32_t a, int32_t b, int32_t acc)
+{
+    const int32_t a0 = (int16_t)((uint32_t)a & 0xFFFFu), b0 = (int16_t)((uint32_t)b & 0xFFFFu);
+    return (int32_t)((uint32_t)acc + (uint32_t)(a0 * b0));
+}
+
+AOT_DSP_INLINE int32_t aot_dsp_smlabt(int32_t a, int32_t b, int32_t acc)
+{
+    const int32_t a0 = (int16_t)((uint32_t)a & 0xFFFFu), b1 = (int16_t)((uint32_t)b >> 16);
+    return (int32_t)((uint32_t)acc + (uint32_t)(a0 * b1));
+}
+
+AOT_DSP_INLINE int32_t aot_dsp_sxtb16(int32_t x)
+{
+    const uint32_t u = (uint32_t)x;
+    const uint32_t lo = (uint32_t)(int32_t)(int8_t)(u & 0xFFu) & 0xFFFFu;
+    const uint32_t hi = (uint32_t)(int32_t)(int8_t)((u >> 16) & 0xFFu) & 0xFFFFu;
+    return (int32_t)(lo | (hi << 16));
+}
+
+AOT_DSP_INLINE int32_t aot_dsp_smlad(int32_t a, int32_t b, int32_t acc)
+{
+    const int32_t a0 = (int16_t)((uint32_t)a & 0xFFFFu), a1 = (int16_t)((uint32_t)a >> 16);
+    const int32_t b0 = (int16_t)((uint32_t)b & 0xFFFFu), b1 = (int16_t)((uint32_t)b >> 16);
+    return (int32_t)((uint32_t)acc + (uint32_t)(a0 * b0) + (uint32_t)(a1 * b1));
+}
+#endif
+
+/* Rotate right by 8: SXTB16 of it takes bytes 1 and 3 (one "SXTB16 ..., ROR #8"). */
+AOT_DSP_INLINE int32_t aot_dsp_ror8(int32_t x)
+{
+    const uint32_t u = (uint32_t)x;
+    return (int32_t)((u >> 8) | (u << 24));
+}
+
+/* SXTB16 of x rotated right by 8: bytes 1 and 3 (gcc does not fold the rotation). */
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+AOT_DSP_INLINE int32_t aot_dsp_sxtb16_ror8(int32_t x)
+{
+    int32_t r;
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(x));
+    return r;
+}
+#else
+AOT_DSP_INLINE int32_t aot_dsp_sxtb16_ror8(int32_t x) { return aot_dsp_sxtb16(aot_dsp_ror8(x)); }
+#endif
+
+/* (lo(a), lo(b)) and (hi(a), hi(b)) as halfword pairs: PKHBT a, b, LSL #16 / PKHTB. */
+AOT_DSP_INLINE int32_t aot_dsp_pack_lo(int32_t a, int32_t b)
+{
+    return (int32_t)(((uint32_t)a & 0xFFFFu) | ((uint32_t)b << 16));
+}
+
+AOT_DSP_INLINE int32_t aot_dsp_pack_hi(int32_t a, int32_t b)
+{
+    return (int32_t)(((uint32_t)b & 0xFFFF0000u) | ((uint32_t)a >> 16));
+}
+
+/* A 32-bit load/store at any address: one LDR/STR where the core allows
+ * unaligned words (the DSP cores do); byte by byte elsewhere (e.g. a host or
+ * Armv6-M build of these files, where a memcpy call would need libc). */
+#if defined(__ARM_FEATURE_UNALIGNED) || defined(__x86_64__) || defined(__i386__) \
+    || defined(__aarch64__)
+AOT_DSP_INLINE int32_t aot_dsp_load32(const void *p)
+{
+    int32_t v;
+    __builtin_memcpy(&v, p, sizeof v);
+    return v;
+}
+
+AOT_DSP_INLINE void aot_dsp_store32(void *p, int32_t v)
+{
+    __builtin_memcpy(p, &v, sizeof v);
+}
+#else
+AOT_DSP_INLINE int32_t aot_dsp_load32(const void *p)
+{
+    const uint8_t *b = (const uint8_t *)p;
+    return (int32_t)((uint32_t)b[0] | ((uint32_t)b[1] << 8) | ((uint32_t)b[2] << 16)
+                     | ((uint32_t)b[3] << 24));
+}
+
+AOT_DSP_INLINE void aot_dsp_store32(void *p, int32_t v)
+{
+    uint8_t *b = (uint8_t *)p;
+    b[0] = (uint8_t)((uint32_t)v & 0xFFu);
+    b[1] = (uint8_t)(((uint32_t)v >> 8) & 0xFFu);
+    b[2] = (uint8_t)(((uint32_t)v >> 16) & 0xFFu);
+    b[3] = (uint8_t)((uint32_t)v >> 24);
+}
+#endif
+
+/* aot_mul_by_quantized_multiplier for multiplier in [0, 2^31), see above. The
+ * signed >> are arithmetic shifts (implementation-defined in C; arithmetic on
+ * gcc and clang, the compilers aot supports), one ASR each where aot_asr32's
+ * portable form costs gcc five instructions. */
+AOT_DSP_INLINE int32_t aot_dsp_requantize(int32_t acc, int32_t multiplier, int32_t shift)
+{
+    const int32_t left = shift > 0 ? shift : 0;
+    const int32_t right = shift > 0 ? 0 : -shift;
+    const int64_t prod = (int64_t)aot_wrap_shl32(acc, left) * multiplier + ((int64_t)1 << 30);
+    const int32_t high = (int32_t)(prod >> 31);
+    /* aot_rounding_divide_by_pot(high, right): ties away from zero */
+    const int32_t mask = (int32_t)(((uint32_t)1 << right) - 1u);
+    const int32_t threshold = (mask >> 1) - (high >> 31);
+    return (high >> right) + ((high & mask) > threshold ? 1 : 0);
+}
+
+/* Requantize, + output_offset, clamp: one int8 output. */
+AOT_DSP_INLINE int8_t aot_dsp_output(int32_t acc, int32_t multiplier, int32_t shift,
+                                     int32_t output_offset, int32_t act_min, int32_t act_max)
+{
+    int32_t v = aot_wrap_add32(aot_dsp_requantize(acc, multiplier, shift), output_offset);
+    v = v < act_min ? act_min : v;
+    v = v > act_max ? act_max : v;
+    return (int8_t)v;
+}
+
+/*
+ * Matrix layouts (made at compile time by targets/rules_dsp.py):
+ * - pair weights: rows padded to an even count (a zero row) and to k4 (a
+ *   multiple of 4) columns, stored [rows / 2][k4 / 4][2 rows][4 bytes] with
+ *   each 4-byte group in the order (0, 2, 1, 3), so SXTB16 of a word gives
+ *   elements (0, 1) and SXTB16 of it rotated by 8 gives (2, 3);
+ * - pair pixels (scratch): two int16 vectors of k4 values, stored
+ *   [k4 / 4][2 pixels][4], so one pointer walks both (aot_dsp_pair_index).
+ */
+AOT_DSP_INLINE int32_t aot_dsp_pair_index(int32_t k, int32_t pixel)
+{
+    return ((k >> 2) << 3) + (pixel << 2) + (k & 3);
+}
+
+/* acc[0..3] += w_a . x_a, w_a . x_b, w_b . x_a, w_b . x_b over k4 / 4 groups:
+ * w one pair of weight rows, x one pair of pixels (layouts above). */
+AOT_DSP_INLINE void aot_dsp_dot_2x2(const int8_t *w, const int16_t *x, int32_t groups,
+                                    int32_t acc[4])
+{
+    int32_t a00 = acc[0], a01 = acc[1], a10 = acc[2], a11 = acc[3];
+#define AOT_DSP_DOT_2X2_GROUP                                                       \
+    do {                                                                            \
+        const int32_t wa = aot_dsp_load32(w), wb = aot_dsp_load32(w + 4);           \
+        const int32_t xa01 = aot_dsp_load32(x), xa23 = aot_dsp_load32(x + 2);       \
+        const int32_t xb01 = aot_dsp_load32(x + 4), xb23 = aot_dsp_load32(x + 6);   \
+        int32_t lo = aot_dsp_sxtb16(wa), hi = aot_dsp_sxtb16_ror8(wa);              \
+        a00 = aot_dsp_smlad(lo, xa01, a00);                                         \
+        a01 = aot_dsp_smlad(lo, xb01, a01);                                         \
+        a00 = aot_dsp_smlad(hi, xa23, a00);                                         \
+        a01 = aot_dsp_smlad(hi, xb23, a01);                                         \
+        lo = aot_dsp_sxtb16(wb);                                                    \
+        hi = aot_dsp_sxtb16_ror8(wb);                                               \
+        a10 = aot_dsp_smlad(lo, xa01, a10);                                         \
+        a11 = aot_dsp_smlad(lo, xb01, a11);                                         \
+        a10 = aot_dsp_smlad(hi, xa23, a10);                                         \
+        a11 = aot_dsp_smlad(hi, xb23, a11);                                         \
+        w += 8;                                                                     \
+        x += 8;                                                                     \
+    } while (0)
+    /* not unrolled: with two groups per iteration gcc spills the accumulators */
+    for (; groups > 0; --groups) {
+        AOT_DSP_DOT_2X2_GROUP;
+    }
+#undef AOT_DSP_DOT_2X2_GROUP
+    acc[0] = a00;
+    acc[1] = a01;
+    acc[2] = a10;
+    acc[3] = a11;
+}
+
+/*
+ * All out_c outputs of two pixels (x: a pixel pair, k4 values each):
+ * ya[oc * y_stride] and, when yb is not NULL, yb[oc * y_stride] =
+ * requantized bias[oc] + w_oc . x (w: pair weights; bias: [out_c] with the
+ * input offset folded in). A missing second pixel is a copy of the first.
+ */
+AOT_DSP_INLINE void aot_dsp_gemm_pixels(const int8_t *w, int32_t k4, const int32_t *bias,
+                                        int32_t out_c, const int32_t *multipliers,
+                                        const int32_t *shifts, int32_t output_offset,
+                                        int32_t act_min, int32_t act_max, const int16_t *x,
+                                        int8_t *ya, int8_t *yb, int32_t y_stride)
+{
+    int32_t oc;
+    for (oc = 0; oc < out_c; oc += 2) {
+        const int32_t pair = oc + 1 < out_c;
+        /* read before the int8 stores, which may alias anything */
+        const int32_t m0 = multipliers[oc], s0 = shifts[oc];
+        const int32_t m1 = pair ? multipliers[oc + 1] : 0, s1 = pair ? shifts[oc + 1] : 0;
+        int32_t acc[4];
+        acc[0] = acc[1] = bias[oc];
+        acc[2] = acc[3] = pair ? bias[oc + 1] : 0;
+        aot_dsp_dot_2x2(w, x, k4 >> 2, acc);
+        w += 2 * k4;
+        ya[oc * y_stride] = aot_dsp_output(acc[0], m0, s0, output_offset, act_min, act_max);
+        if (yb != NULL) {
+            yb[oc * y_stride] = aot_dsp_output(acc[1], m0, s0, output_offset, act_min, act_max);
+        }
+        if (pair) {
+            ya[(oc + 1) * y_stride] = aot_dsp_output(acc[2], m1, s1, output_offset, act_min,
+                                                     act_max);
+            if (yb != NULL) {
+                yb[(oc + 1) * y_stride] = aot_dsp_output(acc[3], m1, s1, output_offset,
+                                                         act_min, act_max);
+            }
+        }
+    }
+}
+
+/*
+ * Copy input plane x ([in_h][in_w] int8) into scratch as the padded plane
+ * the depthwise kernels read without bounds tests: [hp][wp] bytes, input
+ * pixel (iy, ix) at (iy + pad_top, ix + pad_left), every other byte `fill`
+ * (the input zero point, which adds nothing once the input offset is folded
+ * into the bias: w * (zp - zp) = 0, TFLite's padded tap).
+ */
+AOT_DSP_INLINE void aot_dsp_pad_plane(const int8_t *x, int32_t in_h, int32_t in_w,
+                                      int32_t pad_top, int32_t pad_left, int32_t hp,
+                                      int32_t wp, int8_t fill, int8_t *dst)
+{
+    int32_t py, px;
+    for (py = 0; py < hp; ++py) {
+        const int32_t iy = py - pad_top;
+        int8_t *row = dst + py * wp;
+        if (iy < 0 || iy >= in_h) {
+            const int32_t fill4 = (int32_t)(0x01010101u * (uint8_t)fill);
+            for (px = 0; px + 4 <= wp; px += 4) {
+                aot_dsp_store32(row + px, fill4);
+            }
+            for (; px < wp; ++px) {
+                row[px] = fill;
+            }
+        } else {
+            const int8_t *src = x + iy * in_w - pad_left;
+            const int32_t begin = pad_left < wp ? pad_left : wp;
+            const int32_t end = pad_left + in_w < wp ? pad_left + in_w : wp;
+            for (px = 0; px < begin; ++px) {
+                row[px] = fill;
+            }
+            for (; px + 4 <= end; px += 4) {
+                aot_dsp_store32(row + px, aot_dsp_load32(src + px));
+            }
+            for (; px < end; ++px) {
+                row[px] = src[px];
+            }
+            for (; px < wp; ++px) {
+                row[px] = fill;
+            }
+        }
+    }
+}
+
+#endif /* AOT_DSP_IMPL_H */

@@ -1,0 +1,182 @@
+"""Lowering rules for the Cortex-M DSP extension (variant "dsp": cortex-m4/m7/m33).
+
+Contract: each rule lowers an int8 node to an `aot_*_dsp_s8` kernel (SMLAD with
+SXTB16 unpacking; runtime_c/aot_dsp_impl.h), bit-exact with the portable kernel
+the generic rule would emit, or raises `Fallback` for a form the fast path
+lacks (float, asymmetric weights, grouped non-depthwise convolution, ...).
+
+Each rule runs the generic int8 rule first and rewrites the call it made: the
+TFLite "Prepare" arithmetic (multipliers, shifts, clamp, offsets) stays in one
+place, and what is added here is the compile-time work the fast kernels
+need -- weights re-laid out for their load pattern, the input zero point
+times each output channel's weight sum folded into the bias (int32 wrap, as
+the kernels' sums wrap), per-channel multiplier/shift tables, scratch sizes.
+
+`--optimize speed` picks the specialized kernels where a layer's shape fits
+them (pointwise 1x1, depthwise 3x3); `--optimize size` lowers every
+convolution to the two general ones (im2col, depthwise), so fewer kernels
+are linked. The in-place ability of the portable kernels is kept: a
+depthwise kernel copies each input plane (padded) to scratch before writing
+its output plane, the matrix-product ones gather two pixels before writing
+them, under the same conditions (aot.targets.rules_inplace).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from aot.ir import Node, Tensor
+from aot.program import Call, ConstArray, Params, Ref, Scratch
+from aot.targets import rules_int8 as q
+from aot.targets.lowering import Fallback, LoweringContext
+from aot.targets.rules_inplace import depthwise_ring_rows, pointwise_inplace
+
+
+def _generic_call(node: Node, ctx: LoweringContext, rule, kernel: str) -> Call:
+    """The one call the generic int8 rule makes for `node` (removed again), or
+    Fallback when it made something else (several calls, another kernel)."""
+    if ctx.tensor(node.inputs[0]).dtype != np.int8:
+        raise Fallback
+    first = len(ctx.steps)
+    rule(node, ctx)
+    steps = ctx.steps[first:]
+    del ctx.steps[first:]
+    if len(steps) != 1 or not isinstance(steps[0], Call):
+        raise Fallback
+    call = steps[0].fallback or steps[0]
+    if call.kernel != kernel:
+        raise Fallback
+    return call
+
+
+def _wrap32(values: np.ndarray) -> np.ndarray:
+    return ((values.astype(np.int64) + 2**31) % 2**32 - 2**31).astype(np.int32)
+
+
+def _folded_bias(ctx, bias_op, weights: np.ndarray, input_offset: int) -> np.ndarray:
+    """bias + input_offset * sum(weights of the channel), wrapped to int32."""
+    rows = weights.reshape(weights.shape[0], -1).astype(np.int64)
+    bias = (np.zeros(rows.shape[0], np.int64) if not isinstance(bias_op, Ref)
+            else np.asarray(ctx.const_value(bias_op.tensor), np.int64).reshape(-1))
+    return _wrap32(bias + input_offset * rows.sum(axis=1))
+
+
+def pair_layout(rows: np.ndarray) -> np.ndarray:
+    """[r][k] int8 -> the kernels' pair weights (runtime_c/aot_dsp_impl.h):
+    rows padded to an even count and k to a multiple of 4 with zeros, stored
+    [r / 2][k4 / 4][2 rows][4 bytes], each group of 4 as (0, 2, 1, 3), so
+    SXTB16 of a word (and of it rotated by 8) gives the halfword pairs (0, 1)
+    and (2, 3) of the int16 pixels they multiply."""
+    r, k = rows.shape
+    r2, k4 = r + r % 2, -(-k // 4) * 4
+    padded = np.zeros((r2, k4), np.int8)
+    padded[:r, :k] = rows
+    groups = padded.reshape(r2 // 2, 2, k4 // 4, 4)[..., [0, 2, 1, 3]]
+    return np.ascontiguousarray(groups.transpose(0, 2, 1, 3)).reshape(-1)
+
+
+def quad_layout(rows: np.ndarray) -> np.ndarray:
+    """[r][k] int8 -> the fully-connected kernel's quad weights: rows padded to a
+    multiple of 4 and k too, stored [r4 / 4][k4 / 4][4 rows][4 bytes]."""
+    r, k = rows.shape
+    r4, k4 = -(-r // 4) * 4, -(-k // 4) * 4
+    padded = np.zeros((r4, k4), np.int8)
+    padded[:r, :k] = rows
+    return np.ascontiguousarray(padded.reshape(r4 // 4, 4, k4 // 4, 4)
+                                .transpose(0, 2, 1, 3)).reshape(-1)
+
+
+def _const(ctx: LoweringContext, hint: str, data: np.ndarray, like: str | None = None) -> str:
+    name = ctx.const(hint, data)
+    if like is not None:   # keep the weights' quantization for reports
+        t = ctx.tensors[name]
+        ctx.tensors[name] = Tensor(name, t.shape, t.dtype, t.data, ctx.tensor(like).quant)
+    return name
+
+
+def _emit(ctx, base: Call, kernel: str, params: Params, weights: str, bias: str,
+          scratch: int, inplace: bool) -> None:
+    x, _, _, y = base.operands
+    operands = (x, Ref(weights), Ref(bias), y) + ((Scratch(),) if scratch else ())
+    ctx.emit(Call(kernel, params, operands,
+                  (x.tensor, weights, bias), base.writes, base.layer, base.op, base.macs,
+                  scratch_bytes=scratch, inplace=(x.tensor,) if inplace else (),
+                  inplace_any_size=inplace))
+
+
+def lower_conv_dsp(node: Node, ctx: LoweringContext) -> None:
+    """int8 Conv: pointwise, depthwise (3x3 or general) or im2col convolution."""
+    base = _generic_call(node, ctx, q.lower_conv_s8, "aot_conv2d_s8")
+    g = dict(base.params.fields)
+    w_name = base.operands[1].tensor
+    w = np.asarray(ctx.const_value(w_name), np.int8)
+    bias = _folded_bias(ctx, base.operands[2], w, g["input_offset"])
+    b_name = _const(ctx, f"{node.name}_bias_dsp", bias)
+    params = base.params
+    speed = ctx.optimize == "speed"
+    out_c, in_c, groups = g["out_c"], g["in_c"], g["groups"]
+    kh, kw = g["kernel_h"], g["kernel_w"]
+
+    if groups > 1 and groups == in_c:          # depthwise (multiplier out_c / in_c)
+        inplace = depthwise_ring_rows(g) is not None
+        hp = (g["out_h"] - 1) * g["stride_h"] + (kh - 1) * g["dilation_h"] + 1
+        wp = (g["out_w"] - 1) * g["stride_w"] + (kw - 1) * g["dilation_w"] + 1
+        if (speed and kh == kw == 3 and out_c == in_c and g["dilation_h"] == 1
+                and g["dilation_w"] == 1 and g["stride_w"] in (1, 2)):
+            _emit(ctx, base, "aot_depthwise_conv2d_3x3_dsp_s8", params, w_name, b_name,
+                  hp * wp + 4, inplace)
+            return
+        kw4 = -(-kw // 4) * 4
+        rows = np.zeros((out_c, kh, kw4), np.int8)
+        rows[:, :, :kw] = w.reshape(out_c, kh, kw)
+        wd = _const(ctx, f"{w_name}_dsp", rows.reshape(out_c, kh * kw4), w_name)
+        _emit(ctx, base, "aot_depthwise_conv2d_dsp_s8", params, wd, b_name,
+              hp * wp + 4, inplace)
+        return
+    if groups != 1:
+        raise Fallback     # grouped convolution: the portable kernel
+    k = in_c * kh * kw
+    k4 = -(-k // 4) * 4
+    wd = _const(ctx, f"{w_name}_dsp", pair_layout(w.reshape(out_c, k)), w_name)
+    inplace = pointwise_inplace(g)
+    kernel = "aot_pointwise_conv2d_dsp_s8" if speed and inplace else "aot_conv2d_dsp_s8"
+    _emit(ctx, base, kernel, params, wd, b_name, 2 * 2 * k4, inplace)
+
+
+def lower_gemm_dsp(node: Node, ctx: LoweringContext) -> None:
+    """int8 fully connected (TFLite's symmetric weights), one call (no batched B)."""
+    base = _generic_call(node, ctx, q.lower_gemm_s8, "aot_fully_connected_s8")
+    f = dict(base.params.fields)
+    if f["weights_offset"] != 0 or f["weights_offsets"] is not None:
+        raise Fallback
+    w_name = base.operands[1].tensor
+    w = ctx.const_value(w_name)
+    if w is None:
+        raise Fallback     # run-time weights
+    w = np.asarray(w, np.int8).reshape(f["n"], f["k"])
+    bias = _folded_bias(ctx, base.operands[2], w, f["input_offset"])
+    if f["multipliers"] is None:
+        f["multipliers"] = ConstArray(np.full(f["n"], f["multiplier"], np.int32))
+        f["shifts"] = ConstArray(np.full(f["n"], f["shift"], np.int32))
+    wd = _const(ctx, f"{w_name}_dsp", quad_layout(w), w_name)
+    b_name = _const(ctx, f"{node.name}_bias_dsp", bias)
+    _emit(ctx, base, "aot_fully_connected_dsp_s8", Params(base.params.ctype, f), wd, b_name,
+          0, False)
+
+
+def lower_add_dsp(node: Node, ctx: LoweringContext) -> None:
+    """int8 Add of two same-shape tensors (no broadcasting)."""
+    base = _generic_call(node, ctx, q.lower_add_s8, "aot_add_s8")
+    f = base.params.fields
+    if f["ndim"] != 0 or max(f["a_shift"], f["b_shift"], f["output_shift"]) > 0:
+        raise Fallback
+    ctx.emit(dataclasses.replace(base, kernel="aot_add_dsp_s8"))
+
+
+RULES = {
+    "Conv": lower_conv_dsp,
+    "Gemm": lower_gemm_dsp,
+    "Add": lower_add_dsp,
+}

@@ -1,0 +1,278 @@
+"""x86-64 lowering rules for the "avx2" (AVX2 + FMA) and "avx512" (AVX-512 VNNI)
+kernel variants.
+
+Contract: each rule lowers its node as the generic rule would (the generic
+rule runs first and its call is taken back out, so geometry, multipliers,
+shifts and clamps are computed in one place), then swaps that call for an
+x86 kernel and does the kernel's Prepare work here:
+
+- convolution, groups 1 (`aot_conv2d_avx2_f32`, `aot_conv2d_avx2_s8`,
+  `aot_conv2d_avx512_s8`) and depthwise (`aot_depthwise_conv2d_avx2_{f32,s8}`):
+  the kernels copy the input into padded "phase planes" (one per stride
+  phase, see runtime_c/aot_conv2d_x86_impl.h) so every tap is a contiguous
+  row for any stride, dilation and padding; `phase_scratch` sizes that
+  scratch exactly as the C computes it. int8 weights are packed for the
+  kernel's broadcast loads (int16 pairs / int8 quads per int32, zero padded),
+  and for VNNI (u8 x s8) (input_offset - 128) * sum(w) is folded into the
+  bias. The int8 depthwise kernel sums in float, exact only while
+  sum |w| * 255 < 2^24 per channel: checked here, else `Fallback`.
+- int8 fully connected (`aot_fully_connected_{avx2,avx512}_s8`): bias folded.
+- int8 add of same-shape tensors (`aot_add_avx2_s8`, both variants).
+- float Gemm/MatMul with contiguous B rows (`aot_matmul_avx2_f32`).
+
+int8 kernels are bit-exact with the portable ones (no saturating
+instruction: vpmaddwd on sign-extended int8 and vpdpbusd cannot saturate);
+float kernels use FMA, so they differ from the portable build by rounding.
+Forms a fast path lacks raise `Fallback` and the next rule lowers the node.
+Registered in targets/registry.py only.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from aot.program import Call, Null, Ref, Scratch
+from aot.targets import rules_generic as g
+from aot.targets import rules_int8 as q
+from aot.targets.lowering import Fallback, LoweringContext
+
+S8 = np.dtype(np.int8)
+# Pixel tile of each kernel: the phase planes' read slack depends on it.
+NR = {"aot_conv2d_avx2_f32": 16, "aot_conv2d_avx2_s8": 16, "aot_conv2d_avx512_s8": 32,
+      "aot_depthwise_conv2d_avx2_f32": 32, "aot_depthwise_conv2d_avx2_s8": 32}
+# Input channels interleaved per 4-byte plane element.
+LANES = {"aot_conv2d_avx2_f32": 1, "aot_conv2d_avx2_s8": 2, "aot_conv2d_avx512_s8": 4,
+         "aot_depthwise_conv2d_avx2_f32": 1, "aot_depthwise_conv2d_avx2_s8": 1}
+
+
+MAX_STRIDE = 16      # AOT_X86_MAX_STRIDE in runtime_c/aot_conv2d_x86_impl.h
+
+
+def _round_up(x: int, m: int) -> int:
+    return -(-x // m) * m
+
+
+def _wrap32(values) -> np.ndarray:
+    v = np.asarray(values, np.int64)
+    return ((v + 2**31) % 2**32 - 2**31).astype(np.int32)
+
+
+def pointwise_direct(p: dict) -> bool:
+    """A 1x1, stride 1, unpadded convolution: the float kernel reads the input as is."""
+    return (p["kernel_h"] == p["kernel_w"] == 1 and p["stride_h"] == p["stride_w"] == 1
+            and p["pad_top"] == p["pad_left"] == 0
+            and (p["out_h"], p["out_w"]) == (p["in_h"], p["in_w"]))
+
+
+def phase_scratch(p: dict, kernel: str) -> int:
+    """Scratch bytes of an x86 convolution kernel: the tap-offset table plus the
+    phase planes of every input channel (aot_x86_geom_init in
+    runtime_c/aot_conv2d_x86_impl.h computes the same numbers)."""
+    kh, kw, sh, sw = p["kernel_h"], p["kernel_w"], p["stride_h"], p["stride_w"]
+    extra_rows = (kh - 1) * p["dilation_h"] // sh
+    extra_cols = (kw - 1) * p["dilation_w"] // sw
+    lw = p["out_w"] + extra_cols
+    nv = p["out_h"] * lw
+    ps = _round_up(nv, NR[kernel]) + extra_rows * lw + extra_cols
+    table = _round_up(kh * kw * 4, 64)
+    if kernel == "aot_conv2d_avx2_f32" and pointwise_direct(p):
+        return table
+    groups = -(-p["in_c"] // LANES[kernel])
+    return table + groups * sh * sw * ps * 4
+
+
+def _generic_call(node, ctx: LoweringContext, lower) -> Call:
+    """The single call the generic rule emits for `node`, taken back out of ctx
+    (an in-place call's out-of-place form: the x86 kernels are out of place)."""
+    first = len(ctx.steps)
+    lower(node, ctx)
+    steps = ctx.steps[first:]
+    if len(steps) != 1 or not isinstance(steps[0], Call):
+        raise Fallback
+    del ctx.steps[first:]
+    call = steps[0]
+    return call.fallback if call.fallback is not None else call
+
+
+def _kind(p: dict) -> str | None:
+    """"dense" (groups 1), "depthwise" (one input channel per group), else None."""
+    if min(p["pad_top"], p["pad_left"]) < 0 or p["stride_w"] > MAX_STRIDE:
+        return None
+    if p["groups"] == 1:
+        return "dense"
+    if p["groups"] == p["in_c"] and p["out_c"] % p["in_c"] == 0:
+        return "depthwise"
+    return None
+
+
+def _emit(ctx, call: Call, kernel: str, operands, consts=()) -> None:
+    reads = (*call.reads, *consts)
+    ctx.emit(Call(kernel, call.params, tuple(operands), reads, call.writes, call.layer,
+                  call.op, call.macs, scratch_bytes=phase_scratch(call.params.fields, kernel)))
+
+
+# ----------------------------------------------------------------- float32
+
+def lower_conv_f32(node, ctx: LoweringContext) -> None:
+    call = _generic_call(node, ctx, g.lower_conv)
+    p = call.params.fields
+    kind = _kind(p)
+    if call.kernel != "aot_conv2d_f32" or kind is None:
+        raise Fallback
+    kernel = "aot_conv2d_avx2_f32" if kind == "dense" else "aot_depthwise_conv2d_avx2_f32"
+    _emit(ctx, call, kernel, (*call.operands, Scratch()))
+
+
+def _matmul(node, ctx: LoweringContext, lower) -> None:
+    call = _generic_call(node, ctx, lower)
+    p = call.params.fields
+    if call.kernel != "aot_matmul_f32" or p["b_col_stride"] != 1 \
+            or p["bias_col_stride"] not in (0, 1):
+        raise Fallback
+    ctx.emit(Call("aot_matmul_avx2_f32", call.params, call.operands, call.reads, call.writes,
+                  call.layer, call.op, call.macs))
+
+
+def lower_gemm_f32(node, ctx):
+    _matmul(node, ctx, g.lower_gemm)
+
+
+def lower_matmul_f32(node, ctx):
+    if ctx.tensor(node.inputs[0]).dtype != np.float32:
+        raise Fallback
+    _matmul(node, ctx, g.lower_matmul)
+
+
+# ----------------------------------------------------------------- int8
+
+def _bias_values(ctx, bias_op, n: int) -> np.ndarray:
+    if isinstance(bias_op, Null):
+        return np.zeros(n, np.int64)
+    return np.asarray(ctx.const_value(bias_op.tensor), np.int64).reshape(n)
+
+
+def _pack_lanes(w3: np.ndarray, lanes: int) -> np.ndarray:
+    """[out_c][in_c][taps] int8 -> int32 [out_c][ceil(in_c / lanes)][taps], channel
+    lanes * g + j in bits 32 / lanes * j (two's complement), padded channels 0."""
+    out_c, in_c, taps = w3.shape
+    groups = -(-in_c // lanes)
+    padded = np.zeros((out_c, groups * lanes, taps), np.int64)
+    padded[:, :in_c] = w3
+    bits = 32 // lanes
+    lanes_u = (padded.reshape(out_c, groups, lanes, taps) % (1 << bits))
+    packed = sum(lanes_u[:, :, j] << (bits * j) for j in range(lanes))
+    return _wrap32(packed)
+
+
+def _depthwise_s8(ctx, node, call: Call) -> None:
+    p = call.params.fields
+    x_op, w_op, b_op, y_op = call.operands
+    w = np.asarray(ctx.const_value(w_op.tensor)).astype(np.int64).reshape(p["out_c"], -1)
+    widest = max(abs(-128 + p["input_offset"]), abs(127 + p["input_offset"]))
+    if int(np.abs(w).sum(axis=1).max(initial=0)) * widest >= 2**24:
+        raise Fallback        # the float sums would no longer be exact
+    wf = ctx.const(f"{w_op.tensor}_f32", w.astype(np.float32))
+    _emit(ctx, call, "aot_depthwise_conv2d_avx2_s8", (x_op, Ref(wf), b_op, y_op, Scratch()),
+          (wf,))
+
+
+def _conv_s8(node, ctx: LoweringContext, variant: str) -> None:
+    call = _generic_call(node, ctx, q.lower_conv_s8)
+    p = call.params.fields
+    kind = _kind(p)
+    if call.kernel != "aot_conv2d_s8" or kind is None:
+        raise Fallback        # asymmetric weights, grouped: the portable kernel
+    if kind == "depthwise":
+        _depthwise_s8(ctx, node, call)
+        return
+    x_op, w_op, b_op, y_op = call.operands
+    out_c = p["out_c"]
+    w3 = np.asarray(ctx.const_value(w_op.tensor)).astype(np.int64).reshape(out_c, p["in_c"], -1)
+    kernel = f"aot_conv2d_{variant}_s8"
+    packed = ctx.const(f"{w_op.tensor}_{variant}", _pack_lanes(w3, LANES[kernel]))
+    consts = [packed]
+    if variant == "avx512":
+        folded = _bias_values(ctx, b_op, out_c) \
+            + (p["input_offset"] - 128) * w3.reshape(out_c, -1).sum(axis=1)
+        b_name = ctx.const(f"{node.name}_bias_vnni", _wrap32(folded))
+        b_op = Ref(b_name)
+        consts.append(b_name)
+    _emit(ctx, call, kernel, (x_op, Ref(packed), b_op, y_op, Scratch()), consts)
+
+
+def _gemm_s8(node, ctx: LoweringContext, variant: str) -> None:
+    first = len(ctx.steps)
+    q.lower_gemm_s8(node, ctx)
+    calls = ctx.steps[first:]
+    if not calls or any(not isinstance(c, Call) or c.kernel != "aot_fully_connected_s8"
+                        for c in calls):
+        raise Fallback        # a run-time B (transposed first): the portable kernel
+    f = calls[0].params.fields
+    if f["weights_offset"] != 0 or f["weights_offsets"] is not None:
+        raise Fallback
+    del ctx.steps[first:]
+    shift = f["input_offset"] - (128 if variant == "avx512" else 0)
+    folded: dict[tuple, str] = {}
+    for c in calls:
+        x_op, w_op, b_op, y_op = c.operands
+        n, k = c.params.fields["n"], c.params.fields["k"]
+        key = (w_op.tensor, w_op.offset, getattr(b_op, "tensor", ""))
+        if key not in folded:
+            w = np.asarray(ctx.const_value(w_op.tensor)).reshape(-1)[w_op.offset:
+                                                                   w_op.offset + n * k]
+            sums = w.astype(np.int64).reshape(n, k).sum(axis=1)
+            folded[key] = ctx.const(f"{node.name}_bias_{variant}",
+                                    _wrap32(_bias_values(ctx, b_op, n) + shift * sums))
+        bias = folded[key]
+        ctx.emit(Call(f"aot_fully_connected_{variant}_s8", c.params,
+                      (x_op, w_op, Ref(bias), y_op), (*c.reads, bias), c.writes, c.layer,
+                      c.op, c.macs))
+
+
+def add_s8(node, ctx: LoweringContext) -> None:
+    call = _generic_call(node, ctx, q.lower_add_s8)
+    if call.kernel != "aot_add_s8" or call.params.fields["ndim"] != 0:
+        raise Fallback        # broadcasting: the portable kernel's odometer
+    ctx.emit(Call("aot_add_avx2_s8", call.params, call.operands, call.reads, call.writes,
+                  call.layer, call.op, call.macs, inplace=call.inplace))
+
+
+def _by_dtype(f32_rule, s8_rule):
+    def rule(node, ctx):
+        int8 = ctx.tensor(node.inputs[0]).dtype == S8
+        rule_ = s8_rule if int8 else f32_rule
+        if rule_ is None:
+            raise Fallback
+        return rule_(node, ctx)
+    rule.__name__ = f"{getattr(f32_rule, '__name__', None)}|{getattr(s8_rule, '__name__', None)}"
+    return rule
+
+
+def conv_avx2_s8(node, ctx):
+    _conv_s8(node, ctx, "avx2")
+
+
+def conv_avx512_s8(node, ctx):
+    _conv_s8(node, ctx, "avx512")
+
+
+def gemm_avx2_s8(node, ctx):
+    _gemm_s8(node, ctx, "avx2")
+
+
+def gemm_avx512_s8(node, ctx):
+    _gemm_s8(node, ctx, "avx512")
+
+
+# (op, variant) -> rule; targets/registry.py registers them. The float kernels
+# are AVX2 ones; they serve the avx512 variant too (an AVX-512 CPU runs them).
+RULES = {
+    ("Conv", "avx2"): _by_dtype(lower_conv_f32, conv_avx2_s8),
+    ("Conv", "avx512"): _by_dtype(lower_conv_f32, conv_avx512_s8),
+    ("Gemm", "avx2"): _by_dtype(lower_gemm_f32, gemm_avx2_s8),
+    ("Gemm", "avx512"): _by_dtype(lower_gemm_f32, gemm_avx512_s8),
+    ("Add", "avx2"): _by_dtype(None, add_s8),
+    ("Add", "avx512"): _by_dtype(None, add_s8),
+    ("MatMul", "avx2"): lower_matmul_f32,
+    ("MatMul", "avx512"): lower_matmul_f32,
+}

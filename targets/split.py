@@ -1,0 +1,172 @@
+"""Which calls worker threads share, and how: Program -> Program.
+
+Contract: `plan_splits(program, target) -> Program`. On targets that run under
+an operating system (families in THREADED_FAMILIES: x86-64, AArch64) the
+result's `meta["executor"]` is True (the emitter then writes
+`<name>_run_ex`), and every heavy call -- at least MIN_SPLIT_MACS multiply-
+accumulates and at least two blocks of work -- carries a `Split`
+(aot.program) that tells the emitter how to cut it into parts; every other
+call has `split` None. Elsewhere (Cortex-M) every `split` is cleared and the
+program is otherwise unchanged, so firmware pays nothing.
+
+Where the split comes from: a lowering rule that chose a kernel variant with
+its own weight layout or blocking declares `Call.split` itself (it alone knows
+the layout); for the portable kernels, whose layouts aot_kernels.h documents,
+`describe(call)` derives it from the parameter block. A call with neither is
+never split. Calls with scratch are not split (the parts would share it),
+so an in-place convolution -- chosen where the plan writes its output over
+its input, to save arena bytes -- runs on one thread: memory comes first.
+(`Options(inplace=False)` trades those bytes for threads.)
+
+Run this after `select_inplace_kernels` (the kernels are final) and before
+`plan_memory` (which it does not affect: parts write only their call's output).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from aot.program import Call, Null, Program, Scratch, Split
+from aot.targets.target import Target
+
+THREADED_FAMILIES = ("x86-64", "aarch64")
+# A part must carry enough work to repay waking a worker (a few microseconds).
+MIN_SPLIT_MACS = 1 << 18
+
+
+def threaded(target: Target) -> bool:
+    return target.family in THREADED_FAMILIES
+
+
+def plan_splits(program: Program, target: Target) -> Program:
+    if not threaded(target):
+        if not any(isinstance(s, Call) and s.split is not None for s in program.steps):
+            return program
+        steps = tuple(dataclasses.replace(s, split=None) if isinstance(s, Call) else s
+                      for s in program.steps)
+        return Program(program.name, steps, program.tensors, program.inputs,
+                       program.outputs, program.meta)
+    steps = []
+    for step in program.steps:
+        if isinstance(step, Call):
+            step = _choose(step)
+        steps.append(step)
+    meta = {**program.meta, "executor": True}
+    return Program(program.name, tuple(steps), program.tensors, program.inputs,
+                   program.outputs, meta)
+
+
+def _choose(call: Call) -> Call:
+    if call.macs < MIN_SPLIT_MACS:
+        return dataclasses.replace(call, split=None) if call.split is not None else call
+    return dataclasses.replace(call, split=_usable(call, call.split or describe(call)))
+
+
+def _usable(call: Call, split: Split | None) -> Split | None:
+    if split is None or call.scratch_bytes or any(isinstance(o, Scratch)
+                                                  for o in call.operands):
+        return None
+    blocks = -(-split.units // max(split.grain, 1))
+    return split if blocks >= 2 else None
+
+
+def describe(call: Call) -> Split | None:
+    """The split of a call to a portable kernel (or a SIMD variant documented with the
+    same layouts), from its parameter block (None: not splittable, or not a kernel
+    this module knows)."""
+    fn = _PORTABLE.get(call.kernel)
+    if fn is None or call.params is None:
+        return None
+    return fn(call)
+
+
+def _present(call: Call, operand_per_unit: dict[int, int]) -> tuple[tuple[int, int], ...]:
+    """Operand shifts, leaving out NULL operands and zero shifts."""
+    return tuple((i, k) for i, k in sorted(operand_per_unit.items())
+                 if k and not isinstance(call.operands[i], Null))
+
+
+def _pointers(fields, names, per_unit: int) -> tuple[tuple[str, int], ...]:
+    return tuple((n, per_unit) for n in names if fields.get(n) is not None)
+
+
+def _conv(call: Call) -> Split | None:
+    """Convolution NCHW, operands (input, weights, bias, output): by output channel,
+    or by group when groups > 1 (a group's output channels read only its inputs)."""
+    p = call.params.fields
+    if p["batch"] != 1:   # output channels of one image are not contiguous across a batch
+        return None
+    groups, in_c, out_c = p["groups"], p["in_c"], p["out_c"]
+    kernel = p["kernel_h"] * p["kernel_w"]
+    out_plane = p["out_h"] * p["out_w"]
+    per_channel = ("multipliers", "shifts", "weights_offsets")
+    if groups == 1:
+        return Split("out_c", out_c, 1, fields=(("out_c", 1),),
+                     pointer_fields=_pointers(p, per_channel, 1),
+                     operands=_present(call, {1: in_c * kernel, 2: 1, 3: out_plane}))
+    icg, ocg = in_c // groups, out_c // groups
+    return Split("groups", groups, 1, fields=(("groups", 1), ("in_c", icg), ("out_c", ocg)),
+                 pointer_fields=_pointers(p, per_channel, ocg),
+                 operands=_present(call, {0: icg * p["in_h"] * p["in_w"],
+                                          1: ocg * icg * kernel, 2: ocg,
+                                          3: ocg * out_plane}))
+
+
+def _matmul(call: Call, grain: int = 1) -> Split | None:
+    """aot_matmul_f32 layouts, operands (a, b, bias, y): by batch, else rows, else
+    columns, in blocks of `grain` rows or columns."""
+    p = call.params.fields
+    if p["batch"] > 1:
+        return Split("batch", p["batch"], 1, fields=(("batch", 1),),
+                     pointer_fields=_pointers(p, ("a_offsets", "b_offsets"), 1),
+                     operands=_present(call, {3: p["m"] * p["n"]}))
+    if p["m"] > 1:
+        return Split("rows", p["m"], grain, fields=(("m", 1),),
+                     operands=_present(call, {0: p["a_row_stride"], 2: p["bias_row_stride"],
+                                              3: p["n"]}))
+    return Split("cols", p["n"], grain, fields=(("n", 1),),
+                 operands=_present(call, {1: p["b_col_stride"], 2: p["bias_col_stride"],
+                                          3: 1}))
+
+
+def _fully_connected(call: Call, grain: int = 1) -> Split | None:
+    """aot_fully_connected_s8[_s32] layouts, operands (x, w [n][k], bias, y): by rows
+    of x, else (one row) by output column."""
+    p = call.params.fields
+    if p["m"] > 1:
+        return Split("rows", p["m"], grain, fields=(("m", 1),),
+                     operands=_present(call, {0: p["k"], 3: p["n"]}))
+    return Split("cols", p["n"], grain, fields=(("n", 1),),
+                 pointer_fields=_pointers(p, ("multipliers", "shifts", "weights_offsets"), 1),
+                 operands=_present(call, {1: p["k"], 2: 1, 3: 1}))
+
+
+# SIMD variants whose layouts aot_kernels.h documents as the portable kernel's (weights
+# [n][k], per-column bias; B row-major). Parts are whole blocks of 16 rows or columns --
+# a multiple of every vector width here -- so a column never moves between a vector
+# loop and its scalar tail when the worker count changes (float tails may round
+# differently). The convolution variants need scratch and are not split (see module doc).
+SIMD_GRAIN = 16
+
+
+def _simd(describe_fn):
+    def fn(call: Call) -> Split | None:
+        return describe_fn(call, SIMD_GRAIN)
+    return fn
+
+
+_PORTABLE = {
+    "aot_conv2d_f32": _conv,
+    "aot_conv2d_s8": _conv,
+    "aot_conv2d_asym_s8": _conv,
+    "aot_conv2d_s8_s32": _conv,
+    "aot_matmul_f32": _matmul,
+    "aot_fully_connected_s8": _fully_connected,
+    "aot_fully_connected_s8_s32": _fully_connected,
+    "aot_matmul_avx2_f32": _simd(_matmul),
+    "aot_matmul_neon_f32": _simd(_matmul),
+    "aot_fully_connected_avx2_s8": _simd(_fully_connected),
+    "aot_fully_connected_avx512_s8": _simd(_fully_connected),
+    "aot_fully_connected_neon_s8": _simd(_fully_connected),
+    "aot_fully_connected_dotprod_s8": _simd(_fully_connected),
+}

@@ -1,0 +1,295 @@
+"""x86-64 AVX2 and AVX-512 VNNI kernel variants (targets/rules_x86.py).
+
+- The vector requantization helpers (runtime_c/aot_conv2d_x86_impl.h) equal
+  the portable aot_mul_by_quantized_multiplier on extreme values and ties.
+- int8: each variant forced (`--kernels avx2`, `--kernels avx512`) is bit-exact
+  with the portable kernels on shapes that break fast paths (channels not a
+  multiple of 2/4/8/16, odd widths, pixel counts not a multiple of a tile,
+  stride 2, (2,1) and 3, padding, dilation, 5x5, depthwise multiplier 2, one
+  output channel, fully connected with an odd k), and with TensorFlow Lite
+  Micro on the MLPerf Tiny int8 models.
+- float32: each variant is within 1e-5 (relative to the largest output) of
+  onnxruntime (unoptimized, CPU provider) on the same shapes and on (batched) Gemm/MatMul; the variants
+  use fused multiply-add, so they round differently from the portable build.
+Everything runs on the host; AVX-512 VNNI needs a CPU that has it.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from pathlib import Path
+
+import numpy as np
+import pytest
+from onnx import TensorProto, helper, numpy_helper, shape_inference
+
+import aot
+from conftest import need, need_import
+from test_int8_tflm import PAIRS, SAMPLES, mismatches, seeded_int8, tflm_outputs
+
+RUNTIME = Path(__file__).resolve().parent.parent / "runtime_c"
+TARGET = "x86-64-avx512"
+VARIANTS = ("avx2", "avx512")
+X86_KERNELS = {"aot_conv2d_avx2_f32", "aot_depthwise_conv2d_avx2_f32", "aot_matmul_avx2_f32",
+               "aot_conv2d_avx2_s8", "aot_conv2d_avx512_s8", "aot_depthwise_conv2d_avx2_s8",
+               "aot_fully_connected_avx2_s8", "aot_fully_connected_avx512_s8",
+               "aot_add_avx2_s8"}
+
+
+def need_avx512():
+    from aot.targets.hostcpu import missing_features
+    from aot.targets.target import TARGETS
+
+    missing = missing_features(TARGETS[TARGET])
+    need(not missing, f"this CPU lacks {', '.join(missing)} ({TARGET})")
+
+
+# ---- requantization helpers on extreme values ----------------------------------------------
+
+HELPER_TEST_C = r"""
+#include <immintrin.h>
+#include "aot_conv2d_x86_impl.h"
+
+AOT_AVX512 void check(const int32_t *x, const int32_t *mult, const int32_t *shift, int32_t n,
+                      int32_t *avx2, int32_t *avx512, int32_t *ref)
+{
+    int32_t i, l;
+    for (i = 0; i < n; i += 16) {
+        /* one multiplier and shift per vector, as the kernels use them */
+        const __m512i v = _mm512_loadu_si512((const void *)(x + i));
+        _mm512_storeu_si512((void *)(avx512 + i), aot_avx512_requant(v, mult[i], shift[i]));
+        _mm256_storeu_si256((__m256i *)(void *)(avx2 + i),
+                            aot_avx2_requant(_mm256_loadu_si256((const __m256i *)(const void *)(x + i)),
+                                             mult[i], shift[i]));
+        _mm256_storeu_si256((__m256i *)(void *)(avx2 + i + 8),
+                            aot_avx2_requant(_mm256_loadu_si256((const __m256i *)(const void *)(x + i + 8)),
+                                             mult[i], shift[i]));
+        for (l = 0; l < 16; ++l) {
+            ref[i + l] = aot_mul_by_quantized_multiplier(x[i + l], mult[i], shift[i]);
+        }
+    }
+}
+"""
+
+
+def _extreme_cases(n=16 * 2048):
+    rng = np.random.default_rng(1)
+    special = [-2**31, -2**31 + 1, -2**30, -2**30 - 1, -2**30 + 1, -1, 0, 1, 2**30 - 1, 2**30,
+               2**31 - 1, -3 << 20, 3 << 20, -(1 << 15), (1 << 15) - 1, -5, 5, -6, 6]
+    x = np.concatenate([np.resize(np.array(special, np.int64), n // 4),
+                        rng.integers(-2**31, 2**31, n // 4),
+                        rng.integers(-70000, 70000, n - n // 2)])
+    vectors = n // 16
+    mult = np.repeat(np.where(rng.random(vectors) < 0.3,
+                              rng.choice([0, 2**30, 2**31 - 1, 2**30 + 1], vectors),
+                              rng.integers(2**30, 2**31, vectors)), 16)
+    shift = np.repeat(rng.integers(-31, 31, vectors), 16)
+    # Ties of the rounding right shift: x * m / 2^31 an odd multiple of 2^(e-1).
+    ties = np.arange(n // 8)
+    e = 1 + (ties // 16) % 20
+    x[-len(ties):] = ((2 * (ties % 7) + 1) << (e - 1)) * np.where(ties % 2, -1, 1)
+    mult[-len(ties):] = 2**30          # times 1/2, then an exact doubling: x stays
+    shift[-len(ties):] = 1 - e         # left 1 cancels the 1/2 when e = 1
+    return x.astype(np.int32), mult.astype(np.int32), shift.astype(np.int32)
+
+
+def test_requant_helpers_equal_the_portable_code_on_extremes(tmp_path):
+    need_avx512()
+    from aot.targets.toolchain import host_cc
+
+    src = tmp_path / "t.c"
+    src.write_text(HELPER_TEST_C)
+    lib = tmp_path / "t.so"
+    host_cc().shared_library([str(src)], str(lib), [str(RUNTIME)], ("-O2",))
+    check = ctypes.CDLL(str(lib)).check
+    x, mult, shift = _extreme_cases()
+    outs = [np.zeros_like(x) for _ in range(3)]
+    ptr = [a.ctypes.data_as(ctypes.c_void_p) for a in (x, mult, shift, *outs)]
+    check(*ptr[:3], ctypes.c_int32(len(x)), *ptr[3:])
+    avx2, avx512, ref = outs
+    assert ref.any()
+    for name, got in (("avx2", avx2), ("avx512", avx512)):
+        bad = np.flatnonzero(got != ref)
+        assert bad.size == 0, (f"{name}: {bad.size} differ, first at {bad[0]}: x={x[bad[0]]} "
+                               f"mult={mult[bad[0]]} shift={shift[bad[0]]}")
+
+
+# ---- awkward shapes -------------------------------------------------------------------------
+
+def _conv(name, x, c_in, c_out, k, *, stride=(1, 1), pads=(0, 0, 0, 0), dil=(1, 1), group=1,
+          relu=False, seed=0):
+    """A Conv node (+ Relu) with seeded weights; returns (nodes, initializers, output)."""
+    rng = np.random.default_rng(seed)
+    w = rng.standard_normal((c_out, c_in // group, *k)) / np.sqrt(c_in // group * k[0] * k[1])
+    b = rng.standard_normal(c_out) * 0.1
+    inits = [numpy_helper.from_array(w.astype(np.float32), f"{name}_w"),
+             numpy_helper.from_array(b.astype(np.float32), f"{name}_b")]
+    out = f"{name}_y"
+    nodes = [helper.make_node("Conv", [x, f"{name}_w", f"{name}_b"],
+                              [f"{name}_pre" if relu else out], name=name, kernel_shape=list(k),
+                              strides=list(stride), pads=list(pads), dilations=list(dil),
+                              group=group)]
+    if relu:
+        nodes.append(helper.make_node("Relu", [f"{name}_pre"], [out], name=f"{name}_relu"))
+    return nodes, inits, out
+
+
+def awkward_model(c=5, h=9, w=11, batch=1):
+    """One input, a branch per awkward shape, every branch a graph output."""
+    x = "x"
+    parts = [
+        _conv("pw7", x, c, 7, (1, 1)),                                  # in_c 5, 99 pixels
+        _conv("one_out_s2", x, c, 1, (3, 3), stride=(2, 2), pads=(1, 1, 1, 1), seed=1),
+        _conv("dil2", x, c, 9, (3, 3), pads=(2, 2, 2, 2), dil=(2, 2), seed=2),
+        _conv("k3x2_s21", x, c, 17, (3, 2), stride=(2, 1), pads=(0, 1, 1, 0), seed=3),
+        _conv("s3", x, c, 3, (2, 2), stride=(3, 3), seed=12),        # phases no tap reads
+        _conv("dw3", x, c, c, (3, 3), pads=(1, 1, 1, 1), group=c, seed=4),
+        _conv("dw5_s2", x, c, c, (5, 5), stride=(2, 2), pads=(2, 2, 2, 2), group=c, seed=5),
+        _conv("dw3_s21_d2", x, c, c, (3, 3), stride=(2, 1), pads=(2, 2, 2, 2), dil=(2, 2),
+              group=c, seed=6),
+        _conv("dw_mult2", x, c, 2 * c, (3, 3), pads=(0, 1, 2, 1), group=c, seed=13),
+        _conv("pw33_relu", x, c, 33, (1, 1), relu=True, seed=7),
+    ]
+    nodes, inits, outs = [], [], []
+    for n, i, o in parts:
+        nodes += n
+        inits += i
+        outs.append(o)
+    # Wider channels, not a multiple of 4/8/16: 3x3 'same' 17 -> 19, then 1x1 19 -> 18.
+    for n, i, o in (_conv("wide_pw", "pw33_relu_y", 33, 17, (1, 1), relu=True, seed=8),
+                    _conv("wide3", "wide_pw_y", 17, 19, (3, 3), pads=(1, 1, 1, 1), relu=True,
+                          seed=9),
+                    _conv("wide_pw2", "wide3_y", 19, 18, (1, 1), seed=10)):
+        nodes += n
+        inits += i
+    outs.append("wide_pw2_y")
+    # Same-shape add of two branches; fully connected with k = 495, n = 13.
+    n, i, _ = _conv("dw3_twin", x, c, c, (3, 3), pads=(1, 1, 1, 1), group=c, seed=11)
+    n[0].output[0] = "dw3_y_twin"
+    nodes += n
+    inits += i
+    nodes.append(helper.make_node("Add", ["dw3_y", "dw3_y_twin"], ["sum"], name="add"))
+    outs.append("sum")
+    rng = np.random.default_rng(12)
+    inits += [numpy_helper.from_array(np.array([batch, -1], np.int64), "flat_shape"),
+              numpy_helper.from_array((rng.standard_normal((c * h * w, 13)) / 20)
+                                      .astype(np.float32), "fc_w"),
+              numpy_helper.from_array(rng.standard_normal(13).astype(np.float32), "fc_b")]
+    nodes += [helper.make_node("Reshape", [x, "flat_shape"], ["flat"], name="flatten"),
+              helper.make_node("MatMul", ["flat", "fc_w"], ["fc_mm"], name="fc"),
+              helper.make_node("Add", ["fc_mm", "fc_b"], ["fc_y"], name="fc_bias")]
+    outs.append("fc_y")
+    graph = helper.make_graph(
+        nodes, "awkward", [helper.make_tensor_value_info(x, TensorProto.FLOAT, [batch, c, h, w])],
+        [helper.make_tensor_value_info(o, TensorProto.FLOAT, None) for o in outs], inits)
+    return shape_inference.infer_shapes(
+        helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]))
+
+
+def _kernels(compiled) -> set[str]:
+    return {c.kernel for c in compiled.compilation.program.calls}
+
+
+@pytest.mark.parametrize("batch", [1, pytest.param(2, marks=pytest.mark.slow)])
+def test_int8_variants_bit_exact_with_portable(batch, tmp_path):
+    need_avx512()
+    model = awkward_model(batch=batch)
+    shape = [d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim]
+    rng = np.random.default_rng(batch)
+    calib = tmp_path / "calib.npz"
+    np.savez(calib, x=rng.standard_normal((8, *shape)).astype(np.float32))
+    feeds = [{"x": (rng.standard_normal(shape) * s).astype(np.float32)} for s in (1.0, 4.0)]
+    results, kernels = {}, {}
+    for kind in ("portable", *VARIANTS):
+        compiled = aot.compile(model.SerializeToString(), TARGET, out_dir=str(tmp_path / kind),
+                               options=aot.Options(name="awk", kernels=kind, quantize="int8",
+                                                   calibration=str(calib)))
+        kernels[kind] = _kernels(compiled)
+        results[kind] = [compiled.run(f) for f in feeds]
+    assert not kernels["portable"] & X86_KERNELS
+    assert {"aot_conv2d_avx2_s8", "aot_depthwise_conv2d_avx2_s8", "aot_fully_connected_avx2_s8",
+            "aot_add_avx2_s8"} <= kernels["avx2"]
+    assert {"aot_conv2d_avx512_s8", "aot_depthwise_conv2d_avx2_s8",
+            "aot_fully_connected_avx512_s8"} <= kernels["avx512"]
+    for kind in VARIANTS:
+        for ref, got in zip(results["portable"], results[kind]):
+            for name in ref:
+                np.testing.assert_array_equal(got[name], ref[name], err_msg=f"{kind}: {name}")
+
+
+def matmul_model():
+    """Gemm (transB, bias), a batched MatMul of two run-time operands (attention's
+    Q x K^T form, with broadcasting) and a 2-D MatMul with a constant B."""
+    rng = np.random.default_rng(3)
+    inits = [numpy_helper.from_array(rng.standard_normal((13, 37)).astype(np.float32), "gw"),
+             numpy_helper.from_array(rng.standard_normal(13).astype(np.float32), "gb"),
+             numpy_helper.from_array(rng.standard_normal((37, 29)).astype(np.float32), "mw")]
+    nodes = [helper.make_node("Gemm", ["a", "gw", "gb"], ["gemm"], name="gemm", transB=1),
+             helper.make_node("MatMul", ["q", "k"], ["scores"], name="qk"),
+             helper.make_node("MatMul", ["a", "mw"], ["mm"], name="mm")]
+    graph = helper.make_graph(
+        nodes, "mm", [helper.make_tensor_value_info("a", TensorProto.FLOAT, [7, 37]),
+                      helper.make_tensor_value_info("q", TensorProto.FLOAT, [2, 3, 19, 24]),
+                      helper.make_tensor_value_info("k", TensorProto.FLOAT, [1, 3, 24, 21])],
+        [helper.make_tensor_value_info(o, TensorProto.FLOAT, None)
+         for o in ("gemm", "scores", "mm")], inits)
+    return shape_inference.infer_shapes(
+        helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]))
+
+
+@pytest.mark.parametrize("which", ["conv", "matmul"])
+def test_float_variants_match_onnxruntime(which, tmp_path):
+    need_avx512()
+    ort = need_import("onnxruntime")
+    model = awkward_model() if which == "conv" else matmul_model()
+    rng = np.random.default_rng(7)
+    feeds = {i.name: rng.standard_normal([d.dim_value for d in i.type.tensor_type.shape.dim])
+             .astype(np.float32) for i in model.graph.input}
+    # Unoptimized: ORT's Conv+Add fusion drops the conv output the graph also lists.
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    sess = ort.InferenceSession(model.SerializeToString(), opts,
+                                providers=["CPUExecutionProvider"])
+    names = [o.name for o in model.graph.output]
+    ref = dict(zip(names, sess.run(names, feeds)))
+    for kind in VARIANTS:
+        compiled = aot.compile(model.SerializeToString(), TARGET, out_dir=str(tmp_path / kind),
+                               options=aot.Options(name="f", kernels=kind))
+        used = _kernels(compiled)
+        want = {"aot_matmul_avx2_f32"} if which == "matmul" else \
+            {"aot_conv2d_avx2_f32", "aot_depthwise_conv2d_avx2_f32", "aot_matmul_avx2_f32"}
+        assert want <= used, sorted(used)
+        got = compiled.run(feeds)
+        for name in names:
+            scale = max(1.0, float(np.abs(ref[name]).max()))
+            err = float(np.abs(got[name] - ref[name]).max()) / scale
+            assert err <= 1e-5, f"{kind} {name}: max error {err:.2e} of the largest output"
+
+
+# ---- MLPerf Tiny int8: bit-exact with TFLM with each variant forced -------------------------
+
+_TFLM_CACHE: dict[str, list] = {}
+
+
+# avx2 in the slow run: its kernels are also checked on awkward shapes above, and
+# --kernels avx512 runs the avx2 depthwise and add kernels on these models too.
+@pytest.mark.parametrize("kernels", ["avx512", pytest.param("avx2", marks=pytest.mark.slow)])
+@pytest.mark.parametrize("key", sorted(PAIRS))
+def test_mlperf_int8_bit_exact_with_tflm(key, kernels, mlperf_dir, tmp_path):
+    need_avx512()
+    onnx_file, tflite_file = PAIRS[key]
+    model = aot.compile(str(mlperf_dir / onnx_file), TARGET, out_dir=str(tmp_path / key),
+                        options=aot.Options(kernels=kernels))
+    used = _kernels(model)
+    assert used & X86_KERNELS, f"no {kernels} kernel chosen: {sorted(used)}"
+    [inp] = model.manifest["inputs"]
+    [out] = model.manifest["outputs"]
+    xs = seeded_int8(inp["shape"], SAMPLES)
+    ours = [model.run({inp["name"]: x})[out["name"]] for x in xs]
+    if key not in _TFLM_CACHE:
+        _TFLM_CACHE[key] = tflm_outputs(mlperf_dir / tflite_file, xs)
+    ref = _TFLM_CACHE[key]
+    count, worst = mismatches(ours, ref)
+    total = sum(r.size for r in ref)
+    print(f"{key} on {TARGET} --kernels {kernels}: {count}/{total} differ from TFLM")
+    assert count == 0, f"{count} of {total} output elements differ from TFLM (max {worst} LSB)"
