@@ -102,7 +102,41 @@ def render_table(docs: list[dict]) -> str:
             cells = [c if i < len(head) - 1 else c[:200] for i, c in enumerate(row)]
             out.append("  " + "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip())
         out.append("")
+        layers = layer_rows(doc)
+        if layers:
+            head, body = layers
+            widths = [max(len(h), *(len(row[i]) for row in body)) for i, h in enumerate(head)]
+            out.append("  per layer (aot):")
+            for row in [head, *body]:
+                out.append("  " + "  ".join(c.ljust(w) if i in (0, 1, 2, len(head) - 1)
+                                             else c.rjust(w)
+                                             for i, (c, w) in enumerate(zip(row, widths))).rstrip())
+            out.append("")
     return "\n".join(out)
+
+
+def layer_rows(doc: dict) -> tuple[list[str], list[list[str]]] | None:
+    """The aot row's per-layer figures (bench --per-layer) as a table, or None."""
+    from aot.emit import short_name
+    row = next((r for r in doc["results"] if r["framework"] == "aot" and r.get("layers")), None)
+    if row is None:
+        return None
+    layers = row["layers"]
+    emulated = "instructions" in layers[0]
+    cost = "instructions" if emulated else "us"
+    total = sum(e.get(cost) or 0 for e in layers) or 1
+    head = ["#", "op", "kernel", "MACs", "instructions" if emulated else "µs", "share",
+            "MACs/instr" if emulated else "MACs/µs", "split", "layer"]
+    body = []
+    for e in layers:
+        value = e.get(cost)
+        body.append([str(e["index"]), e["op"], e["kernel"], f"{e['macs']:,}",
+                     f"{value:,}" if emulated else _fmt(value, 1),
+                     f"{100 * (value or 0) / total:.1f}%",
+                     _fmt(e.get("macs_per_instruction" if emulated else "macs_per_us")
+                          if e["macs"] else None, 3),
+                     e.get("split") or "–", short_name(e["name"])[:60]])
+    return head, body
 
 
 def render_markdown(docs: list[dict], png: str | None, command: str | None = None) -> str:
@@ -151,6 +185,15 @@ def render_markdown(docs: list[dict], png: str | None, command: str | None = Non
         for row in body:
             lines.append("| " + " | ".join(c.replace("|", "\\|") for c in row) + " |")
         lines.append("")
+        layers = layer_rows(doc)
+        if layers:
+            head, body = layers
+            lines += ["Per layer (aot):", "", "| " + " | ".join(head) + " |",
+                      "|" + "|".join("---:" if 3 <= i <= 6 else "---"
+                                     for i in range(len(head))) + "|"]
+            lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |"
+                      for row in body]
+            lines.append("")
     return "\n".join(lines) + "\n"
 
 

@@ -25,8 +25,6 @@ from aot.weights_blob import blob_constants, blob_files
 
 SPDX = "/* SPDX-License-Identifier: Apache-2.0 */\n"
 RUNTIME_HEADERS = ("aot_types.h", "aot_kernels.h", "aot_math.h")
-# Needs an OS (pthreads, malloc): copied for targets with <name>_run_ex, never linked by default.
-PTHREADS_EXECUTOR = "aot_executor_pthreads.c"
 
 C_TYPES = {
     np.dtype(np.float32): "float", np.dtype(np.float64): "double",
@@ -216,10 +214,6 @@ def emit(program: Program, plan: Plan, name: str, provenance: Mapping[str, str],
         files[f"aot_runtime/{fname}"] = text
     sources = [f"{name}.c", f"{name}_weights.c", *sorted(f for f in binary if f.endswith(".S"))]
     kernel_files = [f for f in runtime if f.endswith(".c")]
-    if program.meta.get("executor"):
-        # The optional pthreads executor: shipped beside the kernels, never in their lists.
-        pkg = resources.files("aot.runtime_c")
-        files[f"aot_runtime/{PTHREADS_EXECUTOR}"] = (pkg / PTHREADS_EXECUTOR).read_text()
     files[f"{name}.mk"] = _makefile(name, up, sources, kernel_files, selftest)
     files["CMakeLists.txt"] = _cmake(name, sources, kernel_files, selftest)
     return {**{path: text.encode("utf-8") for path, text in files.items()}, **binary}
@@ -404,8 +398,12 @@ def _source(program: Program, plan: Plan, name: str, up: str, io_names, const_na
                          for op in call.operands]
             tasks.append(_task_function(call, index, task, pname, task_args, name,
                                         uses_mem=any("(mem + " in a for a in task_args)))
+            parts = "tasks.parts" if not call.split.scratch_parts else \
+                f"(tasks.parts < {call.split.scratch_parts} ? tasks.parts : " \
+                f"{call.split.scratch_parts})"
             body += ["    if (tasks.parts > 1) {",
-                     f"        executor->parallel_for(executor, {task}, &tasks, tasks.parts);",
+                     f"        executor->parallel_for(executor, {task}, &tasks,",
+                     f"                               {parts});",
                      "    } else {", _indent(_call_text(call.kernel, args)), "    }"]
         elif call.status:   # a kernel that can fail (a run-time index): pass its code on
             lines = _indent(_call_text(call.kernel, args)).split("\n")
@@ -525,8 +523,13 @@ def _task_function(call: Call, index: int, task: str, pname: str | None, args: l
         lines.append("    uint8_t *mem = tasks->mem;")
     if pname is not None:
         lines.append(f"    {call.params.ctype} prm;")
-    lines += ["    int32_t first, count;", "",
-              f"    aot_split_range({sp.units}, {sp.grain}, part, tasks->parts, &first, &count);",
+    lines.append("    int32_t first, count;")
+    parts = "tasks->parts"
+    if sp.scratch_parts:   # a slice of scratch per part: at most scratch_parts parts
+        lines.append(f"    const int32_t parts = tasks->parts < {sp.scratch_parts} ? "
+                     f"tasks->parts : {sp.scratch_parts};")
+        parts = "parts"
+    lines += ["", f"    aot_split_range({sp.units}, {sp.grain}, part, {parts}, &first, &count);",
               "    if (count == 0) {", "        return;", "    }"]
     if pname is not None:
         lines.append(f"    aot_memcpy(&prm, &{pname}, sizeof prm);")
@@ -537,6 +540,10 @@ def _task_function(call: Call, index: int, task: str, pname: str | None, args: l
     shifted = list(args)
     for i, k in sp.operands:
         shifted[i] = f"{args[i]} + first" if k == 1 else f"{args[i]} + (ptrdiff_t)first * {k}"
+    if sp.scratch_parts:
+        for i, op in enumerate(call.operands):
+            if isinstance(op, Scratch):
+                shifted[i] = f"{args[i]} + (ptrdiff_t)part * {sp.scratch_stride}"
     lines.append(_call_text(call.kernel, (["&prm"] if pname is not None else []) + shifted))
     return "\n".join(lines + ["}", ""])
 

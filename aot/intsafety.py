@@ -19,6 +19,8 @@ check its own form and raise `Fallback` when it is unsafe:
 
 - `raw_*`: sum_k x_k * w'[c, k] alone, for kernels that fold x_zp * sum_k w'
   into the bias and accumulate raw int8 products (Arm SDOT, CMSIS-NN).
+- `biased_*`: sum_k (x_k + 128) * w'[c, k], the u8 form of AVX-512 VNNI `vpdpbusd`
+  before its 128 * sum_k w' correction (int32 lanes, wrapping, no saturation).
 - `pair_*`: x86 `vpmaddubsw` multiplies unsigned bytes by signed bytes and
   adds adjacent pairs into int16 with saturation at +-32767/-32768. With the
   input as u8 (x + 128, in [lo + 128, hi + 128]) and the weights as s8, a pair
@@ -30,6 +32,12 @@ check its own form and raise `Fallback` when it is unsafe:
   from reaching -65280.
 - Cortex-M `SMLAD` multiplies 16-bit halves into a 32-bit accumulator: its
   only risk is the int32 accumulator itself (`acc_fits_int32`).
+
+A variant rule asks, e.g.:
+
+    b = node_bounds(node, ctx.tensor)
+    if b is None or not b.pairs_fit_int16:
+        raise Fallback("vpmaddubsw pairs could saturate")
 
 `check_int8_accumulators` is the pipeline pass: it raises a ModelError naming
 the node when an int8 Conv/Gemm's int32 accumulator can overflow (TFLite
@@ -61,6 +69,8 @@ class LayerBounds:
     worst_channel: int    # the output channel whose accumulator comes closest to int32's limits
     raw_min: int          # sum x * (w - w_zp), without bias and offset
     raw_max: int
+    biased_min: int       # sum (x + 128) * (w - w_zp): u8 x s8 products (vpdpbusd)
+    biased_max: int
     pair_min: int         # u8 x s8 adjacent-pair sums (vpmaddubsw), any pairing
     pair_max: int
 
@@ -71,6 +81,10 @@ class LayerBounds:
     @property
     def raw_fits_int32(self) -> bool:
         return I32_MIN <= self.raw_min and self.raw_max <= I32_MAX
+
+    @property
+    def biased_fits_int32(self) -> bool:
+        return I32_MIN <= self.biased_min and self.biased_max <= I32_MAX
 
     @property
     def pairs_fit_int16(self) -> bool:
@@ -100,6 +114,7 @@ def layer_bounds(w_nk: np.ndarray, bias: np.ndarray | None, input_zero_point: in
     acc_lo, acc_hi = _extremes(w, lo - input_zero_point, hi - input_zero_point)
     acc_lo, acc_hi = acc_lo + b, acc_hi + b
     raw_lo, raw_hi = _extremes(w, lo, hi)
+    biased_lo, biased_hi = _extremes(w, lo + 128, hi + 128)
     # Any pairing: the two largest (smallest) u * w terms of a row.
     u_lo, u_hi = lo + 128, hi + 128
     best = np.sort(np.maximum(w * u_lo, w * u_hi), axis=1)
@@ -111,7 +126,8 @@ def layer_bounds(w_nk: np.ndarray, bias: np.ndarray | None, input_zero_point: in
         pair_max, pair_min = int(best.max()), int(worst.min())
     margin = np.maximum(acc_hi - I32_MAX, I32_MIN - acc_lo)
     return LayerBounds(node, int(acc_lo.min()), int(acc_hi.max()), int(np.argmax(margin)),
-                       int(raw_lo.min()), int(raw_hi.max()), pair_min, pair_max)
+                       int(raw_lo.min()), int(raw_hi.max()), int(biased_lo.min()),
+                       int(biased_hi.max()), pair_min, pair_max)
 
 
 def pair_sum_range(w_nk: np.ndarray, input_range: tuple[int, int] = (-128, 127)) -> tuple[int, int]:

@@ -74,10 +74,13 @@ class Split:
     - operand i of each `operands` entry (i, per_unit) advances by
       first * per_unit elements.
 
+    A call with scratch is split only with `scratch_parts` > 0: then each
+    part gets its own `scratch_stride` bytes of the call's scratch (which is
+    that many times larger), so at most `scratch_parts` parts run at once.
+
     A lowering rule that knows its kernel can be cut this way sets
-    `Call.split`; aot.targets.split fills it in for the portable kernels and
-    decides which calls are worth splitting. Calls with scratch are never
-    split (the parts would share it).
+    `Call.split`; aot.targets.split fills it in for the kernels whose layouts
+    aot_kernels.h documents and decides which calls are worth splitting.
     """
 
     axis: str
@@ -86,6 +89,8 @@ class Split:
     fields: tuple[tuple[str, int], ...] = ()
     pointer_fields: tuple[tuple[str, int], ...] = ()
     operands: tuple[tuple[int, int], ...] = ()
+    scratch_parts: int = 0
+    scratch_stride: int = 0
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,8 @@ def _conv_parts(graph: Graph, conv: Node):
 
 
 def _new_conv(conv: Node, w: np.ndarray, b: np.ndarray, outputs, removed: list[Node]) -> Rewrite:
-    w_name, b_name = f"{conv.inputs[1]}__{removed[-1].name}", f"{conv.outputs[0]}__bias_{removed[-1].name}"
+    other = next(n for n in removed if n is not conv)
+    w_name, b_name = f"{conv.inputs[1]}__{other.name}", f"{conv.outputs[0]}__bias_{other.name}"
     # the Conv's name first: layer names and comments lead with the Conv
     fused = conv.with_(inputs=(conv.inputs[0], w_name, b_name), outputs=outputs,
                        name="+".join([conv.name] + [n.name for n in removed if n is not conv]))

@@ -26,7 +26,7 @@ void aot_add_dsp_s8(const aot_add_s8_params *params, const int8_t *a, const int8
                                               a_mult, a_shift);
         const int32_t sb = aot_dsp_requantize(aot_wrap_shl32(b[j] + b_offset, left_shift),
                                               b_mult, b_shift);
-        y[j] = aot_dsp_output(aot_wrap_add32(sa, sb), out_mult, out_shift, output_offset,
-                              act_min, act_max);
+        y[j] = aot_dsp_clamp(aot_dsp_requantize(aot_wrap_add32(sa, sb), out_mult, out_shift),
+                             output_offset, act_min, act_max);
     }
 }

@@ -13,7 +13,8 @@
  * input_offset * sum(w) into the bias, so they add w * (zp - zp) = 0 there,
  * as in the portable kernel. Pixels np..P-1 are zero (their sums are dropped).
  * A 1x1, stride-1, unpadded convolution copies rows (and zips them into the
- * grouped layout) with vector loads. Every input byte a block needs is read
+ * grouped layout) with vector loads; other stride_w-1 ones fill each tap's
+ * 16 lanes as a row (vector loads inside the input) and zip 4 such rows. Every input byte a block needs is read
  * before the block's outputs are written, so a pointwise convolution may run
  * in place (see aot_kernels.h).
  */
@@ -61,6 +62,87 @@ AOT_NEON_INLINE void aot_im2col_pointwise_grouped16(const int8_t *x, int32_t pla
     }
 }
 
+/* A run of output pixels on one output row: block lanes i0 .. i0 + len - 1. */
+typedef struct {
+    int32_t i0, len, oy, ox;
+} aot_im2col_run;
+
+/* Grouped layout for stride_w 1, 16 pixels: each tap's 16 lanes are filled
+ * as a row (a 16-byte load where a run covers the block inside the input,
+ * byte by byte at edges), then 4 tap rows are zipped into [pixel][4 taps]. */
+AOT_NEON_INLINE void aot_im2col_rows_grouped16(const aot_conv2d_s8_params *p, const int8_t *x_n,
+                                               int32_t p0, int32_t np, int8_t *col)
+{
+    const int8_t zp = (int8_t)(-p->input_offset);
+    const int32_t in_plane = p->in_h * p->in_w;
+    const int32_t K = p->in_c * p->kernel_h * p->kernel_w;
+    int8_t rows[4][16];
+    aot_im2col_run runs[16];
+    int32_t nruns = 0, i = 0, oy = p0 / p->out_w, ox = p0 - oy * p->out_w;
+    int32_t k, r, s, j, ic = 0, ky = 0, kx = 0;
+
+    while (i < np) {
+        const int32_t len = p->out_w - ox < np - i ? p->out_w - ox : np - i;
+        runs[nruns].i0 = i;
+        runs[nruns].len = len;
+        runs[nruns].oy = oy;
+        runs[nruns].ox = ox;
+        ++nruns;
+        i += len;
+        ox = 0;
+        ++oy;
+    }
+    for (k = 0; k < K; k += 4) {
+        for (r = 0; r < 4; ++r) {
+            int8_t *row = rows[r];
+            vst1q_s8(row, vdupq_n_s8(0));
+            if (k + r >= K) {
+                continue;
+            }
+            for (s = 0; s < nruns; ++s) {
+                const aot_im2col_run *run = &runs[s];
+                const int32_t iy = run->oy * p->stride_h - p->pad_top + ky * p->dilation_h;
+                const int32_t ix0 = run->ox - p->pad_left + kx * p->dilation_w;
+                const int8_t *src = x_n + ic * in_plane + iy * p->in_w;
+                if (iy < 0 || iy >= p->in_h) {
+                    for (j = 0; j < run->len; ++j) {
+                        row[run->i0 + j] = zp;
+                    }
+                } else if (run->len == 16 && ix0 >= 0 && ix0 + 16 <= p->in_w) {
+                    vst1q_s8(row, vld1q_s8(src + ix0));
+                } else {
+                    for (j = 0; j < run->len; ++j) {
+                        const int32_t ix = ix0 + j;
+                        row[run->i0 + j] = ix >= 0 && ix < p->in_w ? src[ix] : zp;
+                    }
+                }
+            }
+            if (++kx == p->kernel_w) {
+                kx = 0;
+                if (++ky == p->kernel_h) {
+                    ky = 0;
+                    ++ic;
+                }
+            }
+        }
+        {
+            const int16x8_t z01lo = vreinterpretq_s16_s8(vzip1q_s8(vld1q_s8(rows[0]),
+                                                                   vld1q_s8(rows[1])));
+            const int16x8_t z01hi = vreinterpretq_s16_s8(vzip2q_s8(vld1q_s8(rows[0]),
+                                                                   vld1q_s8(rows[1])));
+            const int16x8_t z23lo = vreinterpretq_s16_s8(vzip1q_s8(vld1q_s8(rows[2]),
+                                                                   vld1q_s8(rows[3])));
+            const int16x8_t z23hi = vreinterpretq_s16_s8(vzip2q_s8(vld1q_s8(rows[2]),
+                                                                   vld1q_s8(rows[3])));
+            int8_t *c = col + k * 16;
+            vst1q_s8(c, vreinterpretq_s8_s16(vzip1q_s16(z01lo, z23lo)));
+            vst1q_s8(c + 16, vreinterpretq_s8_s16(vzip2q_s16(z01lo, z23lo)));
+            vst1q_s8(c + 32, vreinterpretq_s8_s16(vzip1q_s16(z01hi, z23hi)));
+            vst1q_s8(c + 48, vreinterpretq_s8_s16(vzip2q_s16(z01hi, z23hi)));
+        }
+    }
+}
+
 /* The column buffer of pixels p0 .. p0 + np - 1 of x_n (one batch element). */
 AOT_NEON_INLINE void aot_im2col_s8(const aot_conv2d_s8_params *p, const int8_t *x_n, int32_t p0,
                                    int32_t np, int8_t *col, int32_t P, int32_t grouped)
@@ -82,6 +164,10 @@ AOT_NEON_INLINE void aot_im2col_s8(const aot_conv2d_s8_params *p, const int8_t *
             }
             return;
         }
+    }
+    if (grouped && P == 16 && p->stride_w == 1) {
+        aot_im2col_rows_grouped16(p, x_n, p0, np, col);
+        return;
     }
     oy = p0 / p->out_w;
     ox = p0 - oy * p->out_w;

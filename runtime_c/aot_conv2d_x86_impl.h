@@ -288,6 +288,37 @@ AOT_X86_INLINE AOT_AVX2 __m128i aot_avx2_output_s8(__m256i acc, int32_t multipli
 
 /* ---- AVX-512 helpers ------------------------------------------------------- */
 
+/* aot_avx2_act on 16 lanes. */
+AOT_X86_INLINE AOT_AVX512 __m512 aot_avx512_act(const aot_act_f32 *act, __m512 x)
+{
+    const __m512 zero = _mm512_setzero_ps(), one = _mm512_set1_ps(1.0f);
+    __m512 t;
+    switch (act->kind) {
+    case AOT_ACT_RELU:
+        return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, zero, _CMP_LT_OQ), x, zero);
+    case AOT_ACT_CLIP:
+        x = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, _mm512_set1_ps(act->lo), _CMP_LT_OQ), x,
+                                 _mm512_set1_ps(act->lo));
+        return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, _mm512_set1_ps(act->hi), _CMP_GT_OQ),
+                                    x, _mm512_set1_ps(act->hi));
+    case AOT_ACT_LEAKY_RELU:
+        return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, zero, _CMP_LT_OQ), x,
+                                    _mm512_mul_ps(_mm512_set1_ps(act->alpha), x));
+    case AOT_ACT_HARD_SIGMOID:
+        t = _mm512_add_ps(_mm512_mul_ps(_mm512_set1_ps(act->alpha), x),
+                          _mm512_set1_ps(act->beta));
+        t = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(t, zero, _CMP_LT_OQ), t, zero);
+        return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(t, one, _CMP_GT_OQ), t, one);
+    case AOT_ACT_HARD_SWISH:
+        t = _mm512_add_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.0f / 6.0f)), _mm512_set1_ps(0.5f));
+        t = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(t, zero, _CMP_LT_OQ), t, zero);
+        t = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(t, one, _CMP_GT_OQ), t, one);
+        return _mm512_mul_ps(x, t);
+    default:
+        return x;
+    }
+}
+
 /* aot_avx2_requant on 16 lanes (the same arithmetic, see there). */
 AOT_X86_INLINE AOT_AVX512 __m512i aot_avx512_requant(__m512i x, int32_t multiplier,
                                                      int32_t shift)

@@ -5,10 +5,11 @@
  * multiplier, output channel oc reading input channel oc / multiplier).
  * Include after aot_conv2d_x86_impl.h.
  *
- * Every input channel is copied into float phase planes (see
- * aot_conv2d_x86_impl.h) in scratch after the tap table; each output channel
- * is then 32 virtual pixels at a time, one broadcast weight and four
- * unaligned loads per tap, fused multiply-adds in tap order.
+ * Channel by channel, the input channel is copied into float phase planes
+ * (see aot_conv2d_x86_impl.h) in scratch after the tap table -- one channel's
+ * worth, so it stays in cache -- and its output channels are computed 32
+ * virtual pixels at a time: one broadcast weight and four unaligned loads per
+ * tap, fused multiply-adds in tap order.
  *
  * The int8 kernel feeds (x + input_offset) as floats: every partial sum is
  * an integer of magnitude at most sum |w| * 255, which the lowering rule
@@ -20,24 +21,16 @@
 
 #define AOT_DW_AVX2_NR 32
 
-/* Geometry, tap table and the zero-padded planes of one image; returns the planes. */
+/* Geometry and tap table; returns where one channel's planes go. */
 AOT_X86_INLINE AOT_AVX2 float *aot_dw_avx2_prepare(
-    aot_x86_geom *g, int32_t in_c, int32_t in_h, int32_t in_w, int32_t out_h, int32_t out_w,
-    int32_t kernel_h, int32_t kernel_w, int32_t stride_h, int32_t stride_w, int32_t dilation_h,
-    int32_t dilation_w, void *scratch)
+    aot_x86_geom *g, int32_t out_h, int32_t out_w, int32_t kernel_h, int32_t kernel_w,
+    int32_t stride_h, int32_t stride_w, int32_t dilation_h, int32_t dilation_w, void *scratch)
 {
-    int32_t total;
-    float *planes;
     aot_x86_geom_init(g, out_h, out_w, kernel_h, kernel_w, stride_h, stride_w, dilation_h,
                       dilation_w, AOT_DW_AVX2_NR);
     aot_x86_tap_offsets(g, kernel_w, stride_h, stride_w, dilation_h, dilation_w,
                         (int32_t *)scratch);
-    planes = (float *)((uint8_t *)scratch + aot_x86_table_bytes(g->taps));
-    total = in_c * g->cs;
-    (void)in_h;
-    (void)in_w;
-    aot_avx2_fill32(planes, 0, total);
-    return planes;
+    return (float *)(void *)((uint8_t *)scratch + aot_x86_table_bytes(g->taps));
 }
 
 AOT_X86_INLINE AOT_AVX2 void aot_dw_avx2_tile(const float *plane, const int32_t *offs,

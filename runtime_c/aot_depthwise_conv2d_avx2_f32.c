@@ -16,23 +16,23 @@ AOT_AVX2 void aot_depthwise_conv2d_avx2_f32(const aot_conv2d_params *params, con
     const int32_t mult = p->out_c / p->in_c;
     const int32_t *offs = (const int32_t *)scratch;
     aot_x86_geom g;
+    float *planes;
     int32_t n, c, iy, oc, j0, v, i, run, runs, dst[AOT_X86_MAX_STRIDE],
         ix0[AOT_X86_MAX_STRIDE], cnt[AOT_X86_MAX_STRIDE];
 
+    planes = aot_dw_avx2_prepare(&g, p->out_h, p->out_w, p->kernel_h, p->kernel_w, p->stride_h,
+                                 p->stride_w, p->dilation_h, p->dilation_w, scratch);
     for (n = 0; n < p->batch; ++n) {
-        const float *x = input + n * p->in_c * in_plane;
-        float *y = output + n * p->out_c * out_plane;
-        float *planes = aot_dw_avx2_prepare(&g, p->in_c, p->in_h, p->in_w, p->out_h, p->out_w,
-                                            p->kernel_h, p->kernel_w, p->stride_h, p->stride_w,
-                                            p->dilation_h, p->dilation_w, scratch);
-        for (iy = 0; iy < p->in_h; ++iy) {
-            runs = aot_x86_row_runs(&g, iy, p->in_w, p->kernel_h, p->kernel_w, p->stride_h,
-                                    p->stride_w, p->dilation_h, p->dilation_w, p->pad_top,
-                                    p->pad_left, dst, ix0, cnt);
-            for (c = 0; c < p->in_c; ++c) {
-                const float *src = x + c * in_plane + iy * p->in_w;
+        for (c = 0; c < p->in_c; ++c) {
+            const float *x = input + (n * p->in_c + c) * in_plane;
+            aot_avx2_fill32(planes, 0, g.cs);
+            for (iy = 0; iy < p->in_h; ++iy) {
+                const float *src = x + iy * p->in_w;
+                runs = aot_x86_row_runs(&g, iy, p->in_w, p->kernel_h, p->kernel_w, p->stride_h,
+                                        p->stride_w, p->dilation_h, p->dilation_w, p->pad_top,
+                                        p->pad_left, dst, ix0, cnt);
                 for (run = 0; run < runs; ++run) {
-                    float *d = planes + c * g.cs + dst[run];
+                    float *d = planes + dst[run];
                     const float *sp = src + ix0[run];
                     i = 0;
                     if (p->stride_w == 1) {
@@ -45,29 +45,29 @@ AOT_AVX2 void aot_depthwise_conv2d_avx2_f32(const aot_conv2d_params *params, con
                     }
                 }
             }
-        }
-        for (oc = 0; oc < p->out_c; ++oc) {
-            const float *plane = planes + (oc / mult) * g.cs;
-            const float *w = weights + oc * g.taps;
-            const __m256 b = _mm256_set1_ps(bias != NULL ? bias[oc] : 0.0f);
-            float *y_c = y + oc * out_plane;
-            for (j0 = 0; j0 < g.nv; j0 += AOT_DW_AVX2_NR) {
-                const int32_t m = g.nv - j0 < AOT_DW_AVX2_NR ? g.nv - j0 : AOT_DW_AVX2_NR;
-                __m256 acc[4];
-                aot_dw_avx2_tile(plane, offs, g.taps, w, j0, acc);
-                for (v = 0; v < 4; ++v) {
-                    acc[v] = aot_avx2_act(&p->act, _mm256_add_ps(acc[v], b));
-                }
-                if (g.lw == p->out_w) {
+            for (oc = c * mult; oc < (c + 1) * mult; ++oc) {
+                const float *w = weights + oc * g.taps;
+                const __m256 b = _mm256_set1_ps(bias != NULL ? bias[oc] : 0.0f);
+                float *y_c = output + (n * p->out_c + oc) * out_plane;
+                for (j0 = 0; j0 < g.nv; j0 += AOT_DW_AVX2_NR) {
+                    const int32_t m = g.nv - j0 < AOT_DW_AVX2_NR ? g.nv - j0 : AOT_DW_AVX2_NR;
+                    __m256 acc[4];
+                    aot_dw_avx2_tile(planes, offs, g.taps, w, j0, acc);
                     for (v = 0; v < 4; ++v) {
-                        _mm256_maskstore_ps(y_c + j0 + 8 * v, aot_avx2_mask8(m - 8 * v), acc[v]);
+                        acc[v] = aot_avx2_act(&p->act, _mm256_add_ps(acc[v], b));
                     }
-                } else {
-                    float vals[AOT_DW_AVX2_NR];
-                    for (v = 0; v < 4; ++v) {
-                        _mm256_storeu_ps(vals + 8 * v, acc[v]);
+                    if (g.lw == p->out_w) {
+                        for (v = 0; v < 4; ++v) {
+                            _mm256_maskstore_ps(y_c + j0 + 8 * v, aot_avx2_mask8(m - 8 * v),
+                                                acc[v]);
+                        }
+                    } else {
+                        float vals[AOT_DW_AVX2_NR];
+                        for (v = 0; v < 4; ++v) {
+                            _mm256_storeu_ps(vals + 8 * v, acc[v]);
+                        }
+                        aot_x86_store_f32(&g, p->out_w, j0, m, vals, y_c);
                     }
-                    aot_x86_store_f32(&g, p->out_w, j0, m, vals, y_c);
                 }
             }
         }

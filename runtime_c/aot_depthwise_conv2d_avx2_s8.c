@@ -17,31 +17,30 @@ AOT_AVX2 void aot_depthwise_conv2d_avx2_s8(const aot_conv2d_s8_params *params,
     const int32_t *offs = (const int32_t *)scratch;
     const __m256i off = _mm256_set1_epi32(p->input_offset);
     aot_x86_geom g;
+    float *planes;
     int32_t n, c, iy, oc, j0, v, i, run, runs, dst[AOT_X86_MAX_STRIDE],
         ix0[AOT_X86_MAX_STRIDE], cnt[AOT_X86_MAX_STRIDE];
 
+    planes = aot_dw_avx2_prepare(&g, p->out_h, p->out_w, p->kernel_h, p->kernel_w, p->stride_h,
+                                 p->stride_w, p->dilation_h, p->dilation_w, scratch);
     for (n = 0; n < p->batch; ++n) {
-        const int8_t *x = input + n * p->in_c * in_plane;
-        int8_t *y = output + n * p->out_c * out_plane;
-        float *planes = aot_dw_avx2_prepare(&g, p->in_c, p->in_h, p->in_w, p->out_h, p->out_w,
-                                            p->kernel_h, p->kernel_w, p->stride_h, p->stride_w,
-                                            p->dilation_h, p->dilation_w, scratch);
-        for (iy = 0; iy < p->in_h; ++iy) {
-            runs = aot_x86_row_runs(&g, iy, p->in_w, p->kernel_h, p->kernel_w, p->stride_h,
-                                    p->stride_w, p->dilation_h, p->dilation_w, p->pad_top,
-                                    p->pad_left, dst, ix0, cnt);
-            for (c = 0; c < p->in_c; ++c) {
-                const int8_t *src = x + c * in_plane + iy * p->in_w;
+        for (c = 0; c < p->in_c; ++c) {
+            const int8_t *x = input + (n * p->in_c + c) * in_plane;
+            aot_avx2_fill32(planes, 0, g.cs);
+            for (iy = 0; iy < p->in_h; ++iy) {
+                const int8_t *src = x + iy * p->in_w;
+                runs = aot_x86_row_runs(&g, iy, p->in_w, p->kernel_h, p->kernel_w, p->stride_h,
+                                        p->stride_w, p->dilation_h, p->dilation_w, p->pad_top,
+                                        p->pad_left, dst, ix0, cnt);
                 for (run = 0; run < runs; ++run) {
-                    float *d = planes + c * g.cs + dst[run];
+                    float *d = planes + dst[run];
                     const int8_t *sp = src + ix0[run];
                     i = 0;
                     if (p->stride_w == 1) {
                         for (; i + 8 <= cnt[run]; i += 8) {
                             const __m256i xv = _mm256_cvtepi8_epi32(
                                 _mm_loadl_epi64((const __m128i *)(const void *)(sp + i)));
-                            _mm256_storeu_ps(d + i,
-                                             _mm256_cvtepi32_ps(_mm256_add_epi32(xv, off)));
+                            _mm256_storeu_ps(d + i, _mm256_cvtepi32_ps(_mm256_add_epi32(xv, off)));
                         }
                     }
                     for (; i < cnt[run]; ++i) {
@@ -49,25 +48,24 @@ AOT_AVX2 void aot_depthwise_conv2d_avx2_s8(const aot_conv2d_s8_params *params,
                     }
                 }
             }
-        }
-        for (oc = 0; oc < p->out_c; ++oc) {
-            const float *plane = planes + (oc / mult) * g.cs;
-            const float *w = weights + oc * g.taps;
-            const __m256i b = _mm256_set1_epi32(bias != NULL ? bias[oc] : 0);
-            const int32_t mul = p->multipliers[oc], sh = p->shifts[oc];
-            int8_t *y_c = y + oc * out_plane;
-            for (j0 = 0; j0 < g.nv; j0 += AOT_DW_AVX2_NR) {
-                const int32_t m = g.nv - j0 < AOT_DW_AVX2_NR ? g.nv - j0 : AOT_DW_AVX2_NR;
-                __m256 acc[4];
-                int8_t vals[AOT_DW_AVX2_NR];
-                aot_dw_avx2_tile(plane, offs, g.taps, w, j0, acc);
-                for (v = 0; v < 4; ++v) {
-                    const __m256i s = _mm256_add_epi32(_mm256_cvtps_epi32(acc[v]), b);
-                    _mm_storel_epi64((__m128i *)(void *)(vals + 8 * v),
-                                     aot_avx2_output_s8(s, mul, sh, p->output_offset,
-                                                        p->act_min, p->act_max));
+            for (oc = c * mult; oc < (c + 1) * mult; ++oc) {
+                const float *w = weights + oc * g.taps;
+                const __m256i b = _mm256_set1_epi32(bias != NULL ? bias[oc] : 0);
+                const int32_t mul = p->multipliers[oc], sh = p->shifts[oc];
+                int8_t *y_c = output + (n * p->out_c + oc) * out_plane;
+                for (j0 = 0; j0 < g.nv; j0 += AOT_DW_AVX2_NR) {
+                    const int32_t m = g.nv - j0 < AOT_DW_AVX2_NR ? g.nv - j0 : AOT_DW_AVX2_NR;
+                    __m256 acc[4];
+                    int8_t vals[AOT_DW_AVX2_NR];
+                    aot_dw_avx2_tile(planes, offs, g.taps, w, j0, acc);
+                    for (v = 0; v < 4; ++v) {
+                        const __m256i sum = _mm256_add_epi32(_mm256_cvtps_epi32(acc[v]), b);
+                        _mm_storel_epi64((__m128i *)(void *)(vals + 8 * v),
+                                         aot_avx2_output_s8(sum, mul, sh, p->output_offset,
+                                                            p->act_min, p->act_max));
+                    }
+                    aot_x86_store_s8(&g, p->out_w, j0, m, vals, y_c);
                 }
-                aot_x86_store_s8(&g, p->out_w, j0, m, vals, y_c);
             }
         }
     }

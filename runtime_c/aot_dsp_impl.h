@@ -174,14 +174,55 @@ AOT_DSP_INLINE int32_t aot_dsp_requantize(int32_t acc, int32_t multiplier, int32
     return (high >> right) + ((high & mask) > threshold ? 1 : 0);
 }
 
-/* Requantize, + output_offset, clamp: one int8 output. */
-AOT_DSP_INLINE int8_t aot_dsp_output(int32_t acc, int32_t multiplier, int32_t shift,
-                                     int32_t output_offset, int32_t act_min, int32_t act_max)
+/*
+ * The same for the convolution and fully-connected kernels, whose multiplier
+ * tables hold m2 = 2 * multiplier wrapped to int32 (made at compile time;
+ * multiplier in [2^30, 2^31), so m2 = 2 * multiplier - 2^32): SMMULR(a, m2) =
+ * floor((a * m2 + 2^31) / 2^32) = floor((a * multiplier + 2^30) / 2^31) - a,
+ * so the rounding high multiply is SMMULR + ADD instead of a 64-bit
+ * multiply-accumulate and its shifts.
+ */
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+AOT_DSP_INLINE int32_t aot_dsp_smmulr(int32_t a, int32_t b)
 {
-    int32_t v = aot_wrap_add32(aot_dsp_requantize(acc, multiplier, shift), output_offset);
+    int32_t r;
+    __asm__("smmulr %0, %1, %2" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+}
+#else
+AOT_DSP_INLINE int32_t aot_dsp_smmulr(int32_t a, int32_t b)
+{
+    return (int32_t)(((int64_t)a * b + ((int64_t)1 << 31)) >> 32);
+}
+#endif
+
+AOT_DSP_INLINE int32_t aot_dsp_requantize_m2(int32_t acc, int32_t m2, int32_t shift)
+{
+    const int32_t left = shift > 0 ? shift : 0;
+    const int32_t right = shift > 0 ? 0 : -shift;
+    const int32_t a = aot_wrap_shl32(acc, left);
+    const int32_t high = aot_wrap_add32(aot_dsp_smmulr(a, m2), a);
+    const int32_t mask = (int32_t)(((uint32_t)1 << right) - 1u);
+    const int32_t threshold = (mask >> 1) - (high >> 31);
+    return (high >> right) + ((high & mask) > threshold ? 1 : 0);
+}
+
+/* + output_offset, clamp to [act_min, act_max]: one int8 output. */
+AOT_DSP_INLINE int8_t aot_dsp_clamp(int32_t v, int32_t output_offset, int32_t act_min,
+                                    int32_t act_max)
+{
+    v = aot_wrap_add32(v, output_offset);
     v = v < act_min ? act_min : v;
     v = v > act_max ? act_max : v;
     return (int8_t)v;
+}
+
+/* Requantize (doubled multiplier m2, see above), + output_offset, clamp. */
+AOT_DSP_INLINE int8_t aot_dsp_output(int32_t acc, int32_t m2, int32_t shift,
+                                     int32_t output_offset, int32_t act_min, int32_t act_max)
+{
+    return aot_dsp_clamp(aot_dsp_requantize_m2(acc, m2, shift), output_offset, act_min,
+                         act_max);
 }
 
 /*
@@ -198,8 +239,17 @@ AOT_DSP_INLINE int32_t aot_dsp_pair_index(int32_t k, int32_t pixel)
     return ((k >> 2) << 3) + (pixel << 2) + (k & 3);
 }
 
+/* 8 bytes at an 8-byte aligned address: one LDRD (little-endian halves). */
+AOT_DSP_INLINE uint64_t aot_dsp_load64(const int16_t *p)
+{
+    uint64_t v;
+    __builtin_memcpy(&v, __builtin_assume_aligned(p, 8), sizeof v);
+    return v;
+}
+
 /* acc[0..3] += w_a . x_a, w_a . x_b, w_b . x_a, w_b . x_b over k4 / 4 groups:
- * w one pair of weight rows, x one pair of pixels (layouts above). */
+ * w one pair of weight rows, x one pair of pixels (layouts above; x 8-byte
+ * aligned: scratch is, and a pixel-pair group is 16 bytes). */
 AOT_DSP_INLINE void aot_dsp_dot_2x2(const int8_t *w, const int16_t *x, int32_t groups,
                                     int32_t acc[4])
 {
@@ -207,8 +257,9 @@ AOT_DSP_INLINE void aot_dsp_dot_2x2(const int8_t *w, const int16_t *x, int32_t g
 #define AOT_DSP_DOT_2X2_GROUP                                                       \
     do {                                                                            \
         const int32_t wa = aot_dsp_load32(w), wb = aot_dsp_load32(w + 4);           \
-        const int32_t xa01 = aot_dsp_load32(x), xa23 = aot_dsp_load32(x + 2);       \
-        const int32_t xb01 = aot_dsp_load32(x + 4), xb23 = aot_dsp_load32(x + 6);   \
+        const uint64_t xa = aot_dsp_load64(x), xb = aot_dsp_load64(x + 4);         \
+        const int32_t xa01 = (int32_t)(uint32_t)xa, xa23 = (int32_t)(xa >> 32);     \
+        const int32_t xb01 = (int32_t)(uint32_t)xb, xb23 = (int32_t)(xb >> 32);     \
         int32_t lo = aot_dsp_sxtb16(wa), hi = aot_dsp_sxtb16_ror8(wa);              \
         a00 = aot_dsp_smlad(lo, xa01, a00);                                         \
         a01 = aot_dsp_smlad(lo, xb01, a01);                                         \

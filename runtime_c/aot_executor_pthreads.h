@@ -2,9 +2,11 @@
 /*
  * aot runtime, optional: an aot_executor backed by a POSIX threads pool.
  *
- * Not part of the libc-free core: it needs pthreads and malloc, so it is
- * built only where there is an operating system (link with -pthread), never
- * into Cortex-M firmware. Use it as
+ * Not part of the libc-free core: it needs pthreads and malloc, so its source,
+ * aot_executor_pthreads.c, is not written into a model's output; it ships in
+ * the aot package (runtime_c/, where this header comes from). Build it where
+ * there is an operating system (link with -pthread), never into Cortex-M
+ * firmware. Use it as
  *
  *     aot_executor ex;
  *     if (aot_executor_pthreads_create(&ex, 4) == 0) {

@@ -8,7 +8,7 @@
  * rounded up to 4, zero-padded), natural byte order: a word of weights and a
  * word of x, both SXTB16'd (and rotated by 8), make two SMLADs over 4
  * columns. bias: [n] with the input offset folded in (always present);
- * multipliers and shifts: [n] tables (always present). Four outputs at a
+ * multipliers and shifts: [n] tables, or NULL: multiplier/shift for all. Four outputs at a
  * time; x's last k % 4 columns one by one (never a word past the row's end).
  */
 AOT_DSP_NO_LIBCALL
@@ -18,6 +18,7 @@ void aot_fully_connected_dsp_s8(const aot_fully_connected_s8_params *params,
 {
     const aot_fully_connected_s8_params *p = params;
     const int32_t k = p->k, k4 = (k + 3) & ~3, full = k >> 2, n = p->n;
+    const int32_t per_channel = p->multipliers != NULL;
     int32_t row, j, i, g;
 
     for (row = 0; row < p->m; ++row) {
@@ -62,8 +63,10 @@ void aot_fully_connected_dsp_s8(const aot_fully_connected_s8_params *params,
             acc[2] = a2;
             acc[3] = a3;
             for (i = 0; i < 4 && j + i < n; ++i) {
-                y[j + i] = aot_dsp_output(acc[i], p->multipliers[j + i], p->shifts[j + i],
-                                          p->output_offset, p->act_min, p->act_max);
+                const int32_t mult = per_channel ? p->multipliers[j + i] : p->multiplier;
+                const int32_t shift = per_channel ? p->shifts[j + i] : p->shift;
+                y[j + i] = aot_dsp_output(acc[i], mult, shift, p->output_offset, p->act_min,
+                                          p->act_max);
             }
         }
     }

@@ -47,7 +47,8 @@ AOT_NEON_INLINE void aot_fully_connected_neon_run(const aot_fully_connected_s8_p
             const int8_t *w1 = count > 1 ? w0 + K : w0;
             const int8_t *w2 = count > 2 ? w0 + 2 * K : w0;
             const int8_t *w3 = count > 3 ? w0 + 3 * K : w0;
-            int32x4_t a0 = vdupq_n_s32(0), a1 = a0, a2 = a0, a3 = a0, sum, mult, sh;
+            int32x4_t a0 = vdupq_n_s32(0), a1 = a0, a2 = a0, a3 = a0, sum, mult, sh, b4;
+            int8x8_t packed;
             int32_t tail[4], b[4], m4[4], s4[4], t;
             int8_t out[8];
             for (k = 0; k < k16; k += 16) {
@@ -57,22 +58,41 @@ AOT_NEON_INLINE void aot_fully_connected_neon_run(const aot_fully_connected_s8_p
                 a2 = AOT_FC_DOT16(a2, xv, vld1q_s8(w2 + k));
                 a3 = AOT_FC_DOT16(a3, xv, vld1q_s8(w3 + k));
             }
-            tail[0] = aot_fc_tail(x, w0, k16, K);
-            tail[1] = aot_fc_tail(x, w1, k16, K);
-            tail[2] = aot_fc_tail(x, w2, k16, K);
-            tail[3] = aot_fc_tail(x, w3, k16, K);
-            for (t = 0; t < 4; ++t) {
-                const int32_t jj = t < count ? j + t : j;
-                b[t] = bias != NULL ? bias[jj] : 0;
-                m4[t] = p->multipliers != NULL ? p->multipliers[jj] : p->multiplier;
-                s4[t] = p->shifts != NULL ? p->shifts[jj] : p->shift;
-            }
             sum = vpaddq_s32(vpaddq_s32(a0, a1), vpaddq_s32(a2, a3));
-            sum = vaddq_s32(vaddq_s32(sum, vld1q_s32(tail)), vld1q_s32(b));
-            mult = vld1q_s32(m4);
-            sh = vld1q_s32(s4);
-            vst1_s8(out, aot_neon_requant4(sum, mult, aot_neon_left_shift(sh),
-                                           aot_neon_right_shift(sh), offset, lo, hi));
+            if (k16 < K) {
+                tail[0] = aot_fc_tail(x, w0, k16, K);
+                tail[1] = aot_fc_tail(x, w1, k16, K);
+                tail[2] = aot_fc_tail(x, w2, k16, K);
+                tail[3] = aot_fc_tail(x, w3, k16, K);
+                sum = vaddq_s32(sum, vld1q_s32(tail));
+            }
+            if (count == 4) {
+                b4 = bias != NULL ? vld1q_s32(bias + j) : vdupq_n_s32(0);
+                mult = p->multipliers != NULL ? vld1q_s32(p->multipliers + j)
+                                              : vdupq_n_s32(p->multiplier);
+                sh = p->shifts != NULL ? vld1q_s32(p->shifts + j) : vdupq_n_s32(p->shift);
+            } else {
+                for (t = 0; t < 4; ++t) {
+                    const int32_t jj = t < count ? j + t : j;
+                    b[t] = bias != NULL ? bias[jj] : 0;
+                    m4[t] = p->multipliers != NULL ? p->multipliers[jj] : p->multiplier;
+                    s4[t] = p->shifts != NULL ? p->shifts[jj] : p->shift;
+                }
+                b4 = vld1q_s32(b);
+                mult = vld1q_s32(m4);
+                sh = vld1q_s32(s4);
+            }
+            sum = vaddq_s32(sum, b4);
+            packed = aot_neon_requant4(sum, mult, aot_neon_left_shift(sh),
+                                       aot_neon_right_shift(sh), offset, lo, hi);
+            if (count == 4) {
+                vst1_lane_s8(y + j, packed, 0);   /* byte stores: y + j may be unaligned */
+                vst1_lane_s8(y + j + 1, packed, 1);
+                vst1_lane_s8(y + j + 2, packed, 2);
+                vst1_lane_s8(y + j + 3, packed, 3);
+                continue;
+            }
+            vst1_s8(out, packed);
             for (t = 0; t < 4; ++t) {
                 if (t < count) {
                     y[j + t] = out[t];

@@ -174,7 +174,7 @@ void aot_pointwise_conv2d_inplace_s8(const aot_conv2d_s8_params *params, const i
  * out_h * out_w <= in_h * in_w.
  * aot_fully_connected_dsp_s8: weights in the quad layout [n4 / 4][k4 / 4][4 rows]
  * [4 bytes] (n, k rounded up to 4, zero-padded, natural byte order),
- * weights_offset 0, multipliers/shifts [n]; no scratch.
+ * weights_offset 0, multipliers/shifts [n] or NULL (per tensor); no scratch.
  */
 void aot_conv2d_dsp_s8(const aot_conv2d_s8_params *params, const int8_t *input,
                        const int8_t *weights, const int32_t *bias, int8_t *output,
@@ -347,6 +347,12 @@ void aot_fully_connected_avx512_s8(const aot_fully_connected_s8_params *params,
                                    const int32_t *bias, int8_t *output);
 void aot_matmul_avx2_f32(const aot_matmul_params *params, const float *a, const float *b,
                          const float *bias, float *y);
+/** AVX-512 twins of aot_conv2d_avx2_f32 / aot_matmul_avx2_f32 (same contracts). */
+void aot_conv2d_avx512_f32(const aot_conv2d_params *params, const float *input,
+                           const float *weights, const float *bias, float *output,
+                           void *scratch);
+void aot_matmul_avx512_f32(const aot_matmul_params *params, const float *a, const float *b,
+                           const float *bias, float *y);
 /** aot_add_s8 for same-shape operands (ndim 0); y may alias a or b. */
 void aot_add_avx2_s8(const aot_add_s8_params *params, const int8_t *a, const int8_t *b,
                      int8_t *y);
@@ -370,6 +376,14 @@ void aot_layer_norm_f32(const aot_layer_norm_params *params, const float *x,
  */
 void aot_matmul_w8_f32(const aot_matmul_w8_params *params, const float *x,
                        const int8_t *w, const float *scale, const float *bias, float *y);
+/** aot_matmul_w8_f32 with AVX2 + FMA (x86-64): fused multiply-adds, so results
+ * differ from the portable kernel by rounding. */
+void aot_matmul_w8_avx2_f32(const aot_matmul_w8_params *params, const float *x,
+                            const int8_t *w, const float *scale, const float *bias, float *y);
+/** aot_matmul_w8_f32 with AArch64 NEON: FMLA fuses, so results differ from the
+ * portable kernel by rounding. */
+void aot_matmul_w8_neon_f32(const aot_matmul_w8_params *params, const float *x,
+                            const int8_t *w, const float *scale, const float *bias, float *y);
 
 /** y = erf(x) (aot_erff). In place allowed. */
 void aot_erf_f32(const aot_unary_params *params, const float *x, float *y);

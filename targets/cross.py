@@ -54,8 +54,6 @@ TOOLCHAINS = ("zig", "gcc")
 # Guard bytes on each side of the arena; a multiple of every target's arena alignment.
 HARNESS_GUARD = 256
 CROSS_FAMILIES = ("cortex-m", "aarch64")
-# Needs an OS; bare-metal images run the parts of split layers with the harness's executor.
-PTHREADS_EXECUTOR = "aot_executor_pthreads.c"
 LAYER_MARKS = ".aot_layers"
 # A label at the hook's place and (index, label address) in LAYER_MARKS: no instruction.
 LAYER_MARK_DEFINE = ("-DAOT_PROFILE_HOOK(i,name)=__asm__ __volatile__(\"1:\\n"
@@ -286,7 +284,7 @@ def build_elf(out_dir: str, manifest: dict, target: Target, toolchain: str = "zi
     # .S: a weights blob may come as `<name>_weights.S` (.incbin) beside the C.
     own_test = (manifest.get("selftest") or {}).get("file")
     sources = [os.path.join(out_dir, f) for f in manifest["files"] if f.endswith((".c", ".S"))
-               and (selftest or f != own_test) and not f.endswith(PTHREADS_EXECUTOR)]
+               and (selftest or f != own_test)]
     # The manifest's flags when it was compiled for this toolchain, else the target's.
     flags = manifest["build_flags"] if manifest.get("toolchain") == toolchain \
         else target.flags(toolchain)

@@ -42,7 +42,9 @@ from aot.targets.toolchain import Toolchain, host_toolchain
 POISON = 0xFF        # every arena byte before a run: a float32 NaN, int8 -1
 GUARD = 0xA5         # the bytes just outside the arena, checked after the run
 GUARD_BYTES = 256
-PTHREADS_EXECUTOR = "aot_runtime/aot_executor_pthreads.c"
+# The optional pthreads executor: part of the aot package (runtime_c/), not of the
+# generated (libc-free) output; built into the library of a model with <name>_run_ex.
+PTHREADS_EXECUTOR = "aot_executor_pthreads.c"
 
 # The per-layer build: AOT_PROFILE_HOOK(i, name) stamps the clock into aot_profile_ns[i].
 # The forced include names no system header, so the stamp's own file can ask for POSIX.
@@ -102,7 +104,11 @@ class HostRunner:
             chosen = manifest.get("toolchain")
             toolchain = host_toolchain(chosen if chosen in HOST_TOOLCHAINS else "cc")
         flags = tuple(manifest["build_flags"])
-        if PTHREADS_EXECUTOR in manifest["files"]:
+        self._executor_src: tuple[str, ...] = ()
+        if manifest.get("executor"):
+            from importlib import resources
+            src = resources.files("aot.runtime_c") / PTHREADS_EXECUTOR
+            self._executor_src = (str(src),)
             flags += ("-pthread",)
         self._toolchain, self._flags = toolchain, flags
         self._lib = self._build(toolchain, flags)
@@ -139,7 +145,8 @@ class HostRunner:
             sources = [os.path.join(self.out_dir, f) for f in self.manifest["files"]
                        if f.endswith((".c", ".S"))]
             tmp = lib + ".tmp"
-            toolchain.shared_library([*sources, *extra], tmp, [self.out_dir], flags)
+            toolchain.shared_library([*sources, *self._executor_src, *extra], tmp,
+                                     [self.out_dir], flags)
             with open(lib + ".flags", "w") as f:
                 f.write(key)
             os.replace(tmp, lib)

@@ -71,6 +71,8 @@ for _op, _rule in GENERIC.items():
     register(_op, "generic", _rule)
 for _op, _rule in tf.RULES.items():
     register(_op, "generic", _rule)
+for (_op, _variant), _rule in tf.VARIANT_RULES.items():
+    register(_op, _variant, _rule)
 
 # Cortex-M DSP extension (cortex-m4/m7/m33): int8 SMLAD kernels, Fallback to generic.
 for _op, _rule in dsp.RULES.items():

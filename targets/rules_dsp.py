@@ -10,7 +10,10 @@ TFLite "Prepare" arithmetic (multipliers, shifts, clamp, offsets) stays in one
 place, and what is added here is the compile-time work the fast kernels
 need -- weights re-laid out for their load pattern, the input zero point
 times each output channel's weight sum folded into the bias (int32 wrap, as
-the kernels' sums wrap), per-channel multiplier/shift tables, scratch sizes.
+the kernels' sums wrap), multipliers doubled for a one-instruction rounding
+high multiply (SMMULR), scratch sizes. (Multipliers and shifts already are
+per-channel tables for convolutions; a per-tensor fully connected keeps its
+one multiplier: tables would cost 8 bytes of flash per output.)
 
 `--optimize speed` picks the specialized kernels where a layer's shape fits
 them (pointwise 1x1, depthwise 3x3); `--optimize size` lowers every
@@ -88,6 +91,26 @@ def quad_layout(rows: np.ndarray) -> np.ndarray:
                                 .transpose(0, 2, 1, 3)).reshape(-1)
 
 
+def doubled_multipliers(params: Params) -> tuple[Params, np.ndarray | None]:
+    """The parameter block with each multiplier m replaced by 2 * m wrapped to
+    int32, the form aot_dsp_requantize_m2 takes (one SMMULR: see
+    runtime_c/aot_dsp_impl.h), and the mask of the channels whose multiplier
+    is 0 (a zero weight scale). That form cannot express 0, but such a
+    channel's output does not depend on its sum: the caller zeroes its weights
+    and bias, and a zero sum requantizes to 0 in either form."""
+    f = dict(params.fields)
+    zero = None
+    if f.get("multipliers") is not None:
+        m = np.asarray(f["multipliers"].data, np.int64)
+        zero = m == 0
+        f["multipliers"] = ConstArray(_wrap32(2 * m))
+    elif f.get("multiplier", 0):
+        f["multiplier"] = int(_wrap32(np.array([2 * f["multiplier"]]))[0])
+    else:
+        raise Fallback     # one zero multiplier for a whole fully-connected layer
+    return Params(params.ctype, f), zero
+
+
 def _const(ctx: LoweringContext, hint: str, data: np.ndarray, like: str | None = None) -> str:
     name = ctx.const(hint, data)
     if like is not None:   # keep the weights' quantization for reports
@@ -113,8 +136,12 @@ def lower_conv_dsp(node: Node, ctx: LoweringContext) -> None:
     w_name = base.operands[1].tensor
     w = np.asarray(ctx.const_value(w_name), np.int8)
     bias = _folded_bias(ctx, base.operands[2], w, g["input_offset"])
+    params, zero = doubled_multipliers(base.params)
+    if zero is not None and zero.any():
+        w, bias = w.copy(), bias.copy()
+        w[zero], bias[zero] = 0, 0
+        w_name = _const(ctx, f"{w_name}_zeroed", w, w_name)
     b_name = _const(ctx, f"{node.name}_bias_dsp", bias)
-    params = base.params
     speed = ctx.optimize == "speed"
     out_c, in_c, groups = g["out_c"], g["in_c"], g["groups"]
     kh, kw = g["kernel_h"], g["kernel_w"]
@@ -148,7 +175,7 @@ def lower_conv_dsp(node: Node, ctx: LoweringContext) -> None:
 def lower_gemm_dsp(node: Node, ctx: LoweringContext) -> None:
     """int8 fully connected (TFLite's symmetric weights), one call (no batched B)."""
     base = _generic_call(node, ctx, q.lower_gemm_s8, "aot_fully_connected_s8")
-    f = dict(base.params.fields)
+    f = base.params.fields
     if f["weights_offset"] != 0 or f["weights_offsets"] is not None:
         raise Fallback
     w_name = base.operands[1].tensor
@@ -157,13 +184,13 @@ def lower_gemm_dsp(node: Node, ctx: LoweringContext) -> None:
         raise Fallback     # run-time weights
     w = np.asarray(w, np.int8).reshape(f["n"], f["k"])
     bias = _folded_bias(ctx, base.operands[2], w, f["input_offset"])
-    if f["multipliers"] is None:
-        f["multipliers"] = ConstArray(np.full(f["n"], f["multiplier"], np.int32))
-        f["shifts"] = ConstArray(np.full(f["n"], f["shift"], np.int32))
+    params, zero = doubled_multipliers(base.params)
+    if zero is not None and zero.any():
+        w, bias = w.copy(), bias.copy()
+        w[zero], bias[zero] = 0, 0
     wd = _const(ctx, f"{w_name}_dsp", quad_layout(w), w_name)
     b_name = _const(ctx, f"{node.name}_bias_dsp", bias)
-    _emit(ctx, base, "aot_fully_connected_dsp_s8", Params(base.params.ctype, f), wd, b_name,
-          0, False)
+    _emit(ctx, base, "aot_fully_connected_dsp_s8", params, wd, b_name, 0, False)
 
 
 def lower_add_dsp(node: Node, ctx: LoweringContext) -> None:

@@ -94,11 +94,19 @@ def conv_s8_scratch(g: dict, variant: str) -> int:
 
 
 def depthwise_s8_scratch(g: dict) -> int:
-    """Bytes of aot_depthwise_conv2d_neon_s8's padded plane plus tap offsets."""
+    """Bytes of aot_depthwise_conv2d_neon_s8's scratch, by the kernel's own rule:
+    the padded plane plus slack, the flat-mode staging rows, the tap offsets."""
+    def width(flat):
+        cols = g["out_w"] if flat else -(-g["out_w"] // 16) * 16
+        return cols + (g["kernel_w"] - 1) * g["dilation_w"] // g["stride_w"]
+
+    flat = g["out_w"] <= 16 and g["stride_h"] * g["stride_w"] * width(True) < 16
     rows = (g["out_h"] - 1) * g["stride_h"] + (g["kernel_h"] - 1) * g["dilation_h"] + 1
-    width = -(-g["out_w"] // 16) * 16 + (g["kernel_w"] - 1) * g["dilation_w"] // g["stride_w"]
-    plane = -(-(rows * g["stride_w"] * width) // 16) * 16
-    return plane + 4 * g["kernel_h"] * g["kernel_w"]
+    row_step = g["stride_w"] * width(flat)
+    span = g["stride_h"] * row_step
+    plane = (rows * row_step + span + 16 + 15) // 16 * 16
+    stage = (g["out_h"] * span + 16 + 15) // 16 * 16 if flat else 0
+    return plane + stage + 4 * g["kernel_h"] * g["kernel_w"]
 
 
 def _lower_conv_s8(node, ctx: LoweringContext, variant: str) -> None:
@@ -138,8 +146,9 @@ def _lower_gemm_s8(node, ctx: LoweringContext, variant: str) -> None:
                         for c in calls):
         raise Fallback   # a run-time B (transposed first) keeps the portable kernel
     f = calls[0].params.fields
-    if f["weights_offset"] != 0 or f["weights_offsets"] is not None:
-        raise Fallback
+    if f["weights_offset"] != 0 or f["weights_offsets"] is not None or \
+            any(ctx.const_value(c.operands[1].tensor) is None for c in calls):
+        raise Fallback   # asymmetric or run-time weights: nothing to fold at compile time
     del ctx.steps[first:]
     folded: dict[tuple[str, str], str] = {}
     for c in calls:

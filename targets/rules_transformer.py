@@ -5,7 +5,9 @@ makes (`_MatMulW8`, `_GatherW8`, see aot.passes.fuse_transformer), Gather with
 run-time indices (an out-of-range index makes `<name>_run` return AOT_E_RANGE),
 GatherND with constant indices, and the mask ops whose inputs depend on run-time
 data: Cast between any numeric types and bool, IsNaN, And, Where.
-Registered in targets/registry.py.
+ISA variants (VARIANT_RULES): `_MatMulW8` with AVX2 + FMA ("avx2") and NEON
+("neon"); they fuse multiply-adds, so they differ from the portable kernel by
+rounding. Registered in targets/registry.py.
 """
 
 from __future__ import annotations
@@ -260,6 +262,18 @@ def lower_gather_w8(node: Node, ctx: LoweringContext) -> None:
                   "Gather(int8 table)", status=True))
 
 
+def _matmul_w8_variant(kernel: str):
+    """A rule for an ISA variant of aot_matmul_w8_f32: same operands and Prepare."""
+    def rule(node: Node, ctx: LoweringContext) -> None:
+        first = len(ctx.steps)
+        lower_matmul_w8(node, ctx)
+        call = ctx.steps[first]
+        ctx.steps[first] = Call(kernel, call.params, call.operands, call.reads, call.writes,
+                                call.layer, call.op, call.macs)
+    rule.__name__ = f"lower_{kernel}"
+    return rule
+
+
 RULES = {
     "LayerNormalization": lower_layer_norm,
     "Gelu": lower_gelu,
@@ -272,4 +286,10 @@ RULES = {
     # internal ops made by passes (never accepted from a model)
     "_MatMulW8": lower_matmul_w8,
     "_GatherW8": lower_gather_w8,
+}
+
+# ISA variants (registry keys of Target.variants), Fallback-free: every form runs.
+VARIANT_RULES = {
+    ("_MatMulW8", "avx2"): _matmul_w8_variant("aot_matmul_w8_avx2_f32"),
+    ("_MatMulW8", "neon"): _matmul_w8_variant("aot_matmul_w8_neon_f32"),
 }

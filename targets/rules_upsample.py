@@ -62,7 +62,7 @@ def _source_coords(mode: str, out_len: int, in_len: int, scale: float,
     return x, outside
 
 
-def _nearest_coeffs(ratio: float, scale: float, nearest_mode: str) -> np.ndarray:
+def _nearest_coeffs(ratio: float, nearest_mode: str) -> np.ndarray:
     if ratio == 1.0:          # on a source sample: the right-hand tap (see _taps)
         return np.array([0.0, 1.0])
     up = {"round_prefer_floor": ratio > 0.5, "round_prefer_ceil": ratio >= 0.5,
@@ -110,7 +110,7 @@ def _taps(node: Node, in_len: int, out_len: int, scale: float,
     exact = x == base
     ratio = np.where(exact, 1.0, x - base)
     if mode == "nearest":
-        coeffs = [_nearest_coeffs(r, scale, node.attr("nearest_mode", "round_prefer_floor"))
+        coeffs = [_nearest_coeffs(r, node.attr("nearest_mode", "round_prefer_floor"))
                   for r in ratio]
     elif mode == "linear":
         coeffs = [_linear_coeffs(r, scale, antialias) for r in ratio]
@@ -192,7 +192,7 @@ def lower_resize(node: Node, ctx: LoweringContext) -> None:
         else:
             tables.append(_taps(node, i, o, scales[axis], (roi[axis], roi[rank + axis])))
     (ih, ch), (iw, cw) = tables
-    params = {"planes": int(np.prod(x.shape[:-2], dtype=np.int64)) if rank > 2 else 1,
+    params = {"planes": int(np.prod(x.shape[:-2], dtype=np.int64)),
               "in_h": in_hw[0], "in_w": in_hw[1], "out_h": out_hw[0], "out_w": out_hw[1],
               "taps_h": ih.shape[1], "taps_w": iw.shape[1],
               "extrapolation_value": float(node.attr("extrapolation_value", 0.0))}

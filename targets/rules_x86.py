@@ -6,7 +6,7 @@ rule runs first and its call is taken back out, so geometry, multipliers,
 shifts and clamps are computed in one place), then swaps that call for an
 x86 kernel and does the kernel's Prepare work here:
 
-- convolution, groups 1 (`aot_conv2d_avx2_f32`, `aot_conv2d_avx2_s8`,
+- convolution, groups 1 (`aot_conv2d_{avx2,avx512}_f32`, `aot_conv2d_avx2_s8`,
   `aot_conv2d_avx512_s8`) and depthwise (`aot_depthwise_conv2d_avx2_{f32,s8}`):
   the kernels copy the input into padded "phase planes" (one per stride
   phase, see runtime_c/aot_conv2d_x86_impl.h) so every tap is a contiguous
@@ -18,7 +18,7 @@ x86 kernel and does the kernel's Prepare work here:
   sum |w| * 255 < 2^24 per channel: checked here, else `Fallback`.
 - int8 fully connected (`aot_fully_connected_{avx2,avx512}_s8`): bias folded.
 - int8 add of same-shape tensors (`aot_add_avx2_s8`, both variants).
-- float Gemm/MatMul with contiguous B rows (`aot_matmul_avx2_f32`).
+- float Gemm/MatMul with contiguous B rows (`aot_matmul_{avx2,avx512}_f32`).
 
 int8 kernels are bit-exact with the portable ones (no saturating
 instruction: vpmaddwd on sign-extended int8 and vpdpbusd cannot saturate);
@@ -38,10 +38,10 @@ from aot.targets.lowering import Fallback, LoweringContext
 
 S8 = np.dtype(np.int8)
 # Pixel tile of each kernel: the phase planes' read slack depends on it.
-NR = {"aot_conv2d_avx2_f32": 16, "aot_conv2d_avx2_s8": 16, "aot_conv2d_avx512_s8": 32,
+NR = {"aot_conv2d_avx2_f32": 16, "aot_conv2d_avx512_f32": 32, "aot_conv2d_avx2_s8": 16, "aot_conv2d_avx512_s8": 32,
       "aot_depthwise_conv2d_avx2_f32": 32, "aot_depthwise_conv2d_avx2_s8": 32}
 # Input channels interleaved per 4-byte plane element.
-LANES = {"aot_conv2d_avx2_f32": 1, "aot_conv2d_avx2_s8": 2, "aot_conv2d_avx512_s8": 4,
+LANES = {"aot_conv2d_avx2_f32": 1, "aot_conv2d_avx512_f32": 1, "aot_conv2d_avx2_s8": 2, "aot_conv2d_avx512_s8": 4,
          "aot_depthwise_conv2d_avx2_f32": 1, "aot_depthwise_conv2d_avx2_s8": 1}
 
 
@@ -66,7 +66,7 @@ def pointwise_direct(p: dict) -> bool:
 
 def phase_scratch(p: dict, kernel: str) -> int:
     """Scratch bytes of an x86 convolution kernel: the tap-offset table plus the
-    phase planes of every input channel (aot_x86_geom_init in
+    phase planes of every input channel (depthwise: of one; aot_x86_geom_init in
     runtime_c/aot_conv2d_x86_impl.h computes the same numbers)."""
     kh, kw, sh, sw = p["kernel_h"], p["kernel_w"], p["stride_h"], p["stride_w"]
     extra_rows = (kh - 1) * p["dilation_h"] // sh
@@ -75,9 +75,10 @@ def phase_scratch(p: dict, kernel: str) -> int:
     nv = p["out_h"] * lw
     ps = _round_up(nv, NR[kernel]) + extra_rows * lw + extra_cols
     table = _round_up(kh * kw * 4, 64)
-    if kernel == "aot_conv2d_avx2_f32" and pointwise_direct(p):
+    if kernel.endswith("_f32") and kernel.startswith("aot_conv2d") and pointwise_direct(p):
         return table
-    groups = -(-p["in_c"] // LANES[kernel])
+    # depthwise: one channel's planes at a time
+    groups = 1 if "depthwise" in kernel else -(-p["in_c"] // LANES[kernel])
     return table + groups * sh * sw * ps * 4
 
 
@@ -113,34 +114,44 @@ def _emit(ctx, call: Call, kernel: str, operands, consts=()) -> None:
 
 # ----------------------------------------------------------------- float32
 
-def lower_conv_f32(node, ctx: LoweringContext) -> None:
+def _conv_f32(node, ctx: LoweringContext, variant: str) -> None:
     call = _generic_call(node, ctx, g.lower_conv)
     p = call.params.fields
     kind = _kind(p)
     if call.kernel != "aot_conv2d_f32" or kind is None:
         raise Fallback
-    kernel = "aot_conv2d_avx2_f32" if kind == "dense" else "aot_depthwise_conv2d_avx2_f32"
+    kernel = f"aot_conv2d_{variant}_f32" if kind == "dense" else "aot_depthwise_conv2d_avx2_f32"
     _emit(ctx, call, kernel, (*call.operands, Scratch()))
 
 
-def _matmul(node, ctx: LoweringContext, lower) -> None:
+def _matmul(node, ctx: LoweringContext, lower, variant: str) -> None:
     call = _generic_call(node, ctx, lower)
     p = call.params.fields
     if call.kernel != "aot_matmul_f32" or p["b_col_stride"] != 1 \
             or p["bias_col_stride"] not in (0, 1):
         raise Fallback
-    ctx.emit(Call("aot_matmul_avx2_f32", call.params, call.operands, call.reads, call.writes,
-                  call.layer, call.op, call.macs))
+    ctx.emit(Call(f"aot_matmul_{variant}_f32", call.params, call.operands, call.reads,
+                  call.writes, call.layer, call.op, call.macs))
 
 
-def lower_gemm_f32(node, ctx):
-    _matmul(node, ctx, g.lower_gemm)
+def _float_rules(variant: str):
+    def conv(node, ctx):
+        _conv_f32(node, ctx, variant)
+
+    def gemm(node, ctx):
+        _matmul(node, ctx, g.lower_gemm, variant)
+
+    def matmul(node, ctx):
+        if ctx.tensor(node.inputs[0]).dtype != np.float32:
+            raise Fallback
+        _matmul(node, ctx, g.lower_matmul, variant)
+    for f, op in ((conv, "conv"), (gemm, "gemm"), (matmul, "matmul")):
+        f.__name__ = f"{op}_{variant}_f32"
+    return conv, gemm, matmul
 
 
-def lower_matmul_f32(node, ctx):
-    if ctx.tensor(node.inputs[0]).dtype != np.float32:
-        raise Fallback
-    _matmul(node, ctx, g.lower_matmul)
+conv_avx2_f32, gemm_avx2_f32, matmul_avx2_f32 = _float_rules("avx2")
+conv_avx512_f32, gemm_avx512_f32, matmul_avx512_f32 = _float_rules("avx512")
 
 
 # ----------------------------------------------------------------- int8
@@ -264,15 +275,15 @@ def gemm_avx512_s8(node, ctx):
     _gemm_s8(node, ctx, "avx512")
 
 
-# (op, variant) -> rule; targets/registry.py registers them. The float kernels
-# are AVX2 ones; they serve the avx512 variant too (an AVX-512 CPU runs them).
+# (op, variant) -> rule; targets/registry.py registers them. AVX2 kernels without
+# an AVX-512 twin (depthwise, add) serve the avx512 variant too.
 RULES = {
-    ("Conv", "avx2"): _by_dtype(lower_conv_f32, conv_avx2_s8),
-    ("Conv", "avx512"): _by_dtype(lower_conv_f32, conv_avx512_s8),
-    ("Gemm", "avx2"): _by_dtype(lower_gemm_f32, gemm_avx2_s8),
-    ("Gemm", "avx512"): _by_dtype(lower_gemm_f32, gemm_avx512_s8),
+    ("Conv", "avx2"): _by_dtype(conv_avx2_f32, conv_avx2_s8),
+    ("Conv", "avx512"): _by_dtype(conv_avx512_f32, conv_avx512_s8),
+    ("Gemm", "avx2"): _by_dtype(gemm_avx2_f32, gemm_avx2_s8),
+    ("Gemm", "avx512"): _by_dtype(gemm_avx512_f32, gemm_avx512_s8),
     ("Add", "avx2"): _by_dtype(None, add_s8),
     ("Add", "avx512"): _by_dtype(None, add_s8),
-    ("MatMul", "avx2"): lower_matmul_f32,
-    ("MatMul", "avx512"): lower_matmul_f32,
+    ("MatMul", "avx2"): matmul_avx2_f32,
+    ("MatMul", "avx512"): matmul_avx512_f32,
 }

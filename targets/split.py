@@ -13,10 +13,14 @@ Where the split comes from: a lowering rule that chose a kernel variant with
 its own weight layout or blocking declares `Call.split` itself (it alone knows
 the layout); for the portable kernels, whose layouts aot_kernels.h documents,
 `describe(call)` derives it from the parameter block. A call with neither is
-never split. Calls with scratch are not split (the parts would share it),
-so an in-place convolution -- chosen where the plan writes its output over
-its input, to save arena bytes -- runs on one thread: memory comes first.
-(`Options(inplace=False)` trades those bytes for threads.)
+never split. A call with scratch gets a private slice of scratch per part
+(its scratch grows MAX_SCRATCH_PARTS times; at most that many parts run at
+once), so the SIMD convolutions, which re-lay their input into scratch,
+split too -- each part repeats that re-layout. A call that may run in place
+(`Call.inplace`: its output may be planned over its input, e.g. the in-place
+convolutions chosen where that saves arena bytes) is never split: a part
+could overwrite input another part still reads. Memory comes first there;
+`Options(inplace=False)` trades those bytes for threads.
 
 Run this after `select_inplace_kernels` (the kernels are final) and before
 `plan_memory` (which it does not affect: parts write only their call's output).
@@ -32,6 +36,9 @@ from aot.targets.target import Target
 THREADED_FAMILIES = ("x86-64", "aarch64")
 # A part must carry enough work to repay waking a worker (a few microseconds).
 MIN_SPLIT_MACS = 1 << 18
+# Parts of a call with scratch that can run at once (each has its own slice).
+MAX_SCRATCH_PARTS = 4
+SCRATCH_ALIGN = 64
 
 
 def threaded(target: Target) -> bool:
@@ -59,12 +66,21 @@ def plan_splits(program: Program, target: Target) -> Program:
 def _choose(call: Call) -> Call:
     if call.macs < MIN_SPLIT_MACS:
         return dataclasses.replace(call, split=None) if call.split is not None else call
-    return dataclasses.replace(call, split=_usable(call, call.split or describe(call)))
+    return _choose_scratch(dataclasses.replace(call, split=_usable(call, call.split
+                                                                   or describe(call))))
+
+
+def _choose_scratch(call: Call) -> Call:
+    split = call.split
+    if split is None or not any(isinstance(o, Scratch) for o in call.operands):
+        return call
+    stride = -(-call.scratch_bytes // SCRATCH_ALIGN) * SCRATCH_ALIGN
+    split = dataclasses.replace(split, scratch_parts=MAX_SCRATCH_PARTS, scratch_stride=stride)
+    return dataclasses.replace(call, split=split, scratch_bytes=stride * MAX_SCRATCH_PARTS)
 
 
 def _usable(call: Call, split: Split | None) -> Split | None:
-    if split is None or call.scratch_bytes or any(isinstance(o, Scratch)
-                                                  for o in call.operands):
+    if split is None or call.inplace:
         return None
     blocks = -(-split.units // max(split.grain, 1))
     return split if blocks >= 2 else None
@@ -90,9 +106,11 @@ def _pointers(fields, names, per_unit: int) -> tuple[tuple[str, int], ...]:
     return tuple((n, per_unit) for n in names if fields.get(n) is not None)
 
 
-def _conv(call: Call) -> Split | None:
-    """Convolution NCHW, operands (input, weights, bias, output): by output channel,
-    or by group when groups > 1 (a group's output channels read only its inputs)."""
+def _conv(call: Call, grain: int = 1, weights_per_channel=None) -> Split | None:
+    """Convolution NCHW, operands (input, weights, bias, output[, scratch]): by output
+    channel, or by group when groups > 1 (a group's output channels read only its
+    inputs). `weights_per_channel`: elements of the weights operand per output
+    channel when the kernel re-lays them out (default: the portable layout)."""
     p = call.params.fields
     if p["batch"] != 1:   # output channels of one image are not contiguous across a batch
         return None
@@ -101,9 +119,12 @@ def _conv(call: Call) -> Split | None:
     out_plane = p["out_h"] * p["out_w"]
     per_channel = ("multipliers", "shifts", "weights_offsets")
     if groups == 1:
-        return Split("out_c", out_c, 1, fields=(("out_c", 1),),
+        per_channel_w = in_c * kernel if weights_per_channel is None else weights_per_channel(p)
+        return Split("out_c", out_c, grain, fields=(("out_c", 1),),
                      pointer_fields=_pointers(p, per_channel, 1),
-                     operands=_present(call, {1: in_c * kernel, 2: 1, 3: out_plane}))
+                     operands=_present(call, {1: per_channel_w, 2: 1, 3: out_plane}))
+    if weights_per_channel is not None:   # the SIMD convolutions are groups 1 only
+        return None
     icg, ocg = in_c // groups, out_c // groups
     return Split("groups", groups, 1, fields=(("groups", 1), ("in_c", icg), ("out_c", ocg)),
                  pointer_fields=_pointers(p, per_channel, ocg),
@@ -141,18 +162,27 @@ def _fully_connected(call: Call, grain: int = 1) -> Split | None:
                  operands=_present(call, {1: p["k"], 2: 1, 3: 1}))
 
 
-# SIMD variants whose layouts aot_kernels.h documents as the portable kernel's (weights
-# [n][k], per-column bias; B row-major). Parts are whole blocks of 16 rows or columns --
-# a multiple of every vector width here -- so a column never moves between a vector
-# loop and its scalar tail when the worker count changes (float tails may round
-# differently). The convolution variants need scratch and are not split (see module doc).
+# SIMD variants, with the weight layouts aot_kernels.h documents for them (matrix
+# products: the portable layouts; convolutions: per output channel, as re-laid out by
+# targets/rules_x86.py and rules_neon.py). Parts are whole blocks of 16 rows, columns or
+# channels -- a multiple of every vector width and channel block here -- so an output
+# never moves between a vector loop and its tail when the worker count changes (float
+# tails may round differently) and a part never starts inside a block of weights.
 SIMD_GRAIN = 16
 
 
-def _simd(describe_fn):
+def _simd(describe_fn, **kw):
     def fn(call: Call) -> Split | None:
-        return describe_fn(call, SIMD_GRAIN)
+        return describe_fn(call, SIMD_GRAIN, **kw)
     return fn
+
+
+def _k(p) -> int:
+    return p["in_c"] * p["kernel_h"] * p["kernel_w"]
+
+
+def _ceil(a: int, b: int) -> int:
+    return -(-a // b)
 
 
 _PORTABLE = {
@@ -165,8 +195,22 @@ _PORTABLE = {
     "aot_fully_connected_s8_s32": _fully_connected,
     "aot_matmul_avx2_f32": _simd(_matmul),
     "aot_matmul_neon_f32": _simd(_matmul),
+    "aot_matmul_avx512_f32": _simd(_matmul),
     "aot_fully_connected_avx2_s8": _simd(_fully_connected),
     "aot_fully_connected_avx512_s8": _simd(_fully_connected),
     "aot_fully_connected_neon_s8": _simd(_fully_connected),
     "aot_fully_connected_dotprod_s8": _simd(_fully_connected),
+    # [out_c][in_c][kh][kw] as the portable kernel
+    "aot_conv2d_avx2_f32": _simd(_conv),
+    "aot_conv2d_avx512_f32": _simd(_conv),
+    # int8 pairs / quads packed in int32: [out_c][ceil(in_c / 2 or 4)][kh * kw]
+    "aot_conv2d_avx2_s8": _simd(_conv, weights_per_channel=lambda p: _ceil(p["in_c"], 2)
+                                * p["kernel_h"] * p["kernel_w"]),
+    "aot_conv2d_avx512_s8": _simd(_conv, weights_per_channel=lambda p: _ceil(p["in_c"], 4)
+                                  * p["kernel_h"] * p["kernel_w"]),
+    # blocks of 8 channels [ceil(out_c / 8)][K][8]: K per channel
+    "aot_conv2d_neon_f32": _simd(_conv, weights_per_channel=_k),
+    "aot_conv2d_neon_s8": _simd(_conv, weights_per_channel=_k),
+    # blocks of 4 channels [ceil(out_c / 4)][ceil(K / 4)][4][4]
+    "aot_conv2d_dotprod_s8": _simd(_conv, weights_per_channel=lambda p: _ceil(_k(p), 4) * 4),
 }

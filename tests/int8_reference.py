@@ -10,7 +10,7 @@ Two layers:
    reciprocal of the int8 softmax), TFLite's Prepare-time arithmetic
    (QuantizeMultiplier, CalculateActivationRangeQuantized, the add, softmax and
    mean parameters), and one reference per kernel family (conv/depthwise, fully
-   connected, add, pooling, mean, softmax, requantize), written from
+   connected, add, mul, pooling, mean, softmax, logistic, tanh, requantize), from
    tensorflow/lite/kernels/internal/common.h, reference/integer_ops/*.h,
    reference/softmax.h and micro/kernels/*_common.cc. tests/test_kernels_s8.py
    checks the C kernels against these.
@@ -550,8 +550,6 @@ class Reference:
         self.producer = {o: n for n in self.nodes for o in n.output}
         self.inputs = [i.name for i in g.input if i.name not in self.consts]
         self.outputs = [o.name for o in g.output]
-        self.qparams: dict[str, tuple[float, int]] = {}
-        self._find_qparams()
         self.groups = [self._group(n) for n in self.nodes if n.op_type == "QuantizeLinear"]
         used = {id(n) for gr in self.groups for n in (gr.op, gr.act, gr.q, gr.bias_add) if n}
         for n in self.nodes:
@@ -583,24 +581,6 @@ class Reference:
         zp = (np.asarray(self.consts[node.input[2]]).reshape(-1).astype(np.int64)
               if len(node.input) > 2 and node.input[2] else np.zeros(scale.size, np.int64))
         return scale, zp
-
-    def _find_qparams(self):
-        for n in self.nodes:
-            if n.op_type in ("QuantizeLinear", "DequantizeLinear"):
-                scale, zp = self._scale_zp(n)
-                t = n.output[0] if n.op_type == "QuantizeLinear" else n.input[0]
-                if scale.size == 1 and t not in self.consts:
-                    self.qparams[t] = (float(scale[0]), int(zp[0]))
-        changed = True
-        while changed:   # shape ops on int8 tensors keep the parameters, both ways
-            changed = False
-            for n in self.nodes:
-                if n.op_type in SHAPE_OPS and self._is_int8(n.input[0]):
-                    a, b = n.input[0], n.output[0]
-                    if (a in self.qparams) != (b in self.qparams):
-                        src, dst = (a, b) if a in self.qparams else (b, a)
-                        self.qparams[dst] = self.qparams[src]
-                        changed = True
 
     def _group(self, q) -> Group:
         op = self.producer.get(q.input[0])

@@ -15,7 +15,7 @@ mixed ones. A long campaign (random seeds, many examples):
         tests/test_differential_int8.py
 
 (the same variables as tests/test_differential.py: mixed graphs = AOT_FUZZ_EXAMPLES
-/ 2 (CI: 40), per family a sixteenth (CI: 5), cortex-m4 a twentieth (CI: 4)).
+/ 3 (CI: 26), per family a sixteenth (CI: 5), cortex-m4 a twentieth (CI: 4)).
 A failing example is shrunk by hypothesis and saved as
 tests/regressions/int8/failing_int8_<test>.onnx/.npz (feeds, options, target in
 the metadata); test_saved_int8_regressions runs every saved case. Rename it to
@@ -42,7 +42,7 @@ from int8_reference import Reference
 
 FAMILIES = sorted(graphgen_int8.GENERATORS)
 BUDGET = int(os.environ.get("AOT_FUZZ_EXAMPLES", "80"))
-MIXED = BUDGET // 2
+MIXED = BUDGET // 3
 PER_FAMILY = max(5, BUDGET // 16)
 EMULATED = max(4, BUDGET // 20)
 SEED = os.environ.get("AOT_FUZZ_SEED")

@@ -293,8 +293,9 @@ def test_kws_int8_inplace_on_cortex_m4(mlperf_dir, tmp_path):
     from test_int8_tflm import PAIRS, seeded_int8, tflm_outputs
 
     onnx_file, tflite_file = PAIRS["kws"]
+    # portable: auto picks the dsp kernels on cortex-m4 (tests/test_kernels_dsp.py)
     model = aot.compile(str(mlperf_dir / onnx_file), "cortex-m4", out_dir=str(tmp_path / "m"),
-                        options=Options(io_in_arena=True))
+                        options=Options(io_in_arena=True, kernels="portable"))
     assert {c.kernel for c in model.compilation.program.calls} >= {
         "aot_depthwise_conv2d_inplace_s8", "aot_pointwise_conv2d_inplace_s8"}
     [inp] = model.manifest["inputs"]

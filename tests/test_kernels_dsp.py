@@ -8,7 +8,8 @@ runtime_c/aot_*_dsp_s8.c): bit for bit the same as TensorFlow Lite Micro.
 2. Shapes that break fast paths -- channels not a multiple of 4, odd widths
    and pixel counts, stride 2, asymmetric padding, dilation, a single output
    channel, depthwise multiplier 2, non-3x3 depthwise, out_c > in_c in place, batch 2,
-   positive requantization shifts, biases that make the int32 sum wrap, a
+   positive requantization shifts, biases that make the int32 sum wrap, a zero
+   weight scale (multiplier 0), a
    grouped convolution (falls back), fully connected with odd k and n and
    several rows -- as one multi-branch QDQ model, compared bit for bit with
    the TFLite-int8 reference interpreter (tests/int8_reference.py, itself
@@ -20,6 +21,9 @@ runtime_c/aot_*_dsp_s8.c): bit for bit the same as TensorFlow Lite Micro.
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -69,7 +73,7 @@ def test_mlperf_dsp_bit_exact_with_tflm(key, mlperf_dir, tmp_path):
     _mlperf_case(key, "zig", mlperf_dir, tmp_path)
 
 
-@pytest.mark.parametrize("key", ["ad", "kws"])
+@pytest.mark.parametrize("key", ["kws", pytest.param("ad", marks=pytest.mark.slow)])
 def test_mlperf_dsp_bit_exact_with_tflm_gcc(key, mlperf_dir, tmp_path):
     _need_gcc()
     model = _mlperf_case(key, "gcc", mlperf_dir, tmp_path)
@@ -115,6 +119,9 @@ CONV_CASES = [
     ("conv3_dil2", (1, 2, 8, 7), 3, (3, 3), {"pads": [2, 2, 2, 2], "dilations": [2, 2]}, {}),
     ("conv_grouped", (1, 4, 5, 5), 6, (3, 3), {"group": 2, "pads": [1, 1, 1, 1]}, {}),
     ("pw_batch2", (2, 5, 3, 3), 4, (1, 1), {}, {}),
+    ("pw_zero_scale", (1, 4, 3, 3), 4, (1, 1), {}, {"zero_scale": True}),
+    ("dw3_zero_scale", (1, 4, 3, 4), 4, (3, 3), {"group": 4, "pads": [1, 1, 1, 1]},
+     {"zero_scale": True}),
     ("dw3_batch2", (2, 3, 4, 5), 3, (3, 3), {"group": 3, "pads": [1, 1, 1, 1]}, {}),
     ("conv_batch2", (2, 2, 4, 5), 3, (2, 2), {"strides": [1, 2]}, {}),
 ]
@@ -147,6 +154,8 @@ def _conv_branch(rng, name, in_shape, out_c, kernel, attrs, extra, nodes, inits,
     w = rng.integers(-128, 128, (out_c, in_shape[1] // groups, *kernel)).astype(np.int8)
     w.reshape(-1)[:2] = (-128, 127)
     s_w = rng.uniform(0.002, 0.02, out_c).astype(np.float32)
+    if extra.get("zero_scale"):   # multiplier 0: the dsp rules zero the channel instead
+        s_w[out_c // 2] = 0.0
     bias_hi = 2**31 - 1 if extra.get("big_bias") else 3000
     bias = rng.integers(-bias_hi, bias_hi, out_c).astype(np.int32)
     s_out, zp_out = extra.get("out_scale", 0.08), int(rng.integers(-10, 10))
@@ -332,6 +341,32 @@ def _chain_model():
                               [_q(prev, TensorProto.INT8, None)], inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     return _with_output_shapes(model), {"in": rng.integers(-128, 128, shape).astype(np.int8)}
+
+
+@pytest.mark.parametrize("target,opt", [
+    ("cortex-m4", "-O2"), pytest.param("cortex-m4", "-Os", marks=pytest.mark.slow),
+    pytest.param("cortex-m7", "-O2", marks=pytest.mark.slow),
+    pytest.param("cortex-m33", "-O2", marks=pytest.mark.slow)])
+@pytest.mark.parametrize("toolchain", ["zig", "gcc"])
+def test_dsp_sources_compile_with_the_strict_flags(target, opt, toolchain, tmp_path):
+    """Every dsp kernel, warning-free with test_generated_c's strict flags, for each
+    DSP core and toolchain."""
+    from aot.targets.target import TARGETS
+    from test_generated_c import STRICT
+    runtime = Path(__file__).resolve().parent.parent / "runtime_c"
+    sources = sorted(runtime.glob("aot_*_dsp_s8.c"))
+    assert len(sources) >= 6
+    t = TARGETS[target]
+    if toolchain == "gcc":
+        _need_gcc()
+        cc = [t.gcc, *t.gcc_flags]
+    else:
+        cc = [sys.executable, "-m", "ziglang", "cc", *t.cflags]
+    for src in sources:
+        res = subprocess.run([*cc, *STRICT, opt, "-ffreestanding", "-c", "-I", str(runtime),
+                              str(src), "-o", str(tmp_path / f"{src.stem}.o")],
+                             capture_output=True, text=True)
+        assert res.returncode == 0 and not res.stderr.strip(), f"{src.name} {opt}:\n{res.stderr}"
 
 
 def test_layouts_match_the_kernels_contract():

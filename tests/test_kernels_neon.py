@@ -154,8 +154,10 @@ def _conv(name, x, c_in, c_out, k, *, stride=(1, 1), pads=(0, 0, 0, 0), dil=(1, 
     return nodes, inits, out
 
 
-def awkward_model(c=5, h=9, w=11, batch=1):
-    """One input, a branch per awkward shape, every branch a graph output."""
+def awkward_model(c=5, h=9, w=11, batch=1, matmuls=False):
+    """One input, a branch per awkward shape, every branch a graph output; with
+    `matmuls` also float matrix products of 9 rows (tiles of 4 + 1) and 21 or 9
+    columns (16 + 4 + 1), one batched over run-time operands (attention-like)."""
     x = "x"
     parts = [
         _conv("pw7", x, c, 7, (1, 1)),                                     # in_c 5, 99 pixels
@@ -180,13 +182,17 @@ def awkward_model(c=5, h=9, w=11, batch=1):
                     _conv("chain_pw2", "chain_dw_y", 18, 6, (1, 1), seed=10)):
         nodes += n
         inits += i
-    outs.append("chain_pw2_y")
+    if matmuls:   # float: end the chain in an op of its own, so chain_pw2 runs in place
+        nodes.append(helper.make_node("Sigmoid", ["chain_pw2_y"], ["chain_end"], name="end"))
+        outs.append("chain_end")
+    else:
+        outs.append("chain_pw2_y")
     # Same-shape add of two branches; fully connected with k = 495, n = 13.
-    nodes.append(helper.make_node("Add", ["dw3_y", "dw3_y_twin"], ["sum"], name="add"))
     n, i, _ = _conv("dw3_twin", x, c, c, (3, 3), pads=(1, 1, 1, 1), group=c, seed=11)
     n[0].output[0] = "dw3_y_twin"
     nodes += n
     inits += i
+    nodes.append(helper.make_node("Add", ["dw3_y", "dw3_y_twin"], ["sum"], name="add"))
     outs.append("sum")
     rng = np.random.default_rng(12)
     inits += [numpy_helper.from_array(np.array([batch, -1], np.int64), "flat_shape"),
@@ -197,6 +203,16 @@ def awkward_model(c=5, h=9, w=11, batch=1):
               helper.make_node("MatMul", ["flat", "fc_w"], ["fc_mm"], name="fc"),
               helper.make_node("Add", ["fc_mm", "fc_b"], ["fc_y"], name="fc_bias")]
     outs.append("fc_y")
+    if matmuls:
+        inits += [numpy_helper.from_array(np.array([batch * c, h, w], np.int64), "rows_shape"),
+                  numpy_helper.from_array(rng.standard_normal((w, 21)).astype(np.float32),
+                                          "mm_w")]
+        nodes += [helper.make_node("Reshape", [x, "rows_shape"], ["rows"], name="rows"),
+                  helper.make_node("MatMul", ["rows", "mm_w"], ["mm_y"], name="mm"),
+                  helper.make_node("Transpose", ["rows"], ["rows_t"], perm=[0, 2, 1],
+                                   name="rows_t"),
+                  helper.make_node("MatMul", ["rows", "rows_t"], ["gram_y"], name="gram")]
+        outs += ["mm_y", "gram_y"]
     graph = helper.make_graph(
         nodes, "awkward", [helper.make_tensor_value_info(x, TensorProto.FLOAT, [batch, c, h, w])],
         [helper.make_tensor_value_info(o, TensorProto.FLOAT, None) for o in outs], inits)
@@ -242,9 +258,17 @@ _TFLM_CACHE: dict[tuple[str, int], list] = {}
 
 # NEON code runs at ~70 M instructions/s in unicorn (scalar code: ~700 M/s), so the
 # default run takes 20 of the suite's seeded inputs; the slow run all of them.
-@pytest.mark.parametrize("samples", [20, pytest.param(SAMPLES, marks=pytest.mark.slow)])
-@pytest.mark.parametrize("kernels", VARIANTS)
-@pytest.mark.parametrize("key", sorted(PAIRS))
+# The default run checks every model with dotprod (the target's own choice) and the two
+# small ones with neon; the rest is in the slow run.
+SLOW = pytest.mark.slow
+MLPERF_INT8 = [pytest.param(key, kernels, 20, marks=() if kernels == "dotprod" or key in
+                            ("kws", "ad") else SLOW, id=f"{key}-{kernels}")
+               for key in sorted(PAIRS) for kernels in VARIANTS] + \
+              [pytest.param(key, kernels, SAMPLES, marks=SLOW, id=f"{key}-{kernels}-all")
+               for key in sorted(PAIRS) for kernels in VARIANTS]
+
+
+@pytest.mark.parametrize("key, kernels, samples", MLPERF_INT8)
 def test_mlperf_int8_bit_exact_with_tflm(key, kernels, samples, mlperf_dir, tmp_path):
     onnx_file, tflite_file = PAIRS[key]
     model = aot.compile(str(mlperf_dir / onnx_file), TARGET, out_dir=str(tmp_path / key),
@@ -263,3 +287,61 @@ def test_mlperf_int8_bit_exact_with_tflm(key, kernels, samples, mlperf_dir, tmp_
     total = sum(r.size for r in ref)
     print(f"{key} on {TARGET} --kernels {kernels}: {count}/{total} differ from TFLM")
     assert count == 0, f"{count} of {total} output elements differ from TFLM (max {worst} LSB)"
+
+
+# ---- float32 NEON kernels vs onnxruntime --------------------------------------------------
+
+# Fused multiply-adds (vfmaq) round once per product where the portable build
+# (-ffp-contract=off) rounds twice, and sums keep the portable order: results
+# stay within this tolerance of onnxruntime (max |error| seen: ~5e-7 relative).
+F32_RTOL = 1e-5
+F32_ATOL = 1e-5       # times max(1, max |reference|)
+F32_NEON_KERNELS = {"aot_conv2d_neon_f32", "aot_depthwise_conv2d_neon_f32",
+                    "aot_matmul_neon_f32"}
+
+
+def _close_to_onnxruntime(model_bytes, runner, feeds_list, optimized=True):
+    """Outputs within the tolerance of onnxruntime (graph optimizations off with
+    optimized=False: ORT's Conv+Add fusion drops a fused tensor that is also a
+    graph output, as in awkward_model)."""
+    ort = need_import("onnxruntime")
+    options = ort.SessionOptions()
+    if not optimized:
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    sess = ort.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
+    names = [o.name for o in sess.get_outputs()]
+    for feeds in feeds_list:
+        ours = runner.run(feeds)
+        for name, ref in zip(names, sess.run(None, feeds)):
+            scale = max(1.0, float(np.abs(ref).max()))
+            np.testing.assert_allclose(ours[name], ref, rtol=F32_RTOL, atol=F32_ATOL * scale,
+                                       err_msg=name)
+
+
+@pytest.mark.parametrize("kernels", ["neon", pytest.param("dotprod", marks=pytest.mark.slow)])
+def test_f32_neon_kernels_on_awkward_shapes(kernels, tmp_path):
+    model = awkward_model(matmuls=True)
+    data = model.SerializeToString()
+    compiled = aot.compile(data, TARGET, out_dir=str(tmp_path / "o"),
+                           options=aot.Options(name="awk", kernels=kernels))
+    used = {c.kernel for c in compiled.compilation.program.calls}
+    assert F32_NEON_KERNELS <= used
+    assert {"chain_dw_y", "chain_pw2_y"} <= set(compiled.compilation.plan.inplace)
+    rng = np.random.default_rng(3)
+    _close_to_onnxruntime(data, emulated(compiled),
+                          [{"x": rng.standard_normal((1, 5, 9, 11)).astype(np.float32)}
+                           for _ in range(2)], optimized=False)
+
+
+@pytest.mark.parametrize("model", ["kws_float.onnx", "ad_float.onnx",
+                                   pytest.param("vww_float.onnx", marks=pytest.mark.slow),
+                                   pytest.param("ic_float.onnx", marks=pytest.mark.slow)])
+def test_mlperf_float_neon_within_tolerance_of_onnxruntime(model, mlperf_dir, tmp_path):
+    path = mlperf_dir / model
+    compiled = aot.compile(str(path), "aarch64", out_dir=str(tmp_path / "o"))
+    assert F32_NEON_KERNELS & {c.kernel for c in compiled.compilation.program.calls}
+    [inp] = compiled.manifest["inputs"]
+    rng = np.random.default_rng(0)
+    _close_to_onnxruntime(path.read_bytes(), emulated(compiled),
+                          [{inp["name"]: rng.standard_normal(inp["shape"]).astype(np.float32)}
+                           for _ in range(2)])

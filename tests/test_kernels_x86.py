@@ -30,7 +30,8 @@ from test_int8_tflm import PAIRS, SAMPLES, mismatches, seeded_int8, tflm_outputs
 RUNTIME = Path(__file__).resolve().parent.parent / "runtime_c"
 TARGET = "x86-64-avx512"
 VARIANTS = ("avx2", "avx512")
-X86_KERNELS = {"aot_conv2d_avx2_f32", "aot_depthwise_conv2d_avx2_f32", "aot_matmul_avx2_f32",
+X86_KERNELS = {"aot_conv2d_avx2_f32", "aot_conv2d_avx512_f32", "aot_depthwise_conv2d_avx2_f32",
+               "aot_matmul_avx2_f32", "aot_matmul_avx512_f32",
                "aot_conv2d_avx2_s8", "aot_conv2d_avx512_s8", "aot_depthwise_conv2d_avx2_s8",
                "aot_fully_connected_avx2_s8", "aot_fully_connected_avx512_s8",
                "aot_add_avx2_s8"}
@@ -256,8 +257,8 @@ def test_float_variants_match_onnxruntime(which, tmp_path):
         compiled = aot.compile(model.SerializeToString(), TARGET, out_dir=str(tmp_path / kind),
                                options=aot.Options(name="f", kernels=kind))
         used = _kernels(compiled)
-        want = {"aot_matmul_avx2_f32"} if which == "matmul" else \
-            {"aot_conv2d_avx2_f32", "aot_depthwise_conv2d_avx2_f32", "aot_matmul_avx2_f32"}
+        want = {f"aot_matmul_{kind}_f32"} if which == "matmul" else \
+            {f"aot_conv2d_{kind}_f32", "aot_depthwise_conv2d_avx2_f32", f"aot_matmul_{kind}_f32"}
         assert want <= used, sorted(used)
         got = compiled.run(feeds)
         for name in names:

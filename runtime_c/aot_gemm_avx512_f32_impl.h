@@ -1,0 +1,173 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Private to the runtime: the float32 AVX-512 matrix product behind
+ * aot_conv2d_avx512_f32 and aot_matmul_avx512_f32, aot_gemm_avx512_f32_impl.h
+ * with 16-lane vectors and 12 x 32 tiles (24 accumulators). Include after
+ * aot_conv2d_x86_impl.h.
+ *
+ * Y[i][p] = act(alpha * sum_k A[i][k] * B[k][p] + beta * bias(i, p)) for rows i
+ * in [0, m) and virtual pixels p in [0, nv). A is strided (row a_rs, column
+ * a_ks); k runs over kgroups groups of `taps` rows of B, row (g, t) starting at
+ * b + g * cs + offs[t] (a phase-plane tap, or simply a matrix row). Tiles are
+ * 12 rows x 32 pixels (24 accumulators); the last, partial pixel tile uses
+ * masked loads, so B needs no read slack. Products are fused multiply-adds in
+ * k order: results differ from the portable kernel (separate multiply and
+ * add) by rounding only.
+ */
+#ifndef AOT_GEMM_AVX512_F32_IMPL_H
+#define AOT_GEMM_AVX512_F32_IMPL_H
+
+#define AOT_GEMM_AVX512_MR 12
+#define AOT_GEMM_AVX512_NR 32
+
+typedef struct {
+    int32_t m, nv;
+    const float *a;
+    int32_t a_rs, a_ks;
+    const float *b;
+    int32_t kgroups, taps, cs;
+    const int32_t *offs;
+    float *y;
+    int32_t y_rs;              /* elements between output rows */
+    const aot_x86_geom *geom;  /* non-NULL: scatter virtual pixels (conv with lw > out_w) */
+    int32_t out_w;
+    const float *bias;         /* NULL: none */
+    int32_t bias_rs, bias_cs;
+    float alpha, beta;
+    const aot_act_f32 *act;
+} aot_gemm_avx512_f32;
+
+AOT_X86_INLINE AOT_AVX512 void aot_gemm_avx512_f32_finish(const aot_gemm_avx512_f32 *g,
+                                                          int32_t i, int32_t j0, int32_t n,
+                                                          __m512 v0, __m512 v1)
+{
+    const __m512 alpha = _mm512_set1_ps(g->alpha);
+    const int32_t n0 = n < 16 ? n : 16, n1 = n - n0;
+    const __mmask16 m0 = (__mmask16)((1u << n0) - 1u), m1 = (__mmask16)((1u << n1) - 1u);
+    float *row = g->y + i * g->y_rs;
+    v0 = _mm512_mul_ps(alpha, v0);
+    v1 = _mm512_mul_ps(alpha, v1);
+    if (g->bias != NULL) {
+        const __m512 beta = _mm512_set1_ps(g->beta);
+        const float *bp = g->bias + i * g->bias_rs;
+        __m512 b0, b1;
+        if (g->bias_cs == 0) {
+            b0 = b1 = _mm512_set1_ps(*bp);
+        } else {
+            b0 = _mm512_maskz_loadu_ps(m0, bp + j0);
+            b1 = _mm512_maskz_loadu_ps(m1, bp + j0 + 16);
+        }
+        v0 = _mm512_add_ps(v0, _mm512_mul_ps(beta, b0));
+        v1 = _mm512_add_ps(v1, _mm512_mul_ps(beta, b1));
+    }
+    v0 = aot_avx512_act(g->act, v0);
+    v1 = aot_avx512_act(g->act, v1);
+    if (g->geom == NULL) {
+        _mm512_mask_storeu_ps(row + j0, m0, v0);
+        _mm512_mask_storeu_ps(row + j0 + 16, m1, v1);
+    } else {
+        float vals[32];
+        _mm512_storeu_ps(vals, v0);
+        _mm512_storeu_ps(vals + 16, v1);
+        aot_x86_store_f32(g->geom, g->out_w, j0, n, vals, row);
+    }
+}
+
+/* One tile of mr rows (a literal at every call) x 16 pixels, n of them real. */
+AOT_X86_INLINE AOT_AVX512 void aot_gemm_avx512_f32_tile(const aot_gemm_avx512_f32 *g, const int32_t mr,
+                                                    int32_t i0, int32_t j0, int32_t n)
+{
+    __m512 c0[AOT_GEMM_AVX512_MR], c1[AOT_GEMM_AVX512_MR];
+    const int32_t n0 = n < 16 ? n : 16, n1 = n - n0;
+    const __mmask16 m0 = (__mmask16)((1u << n0) - 1u), m1 = (__mmask16)((1u << n1) - 1u);
+    const float *a = g->a + i0 * g->a_rs;
+    int32_t r, kg, t;
+    AOT_X86_UNROLL
+    for (r = 0; r < mr; ++r) {
+        c0[r] = _mm512_setzero_ps();
+        c1[r] = _mm512_setzero_ps();
+    }
+    for (kg = 0; kg < g->kgroups; ++kg) {
+        const float *bg = g->b + kg * g->cs + j0;
+        for (t = 0; t < g->taps; ++t) {
+            const float *bp = bg + g->offs[t];
+            const float *ap = a + (kg * g->taps + t) * g->a_ks;
+            __m512 b0, b1;
+            if (n == AOT_GEMM_AVX512_NR) {
+                b0 = _mm512_loadu_ps(bp);
+                b1 = _mm512_loadu_ps(bp + 16);
+            } else {
+                b0 = _mm512_maskz_loadu_ps(m0, bp);
+                b1 = _mm512_maskz_loadu_ps(m1, bp + 16);
+            }
+            AOT_X86_UNROLL
+            for (r = 0; r < mr; ++r) {
+                const __m512 w = _mm512_set1_ps(ap[r * g->a_rs]);
+                c0[r] = _mm512_fmadd_ps(w, b0, c0[r]);
+                c1[r] = _mm512_fmadd_ps(w, b1, c1[r]);
+            }
+        }
+    }
+    AOT_X86_UNROLL
+    for (r = 0; r < mr; ++r) {
+        aot_gemm_avx512_f32_finish(g, i0 + r, j0, n, c0[r], c1[r]);
+    }
+}
+
+/* Pixel tiles outermost, unless all of B fits in L2 (here 256 KiB): then row
+ * tiles outermost, so each weight (A) row is fetched from memory once -- the
+ * late layers of a network have few pixels and many weights. */
+static AOT_AVX512 void aot_gemm_avx512_f32_run(const aot_gemm_avx512_f32 *g)
+{
+    const int64_t b_bytes = (int64_t)g->kgroups * g->taps * g->nv * 4;
+    int32_t i0, j0;
+    if (b_bytes <= 256 * 1024) {
+        for (i0 = 0; i0 < g->m; i0 += AOT_GEMM_AVX512_MR) {
+            const int32_t mr = g->m - i0 < AOT_GEMM_AVX512_MR ? g->m - i0 : AOT_GEMM_AVX512_MR;
+            for (j0 = 0; j0 < g->nv; j0 += AOT_GEMM_AVX512_NR) {
+                const int32_t n = g->nv - j0 < AOT_GEMM_AVX512_NR ? g->nv - j0 : AOT_GEMM_AVX512_NR;
+                if (mr == AOT_GEMM_AVX512_MR) {
+                    aot_gemm_avx512_f32_tile(g, AOT_GEMM_AVX512_MR, i0, j0, n);
+                    continue;
+                }
+                switch (mr) {
+                case 11: aot_gemm_avx512_f32_tile(g, 11, i0, j0, n); break;
+                case 10: aot_gemm_avx512_f32_tile(g, 10, i0, j0, n); break;
+                case 9: aot_gemm_avx512_f32_tile(g, 9, i0, j0, n); break;
+                case 8: aot_gemm_avx512_f32_tile(g, 8, i0, j0, n); break;
+                case 7: aot_gemm_avx512_f32_tile(g, 7, i0, j0, n); break;
+                case 6: aot_gemm_avx512_f32_tile(g, 6, i0, j0, n); break;
+                case 5: aot_gemm_avx512_f32_tile(g, 5, i0, j0, n); break;
+                case 4: aot_gemm_avx512_f32_tile(g, 4, i0, j0, n); break;
+                case 3: aot_gemm_avx512_f32_tile(g, 3, i0, j0, n); break;
+                case 2: aot_gemm_avx512_f32_tile(g, 2, i0, j0, n); break;
+                case 1: aot_gemm_avx512_f32_tile(g, 1, i0, j0, n); break;
+                default: break;
+                }
+            }
+        }
+        return;
+    }
+    for (j0 = 0; j0 < g->nv; j0 += AOT_GEMM_AVX512_NR) {
+        const int32_t n = g->nv - j0 < AOT_GEMM_AVX512_NR ? g->nv - j0 : AOT_GEMM_AVX512_NR;
+        for (i0 = 0; i0 + AOT_GEMM_AVX512_MR <= g->m; i0 += AOT_GEMM_AVX512_MR) {
+            aot_gemm_avx512_f32_tile(g, AOT_GEMM_AVX512_MR, i0, j0, n);
+        }
+        switch (g->m - i0) {
+        case 11: aot_gemm_avx512_f32_tile(g, 11, i0, j0, n); break;
+        case 10: aot_gemm_avx512_f32_tile(g, 10, i0, j0, n); break;
+        case 9: aot_gemm_avx512_f32_tile(g, 9, i0, j0, n); break;
+        case 8: aot_gemm_avx512_f32_tile(g, 8, i0, j0, n); break;
+        case 7: aot_gemm_avx512_f32_tile(g, 7, i0, j0, n); break;
+        case 6: aot_gemm_avx512_f32_tile(g, 6, i0, j0, n); break;
+        case 5: aot_gemm_avx512_f32_tile(g, 5, i0, j0, n); break;
+        case 4: aot_gemm_avx512_f32_tile(g, 4, i0, j0, n); break;
+        case 3: aot_gemm_avx512_f32_tile(g, 3, i0, j0, n); break;
+        case 2: aot_gemm_avx512_f32_tile(g, 2, i0, j0, n); break;
+        case 1: aot_gemm_avx512_f32_tile(g, 1, i0, j0, n); break;
+        default: break;
+        }
+    }
+}
+
+#endif /* AOT_GEMM_AVX512_F32_IMPL_H */
