@@ -730,7 +730,7 @@ def _open_harness(case: ModelCase):
 
 
 def _loadgen_rows(case: ModelCase, opts: BenchOptions, rows: dict, progress: Progress) -> None:
-    from aot.loadgen_driver import MOBILE_DEFAULTS, QUICK, run_loadgen
+    from aot.loadgen_driver import MOBILE_DEFAULTS, QUICK
     defaults = (QUICK if opts.quick else MOBILE_DEFAULTS)[opts.scenario]
     min_q = opts.min_queries if opts.min_queries is not None else defaults["min_queries"]
     min_d = opts.min_duration_s if opts.min_duration_s is not None else \

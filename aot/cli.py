@@ -31,6 +31,7 @@ def _options(args) -> Options:
                    io_in_arena=getattr(args, "io_in_arena", False),
                    toolchain=getattr(args, "toolchain", None),
                    kernels=getattr(args, "kernels", None) or "auto",
+                   optimize=getattr(args, "optimize", None) or "speed",
                    emit_selftest=getattr(args, "emit_selftest", False),
                    selftest_input=getattr(args, "selftest_input", None),
                    selftest_tflite=getattr(args, "selftest_tflite", None),
@@ -355,6 +356,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="auto: the best kernel variant the target has (see `aot targets`), else "
                         "portable C; portable: plain C only; a variant name (e.g. dsp, neon, "
                         "avx2): that variant where it applies, else portable C")
+    p.add_argument("--optimize", choices=("speed", "size"), default="speed",
+                   help="speed: kernels specialized per layer shape where they pay (e.g. dsp "
+                        "3x3 depthwise, pointwise); size: only the shared general kernels")
     p.add_argument("--emit-selftest", action="store_true",
                    help="also write <name>_selftest.c/.h: a golden input, the reference output "
                         "and <name>_selftest() that checks the model against it")

@@ -11,6 +11,11 @@ Contract (float32, constant Conv weights, no fused activation yet):
   (resp. b' = b + sum W * t). Padding would read zeros where the unfolded
   graph reads t, so padded convolutions are left alone.
 
+- Otherwise Add(Mul(h, s), t) with per-channel s, t becomes one inference
+  BatchNormalization (mean 0, variance 1, epsilon 0, so exactly h * s + t):
+  one pass over h instead of two (PP-LCNetV3 puts such blocks after its
+  activations, where no Conv can take them).
+
 Repeated sweeps fold whole Mul/Add chains. Runs before 'fuse', so batch-norm
 folding and activation fusion see the merged Conv.
 """
@@ -116,9 +121,39 @@ def _forward(graph: Graph, conv: Node) -> Rewrite | None:
     return None
 
 
+def _scale_then_shift(graph: Graph, add: Node) -> Rewrite | None:
+    """Add(Mul(h, s), t), s and t per channel, as one inference BatchNormalization
+    (mean 0, variance 1, epsilon 0: exactly h * s + t), a single pass over h."""
+    out = graph.tensor(add.outputs[0])
+    if out.dtype != np.float32 or len(out.shape) < 2:
+        return None
+    reader = sole_consumer(graph, add.outputs[0])
+    if reader is not None and reader.op == "Conv" and _forward(graph, reader) is not None:
+        return None   # the Conv takes the Add, then the Mul: no pass at all
+    for i in (0, 1):
+        mul = graph.producers().get(add.inputs[i])
+        if mul is None or mul.op != "Mul" or sole_consumer(graph, mul.outputs[0]) is not add:
+            continue
+        t = _channel_vector(graph, add.inputs[1 - i], out.shape[1], len(out.shape))
+        for j in (0, 1):
+            h = mul.inputs[j]
+            s = _channel_vector(graph, mul.inputs[1 - j], out.shape[1], len(out.shape))
+            if t is None or s is None or graph.const(h) is not None \
+                    or graph.tensor(h).shape != out.shape:
+                continue
+            names = [f"{add.outputs[0]}__{k}" for k in ("scale", "shift", "mean", "var")]
+            values = [s, t, np.zeros_like(s), np.ones_like(s)]
+            bn = Node("BatchNormalization", (h, *names), add.outputs, {"epsilon": 0.0},
+                      f"{mul.name}+{add.name}")
+            return Rewrite([mul, add], [bn], tensors={
+                n: Tensor.const(n, v.astype(np.float32)) for n, v in zip(names, values)})
+    return None
+
+
 FUSE_AFFINE_RULES = [
     (("Mul", "Add"), _backward),
     ("Conv", _forward),
+    ("Add", _scale_then_shift),
 ]
 
 

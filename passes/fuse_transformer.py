@@ -219,8 +219,9 @@ def _layer_norm(graph: Graph, div: Node) -> Rewrite | None:
     if mean is None or add is None or add.op != "Add" or mean.inputs[0] != x:
         return None
     axes = _reduce_axes(graph, mean)
-    var = p.get(add.inputs[0])
-    eps = _scalar(graph, add.inputs[1])
+    v_in = 0 if graph.const(add.inputs[0]) is None else 1   # var + eps or eps + var
+    var = p.get(add.inputs[v_in])
+    eps = _scalar(graph, add.inputs[1 - v_in])
     if var is None or eps is None or axes is None or _reduce_axes(graph, var) != axes:
         return None
     square = p.get(var.inputs[0])
@@ -237,7 +238,6 @@ def _layer_norm(graph: Graph, div: Node) -> Rewrite | None:
     xt = graph.tensor(x)
     if xt.dtype != np.float32 or graph.tensor(div.outputs[0]).shape != xt.shape:
         return None
-    inner = int(np.prod(xt.shape[len(xt.shape) + axes[0]:]))
     ones = f"{div.outputs[0]}__ones"
     ln = Node("LayerNormalization", (x, ones), div.outputs,
               {"axis": axes[0], "epsilon": eps},

@@ -4,6 +4,55 @@
 
 #if defined(__aarch64__) && defined(__ARM_NEON)
 
+/* With stride_w 1: each tap's row of 8 lanes is two vector loads where the
+ * block lies on one output row inside the input, else filled lane by lane
+ * (runs of the block on successive output rows). Input positions are int32
+ * offsets: a row outside the input never forms an out-of-range pointer. */
+static void aot_im2col_rows_f32(const aot_conv2d_params *p, const float *x_n, int32_t p0,
+                                int32_t np, float *col)
+{
+    const int32_t in_plane = p->in_h * p->in_w;
+    int32_t run_i0[8], run_len[8], run_oy[8], run_ox[8];
+    int32_t nruns = 0, i = 0, oy = p0 / p->out_w, ox = p0 % p->out_w;
+    int32_t ic, ky, kx, s, j;
+    float *row = col;
+
+    while (i < np) {
+        run_len[nruns] = p->out_w - ox < np - i ? p->out_w - ox : np - i;
+        run_i0[nruns] = i;
+        run_oy[nruns] = oy;
+        run_ox[nruns] = ox;
+        i += run_len[nruns++];
+        ox = 0;
+        ++oy;
+    }
+    for (ic = 0; ic < p->in_c; ++ic) {
+        for (ky = 0; ky < p->kernel_h; ++ky) {
+            for (kx = 0; kx < p->kernel_w; ++kx, row += 8) {
+                for (s = 0; s < nruns; ++s) {
+                    const int32_t iy = run_oy[s] * p->stride_h - p->pad_top + ky * p->dilation_h;
+                    const int32_t ix0 = run_ox[s] - p->pad_left + kx * p->dilation_w;
+                    const int32_t src = ic * in_plane + iy * p->in_w;
+                    if (iy >= 0 && iy < p->in_h && run_len[s] == 8 && ix0 >= 0 &&
+                        ix0 + 8 <= p->in_w) {
+                        vst1q_f32(row, vld1q_f32(x_n + src + ix0));
+                        vst1q_f32(row + 4, vld1q_f32(x_n + src + ix0 + 4));
+                        continue;
+                    }
+                    for (j = 0; j < run_len[s]; ++j) {
+                        const int32_t ix = ix0 + j;
+                        row[run_i0[s] + j] = iy >= 0 && iy < p->in_h && ix >= 0 && ix < p->in_w
+                                                 ? x_n[src + ix] : 0.0f;
+                    }
+                }
+                for (j = np; j < 8; ++j) {
+                    row[j] = 0.0f;
+                }
+            }
+        }
+    }
+}
+
 /* The column buffer [K][8] of output pixels p0 .. p0 + np - 1 (tap order
  * (ic, ky, kx) as in the weights); padded taps and pixels past np are 0. */
 static void aot_im2col_f32(const aot_conv2d_params *p, const float *x_n, int32_t p0, int32_t np,
@@ -13,6 +62,10 @@ static void aot_im2col_f32(const aot_conv2d_params *p, const float *x_n, int32_t
     int32_t i, k, ic, ky, kx, oy = p0 / p->out_w, ox = p0 % p->out_w;
     const int32_t K = p->in_c * p->kernel_h * p->kernel_w;
 
+    if (p->stride_w == 1 && p->out_w >= 8) {   /* a whole block can lie on one row */
+        aot_im2col_rows_f32(p, x_n, p0, np, col);
+        return;
+    }
     for (i = 0; i < 8; ++i) {
         if (i >= np) {
             for (k = 0; k < K; ++k) {

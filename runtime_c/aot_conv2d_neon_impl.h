@@ -13,10 +13,12 @@
  * input_offset * sum(w) into the bias, so they add w * (zp - zp) = 0 there,
  * as in the portable kernel. Pixels np..P-1 are zero (their sums are dropped).
  * A 1x1, stride-1, unpadded convolution copies rows (and zips them into the
- * grouped layout) with vector loads; other stride_w-1 ones fill each tap's
- * 16 lanes as a row (vector loads inside the input) and zip 4 such rows. Every input byte a block needs is read
- * before the block's outputs are written, so a pointwise convolution may run
- * in place (see aot_kernels.h).
+ * grouped layout) with vector loads; others of stride_w 1 or 2 fill each tap's
+ * lanes as a row (vector loads inside the input; grouped: 4 such rows are
+ * zipped). Every input byte a block needs is read before the block's outputs
+ * are written, so a pointwise convolution may run
+ * in place (see aot_kernels.h). Input positions are int32 offsets, so a row
+ * outside the input never forms an out-of-range pointer.
  */
 #ifndef AOT_CONV2D_NEON_IMPL_H
 #define AOT_CONV2D_NEON_IMPL_H
@@ -67,22 +69,13 @@ typedef struct {
     int32_t i0, len, oy, ox;
 } aot_im2col_run;
 
-/* Grouped layout for stride_w 1, 16 pixels: each tap's 16 lanes are filled
- * as a row (a 16-byte load where a run covers the block inside the input,
- * byte by byte at edges), then 4 tap rows are zipped into [pixel][4 taps]. */
-AOT_NEON_INLINE void aot_im2col_rows_grouped16(const aot_conv2d_s8_params *p, const int8_t *x_n,
-                                               int32_t p0, int32_t np, int8_t *col)
+/* The runs of output pixels p0 .. p0 + np - 1; returns their number. */
+AOT_NEON_INLINE int32_t aot_im2col_runs(int32_t out_w, int32_t p0, int32_t np,
+                                        aot_im2col_run *runs)
 {
-    const int8_t zp = (int8_t)(-p->input_offset);
-    const int32_t in_plane = p->in_h * p->in_w;
-    const int32_t K = p->in_c * p->kernel_h * p->kernel_w;
-    int8_t rows[4][16];
-    aot_im2col_run runs[16];
-    int32_t nruns = 0, i = 0, oy = p0 / p->out_w, ox = p0 - oy * p->out_w;
-    int32_t k, r, s, j, ic = 0, ky = 0, kx = 0;
-
+    int32_t nruns = 0, i = 0, oy = p0 / out_w, ox = p0 - oy * out_w;
     while (i < np) {
-        const int32_t len = p->out_w - ox < np - i ? p->out_w - ox : np - i;
+        const int32_t len = out_w - ox < np - i ? out_w - ox : np - i;
         runs[nruns].i0 = i;
         runs[nruns].len = len;
         runs[nruns].oy = oy;
@@ -92,6 +85,65 @@ AOT_NEON_INLINE void aot_im2col_rows_grouped16(const aot_conv2d_s8_params *p, co
         ox = 0;
         ++oy;
     }
+    return nruns;
+}
+
+/* Plain layout for stride_w 1 or 2, 8 pixels: each tap's row of 8 lanes is
+ * one vector load (stride 2: LD2's even lanes) where a run covers the block
+ * inside the input, else filled byte by byte; lanes past np are 0. */
+AOT_NEON_INLINE void aot_im2col_rows_plain8(const aot_conv2d_s8_params *p, const int8_t *x_n,
+                                            int32_t p0, int32_t np, int8_t *col)
+{
+    const int8_t zp = (int8_t)(-p->input_offset);
+    const int32_t in_plane = p->in_h * p->in_w, sw = p->stride_w;   /* 1 or 2 */
+    aot_im2col_run runs[8];
+    const int32_t nruns = aot_im2col_runs(p->out_w, p0, np, runs);
+    int32_t ic, ky, kx, s, j;
+    int8_t *row = col;
+
+    for (ic = 0; ic < p->in_c; ++ic) {
+        for (ky = 0; ky < p->kernel_h; ++ky) {
+            for (kx = 0; kx < p->kernel_w; ++kx, row += 8) {
+                vst1_s8(row, vdup_n_s8(0));
+                for (s = 0; s < nruns; ++s) {
+                    const aot_im2col_run *run = &runs[s];
+                    const int32_t iy = run->oy * p->stride_h - p->pad_top + ky * p->dilation_h;
+                    const int32_t ix0 = run->ox * sw - p->pad_left + kx * p->dilation_w;
+                    const int32_t src = ic * in_plane + iy * p->in_w;
+                    if (iy < 0 || iy >= p->in_h) {
+                        for (j = 0; j < run->len; ++j) {
+                            row[run->i0 + j] = zp;
+                        }
+                    } else if (run->len == 8 && ix0 >= 0 && ix0 + 8 * sw <= p->in_w) {
+                        vst1_s8(row, sw == 1 ? vld1_s8(x_n + src + ix0)
+                                             : vld2_s8(x_n + src + ix0).val[0]);
+                    } else {
+                        for (j = 0; j < run->len; ++j) {
+                            const int32_t ix = ix0 + j * sw;
+                            row[run->i0 + j] = ix >= 0 && ix < p->in_w ? x_n[src + ix] : zp;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* Grouped layout for stride_w 1 or 2, 16 pixels: each tap's 16 lanes are
+ * filled as a row (one vector load, stride 2: LD2's even lanes, where a run
+ * covers the block inside the input; byte by byte at edges), then 4 tap rows
+ * are zipped into [pixel][4 taps]. */
+AOT_NEON_INLINE void aot_im2col_rows_grouped16(const aot_conv2d_s8_params *p, const int8_t *x_n,
+                                               int32_t p0, int32_t np, int8_t *col)
+{
+    const int8_t zp = (int8_t)(-p->input_offset);
+    const int32_t in_plane = p->in_h * p->in_w, sw = p->stride_w;   /* 1 or 2 */
+    const int32_t K = p->in_c * p->kernel_h * p->kernel_w;
+    int8_t rows[4][16];
+    aot_im2col_run runs[16];
+    const int32_t nruns = aot_im2col_runs(p->out_w, p0, np, runs);
+    int32_t k, r, s, j, ic = 0, ky = 0, kx = 0;
+
     for (k = 0; k < K; k += 4) {
         for (r = 0; r < 4; ++r) {
             int8_t *row = rows[r];
@@ -102,18 +154,19 @@ AOT_NEON_INLINE void aot_im2col_rows_grouped16(const aot_conv2d_s8_params *p, co
             for (s = 0; s < nruns; ++s) {
                 const aot_im2col_run *run = &runs[s];
                 const int32_t iy = run->oy * p->stride_h - p->pad_top + ky * p->dilation_h;
-                const int32_t ix0 = run->ox - p->pad_left + kx * p->dilation_w;
-                const int8_t *src = x_n + ic * in_plane + iy * p->in_w;
+                const int32_t ix0 = run->ox * sw - p->pad_left + kx * p->dilation_w;
+                const int32_t src = ic * in_plane + iy * p->in_w;
                 if (iy < 0 || iy >= p->in_h) {
                     for (j = 0; j < run->len; ++j) {
                         row[run->i0 + j] = zp;
                     }
-                } else if (run->len == 16 && ix0 >= 0 && ix0 + 16 <= p->in_w) {
-                    vst1q_s8(row, vld1q_s8(src + ix0));
+                } else if (run->len == 16 && ix0 >= 0 && ix0 + 16 * sw <= p->in_w) {
+                    vst1q_s8(row, sw == 1 ? vld1q_s8(x_n + src + ix0)
+                                          : vld2q_s8(x_n + src + ix0).val[0]);
                 } else {
                     for (j = 0; j < run->len; ++j) {
-                        const int32_t ix = ix0 + j;
-                        row[run->i0 + j] = ix >= 0 && ix < p->in_w ? src[ix] : zp;
+                        const int32_t ix = ix0 + j * sw;
+                        row[run->i0 + j] = ix >= 0 && ix < p->in_w ? x_n[src + ix] : zp;
                     }
                 }
             }
@@ -165,8 +218,13 @@ AOT_NEON_INLINE void aot_im2col_s8(const aot_conv2d_s8_params *p, const int8_t *
             return;
         }
     }
-    if (grouped && P == 16 && p->stride_w == 1) {
+    /* Row filling pays where a whole block can lie on one output row. */
+    if (grouped && P == 16 && p->stride_w <= 2 && p->out_w >= 16) {
         aot_im2col_rows_grouped16(p, x_n, p0, np, col);
+        return;
+    }
+    if (!grouped && P == 8 && p->stride_w <= 2 && p->out_w >= 8) {
+        aot_im2col_rows_plain8(p, x_n, p0, np, col);
         return;
     }
     oy = p0 / p->out_w;

@@ -149,6 +149,29 @@ static inline int32_t aot_x86_row_runs(const aot_x86_geom *g, int32_t iy, int32_
     return runs;
 }
 
+/* Bytes of a table of every input row's runs: [in_h][1 + 3 * stride_w] int32. */
+static inline int32_t aot_x86_runs_bytes(int32_t in_h, int32_t stride_w)
+{
+    return aot_x86_round_up(in_h * (1 + 3 * stride_w) * 4, 64);
+}
+
+/* aot_x86_row_runs of every input row, computed once per call: row iy at
+ * table + iy * (1 + 3 * stride_w): the run count, then the dst, ix0, count arrays. */
+static inline void aot_x86_all_row_runs(const aot_x86_geom *g, int32_t in_h, int32_t in_w,
+                                        int32_t kernel_h, int32_t kernel_w, int32_t stride_h,
+                                        int32_t stride_w, int32_t dilation_h,
+                                        int32_t dilation_w, int32_t pad_top, int32_t pad_left,
+                                        int32_t *table)
+{
+    int32_t iy;
+    for (iy = 0; iy < in_h; ++iy) {
+        int32_t *row = table + iy * (1 + 3 * stride_w);
+        row[0] = aot_x86_row_runs(g, iy, in_w, kernel_h, kernel_w, stride_h, stride_w,
+                                  dilation_h, dilation_w, pad_top, pad_left, row + 1,
+                                  row + 1 + stride_w, row + 1 + 2 * stride_w);
+    }
+}
+
 /*
  * Store n (<= 32) int8 results of virtual pixels j0 .. j0 + n - 1 into an
  * [out_h][out_w] plane: contiguous when lw == out_w, else dropping the

@@ -21,16 +21,23 @@
 
 #define AOT_DW_AVX2_NR 32
 
-/* Geometry and tap table; returns where one channel's planes go. */
+/* Geometry, tap table and row-run table (at *runs); returns where one
+ * channel's planes go. */
 AOT_X86_INLINE AOT_AVX2 float *aot_dw_avx2_prepare(
-    aot_x86_geom *g, int32_t out_h, int32_t out_w, int32_t kernel_h, int32_t kernel_w,
-    int32_t stride_h, int32_t stride_w, int32_t dilation_h, int32_t dilation_w, void *scratch)
+    aot_x86_geom *g, int32_t in_h, int32_t in_w, int32_t out_h, int32_t out_w, int32_t kernel_h,
+    int32_t kernel_w, int32_t stride_h, int32_t stride_w, int32_t dilation_h,
+    int32_t dilation_w, int32_t pad_top, int32_t pad_left, void *scratch, int32_t **runs)
 {
+    uint8_t *at = (uint8_t *)scratch;
     aot_x86_geom_init(g, out_h, out_w, kernel_h, kernel_w, stride_h, stride_w, dilation_h,
                       dilation_w, AOT_DW_AVX2_NR);
     aot_x86_tap_offsets(g, kernel_w, stride_h, stride_w, dilation_h, dilation_w,
                         (int32_t *)scratch);
-    return (float *)(void *)((uint8_t *)scratch + aot_x86_table_bytes(g->taps));
+    at += aot_x86_table_bytes(g->taps);
+    *runs = (int32_t *)(void *)at;
+    aot_x86_all_row_runs(g, in_h, in_w, kernel_h, kernel_w, stride_h, stride_w, dilation_h,
+                         dilation_w, pad_top, pad_left, *runs);
+    return (float *)(void *)(at + aot_x86_runs_bytes(in_h, stride_w));
 }
 
 AOT_X86_INLINE AOT_AVX2 void aot_dw_avx2_tile(const float *plane, const int32_t *offs,

@@ -18,20 +18,22 @@ AOT_AVX2 void aot_depthwise_conv2d_avx2_s8(const aot_conv2d_s8_params *params,
     const __m256i off = _mm256_set1_epi32(p->input_offset);
     aot_x86_geom g;
     float *planes;
-    int32_t n, c, iy, oc, j0, v, i, run, runs, dst[AOT_X86_MAX_STRIDE],
-        ix0[AOT_X86_MAX_STRIDE], cnt[AOT_X86_MAX_STRIDE];
+    int32_t *row_runs;
+    int32_t n, c, iy, oc, j0, v, i, run;
 
-    planes = aot_dw_avx2_prepare(&g, p->out_h, p->out_w, p->kernel_h, p->kernel_w, p->stride_h,
-                                 p->stride_w, p->dilation_h, p->dilation_w, scratch);
+    planes = aot_dw_avx2_prepare(&g, p->in_h, p->in_w, p->out_h, p->out_w, p->kernel_h,
+                                 p->kernel_w, p->stride_h, p->stride_w, p->dilation_h,
+                                 p->dilation_w, p->pad_top, p->pad_left, scratch, &row_runs);
     for (n = 0; n < p->batch; ++n) {
         for (c = 0; c < p->in_c; ++c) {
             const int8_t *x = input + (n * p->in_c + c) * in_plane;
             aot_avx2_fill32(planes, 0, g.cs);
             for (iy = 0; iy < p->in_h; ++iy) {
                 const int8_t *src = x + iy * p->in_w;
-                runs = aot_x86_row_runs(&g, iy, p->in_w, p->kernel_h, p->kernel_w, p->stride_h,
-                                        p->stride_w, p->dilation_h, p->dilation_w, p->pad_top,
-                                        p->pad_left, dst, ix0, cnt);
+                const int32_t *rr = row_runs + iy * (1 + 3 * p->stride_w);
+                const int32_t *dst = rr + 1, *ix0 = rr + 1 + p->stride_w;
+                const int32_t *cnt = rr + 1 + 2 * p->stride_w;
+                const int32_t runs = rr[0];
                 for (run = 0; run < runs; ++run) {
                     float *d = planes + dst[run];
                     const int8_t *sp = src + ix0[run];

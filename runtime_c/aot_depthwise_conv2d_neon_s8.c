@@ -25,21 +25,49 @@ static int32_t aot_dw_flat(const aot_conv2d_s8_params *p)
     return p->out_w <= 16 && aot_dw_span(p, 1) < 16;
 }
 
-/* One input plane (x .. x_end), zero-point padded, its columns split into
- * stride_w phases: plane[r][s][j] = x[r - pad_top][j * stride_w + s - pad_left],
- * in `limit` bytes of scratch. With stride 1 rows are copied by whole vectors
- * where the load stays inside the plane; a store running past its row lands
- * on rows written later (or on slack), and the padding is written last. */
-static void aot_dw_pad_plane(const aot_conv2d_s8_params *p, const int8_t *x, int8_t *plane,
-                             int32_t rows, int32_t width, int32_t limit)
+/* Input row iy zero-point padded: dst[j] = x[iy][j - pad_left], j < length.
+ * Copied by whole vectors where the load stays inside the plane; a store
+ * running past `length` stays within `room` bytes (bytes written later, or
+ * slack), and the padding is written last. */
+static void aot_dw_padded_row(const aot_conv2d_s8_params *p, const int8_t *x, int32_t iy,
+                              int8_t *dst, int32_t length, int32_t room)
 {
     const int8_t zp = (int8_t)(-p->input_offset);
-    const int32_t sw = p->stride_w, in_plane = p->in_h * p->in_w;
-    const int32_t left = p->pad_left < width ? p->pad_left : width;
-    int32_t count = width - left < p->in_w ? width - left : p->in_w;
-    int32_t r, s, j;
+    const int32_t in_plane = p->in_h * p->in_w, src = iy * p->in_w;
+    const int32_t left = p->pad_left < length ? p->pad_left : length;
+    int32_t count = length - left < p->in_w ? length - left : p->in_w;
+    int32_t j;
 
     count = count > 0 ? count : 0;
+    for (j = 0; j + 16 <= count; j += 16) {
+        vst1q_s8(dst + left + j, vld1q_s8(x + src + j));
+    }
+    if (j < count && src + j + 16 <= in_plane && left + j + 16 <= room) {
+        vst1q_s8(dst + left + j, vld1q_s8(x + src + j));
+    } else {
+        for (; j < count; ++j) {
+            dst[left + j] = x[src + j];
+        }
+    }
+    for (j = 0; j < left; ++j) {
+        dst[j] = zp;
+    }
+    for (j = left + count; j < length; ++j) {
+        dst[j] = zp;
+    }
+}
+
+/* One input plane, zero-point padded, its columns split into stride_w phases:
+ * plane[r][s][j] = x[r - pad_top][j * stride_w + s - pad_left], in `limit`
+ * bytes of scratch. Stride 2 pads each row into `row_tmp` (2 * width + 16
+ * bytes) and splits it with LD2; larger strides go byte by byte. */
+static void aot_dw_pad_plane(const aot_conv2d_s8_params *p, const int8_t *x, int8_t *plane,
+                             int32_t rows, int32_t width, int32_t limit, int8_t *row_tmp)
+{
+    const int8_t zp = (int8_t)(-p->input_offset);
+    const int32_t sw = p->stride_w;
+    int32_t r, s, j;
+
     for (r = 0; r < rows; ++r) {
         const int32_t iy = r - p->pad_top;
         int8_t *dst = plane + r * sw * width;
@@ -47,33 +75,25 @@ static void aot_dw_pad_plane(const aot_conv2d_s8_params *p, const int8_t *x, int
             for (j = 0; j < sw * width; ++j) {
                 dst[j] = zp;
             }
-            continue;
-        }
-        if (sw == 1) {
-            const int32_t src = iy * p->in_w;
-            for (j = 0; j + 16 <= count; j += 16) {
-                vst1q_s8(dst + left + j, vld1q_s8(x + src + j));
+        } else if (sw == 1) {
+            aot_dw_padded_row(p, x, iy, dst, width, limit - r * width);
+        } else if (sw == 2) {
+            aot_dw_padded_row(p, x, iy, row_tmp, 2 * width, 2 * width + 16);
+            for (j = 0; j + 16 <= width; j += 16) {
+                const int8x16x2_t v = vld2q_s8(row_tmp + 2 * j);
+                vst1q_s8(dst + j, v.val[0]);
+                vst1q_s8(dst + width + j, v.val[1]);
             }
-            if (j < count && src + j + 16 <= in_plane &&
-                r * width + left + j + 16 <= limit) {
-                vst1q_s8(dst + left + j, vld1q_s8(x + src + j));
-            } else {
-                for (; j < count; ++j) {
-                    dst[left + j] = x[src + j];
+            for (; j < width; ++j) {
+                dst[j] = row_tmp[2 * j];
+                dst[width + j] = row_tmp[2 * j + 1];
+            }
+        } else {
+            for (s = 0; s < sw; ++s) {
+                for (j = 0; j < width; ++j) {
+                    const int32_t ix = j * sw + s - p->pad_left;
+                    dst[s * width + j] = ix >= 0 && ix < p->in_w ? x[iy * p->in_w + ix] : zp;
                 }
-            }
-            for (j = 0; j < left; ++j) {
-                dst[j] = zp;
-            }
-            for (j = left + count; j < width; ++j) {
-                dst[j] = zp;
-            }
-            continue;
-        }
-        for (s = 0; s < sw; ++s) {
-            for (j = 0; j < width; ++j) {
-                const int32_t ix = j * sw + s - p->pad_left;
-                dst[s * width + j] = ix >= 0 && ix < p->in_w ? x[iy * p->in_w + ix] : zp;
             }
         }
     }
@@ -110,7 +130,8 @@ static inline int8x16_t aot_dw_vector(const int8_t *base, const int32_t *tap_off
  * each output row. Flat mode (narrow planes, see aot_dw_flat): vectors along
  * the padded plane, results staged in scratch and copied out row by row.
  * Weights [C][kh][kw]; scratch (sizes: targets/rules_neon.py): padded plane
- * with slack, the flat-mode staging rows, then kh * kw int32 tap offsets.
+ * with slack, the flat-mode staging rows, kh * kw int32 tap offsets, and
+ * with stride_w 2 one padded input row (2 * width + 16 bytes).
  * Runs in place (output == input) too: a plane is copied before any of its
  * output is written, output plane c lies within input planes 0..c, and
  * nothing is written past an output plane's end.
@@ -135,6 +156,7 @@ void aot_depthwise_conv2d_neon_s8(const aot_conv2d_s8_params *params, const int8
     int8_t *plane = (int8_t *)scratch;
     int8_t *stage = plane + plane_bytes;
     int32_t *tap_offset = (int32_t *)(void *)(stage + stage_bytes);
+    int8_t *row_tmp = (int8_t *)(tap_offset + taps);
     int32_t t, ky, kx, n, c, oy, ox, q;
 
     for (ky = 0; ky < p->kernel_h; ++ky) {
@@ -157,7 +179,8 @@ void aot_depthwise_conv2d_neon_s8(const aot_conv2d_s8_params *params, const int8
             const int32x4_t left = aot_neon_left_shift(sh), right = aot_neon_right_shift(sh);
             int8_t *y = output + plane_index * out_plane;
 
-            aot_dw_pad_plane(p, input + plane_index * in_plane, plane, rows, width, plane_bytes);
+            aot_dw_pad_plane(p, input + plane_index * in_plane, plane, rows, width, plane_bytes,
+                             row_tmp);
             if (flat) {
                 for (q = 0; q < p->out_h * span; q += 16) {
                     vst1q_s8(stage + q, aot_dw_vector(plane + q, tap_offset, taps, w, b, mult,

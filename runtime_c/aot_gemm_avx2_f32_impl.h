@@ -111,46 +111,49 @@ AOT_X86_INLINE AOT_AVX2 void aot_gemm_avx2_f32_tile(const aot_gemm_avx2_f32 *g, 
     }
 }
 
+/* The widest tile of 6/4/2/1 rows that fits the rows left at i0
+ * (few instantiations: each is a fully unrolled register tile); returns its height. */
+static AOT_AVX2 int32_t aot_gemm_avx2_f32_rows(const aot_gemm_avx2_f32 *g, int32_t i0,
+                                               int32_t j0, int32_t n)
+{
+    const int32_t left = g->m - i0;
+    if (left >= 6) {
+        aot_gemm_avx2_f32_tile(g, 6, i0, j0, n);
+        return 6;
+    }
+    if (left >= 4) {
+        aot_gemm_avx2_f32_tile(g, 4, i0, j0, n);
+        return 4;
+    }
+    if (left >= 2) {
+        aot_gemm_avx2_f32_tile(g, 2, i0, j0, n);
+        return 2;
+    }
+    aot_gemm_avx2_f32_tile(g, 1, i0, j0, n);
+    return 1;
+}
+
 /* Pixel tiles outermost, unless all of B fits in L2 (here 256 KiB): then row
  * tiles outermost, so each weight (A) row is fetched from memory once -- the
  * late layers of a network have few pixels and many weights. */
 static AOT_AVX2 void aot_gemm_avx2_f32_run(const aot_gemm_avx2_f32 *g)
 {
     const int64_t b_bytes = (int64_t)g->kgroups * g->taps * g->nv * 4;
-    int32_t i0, j0;
+    int32_t i0, j0, n, mr;
     if (b_bytes <= 256 * 1024) {
-        for (i0 = 0; i0 < g->m; i0 += AOT_GEMM_AVX2_MR) {
-            const int32_t mr = g->m - i0 < AOT_GEMM_AVX2_MR ? g->m - i0 : AOT_GEMM_AVX2_MR;
+        for (i0 = 0; i0 < g->m; i0 += mr) {
+            mr = 1;
             for (j0 = 0; j0 < g->nv; j0 += AOT_GEMM_AVX2_NR) {
-                const int32_t n = g->nv - j0 < AOT_GEMM_AVX2_NR ? g->nv - j0 : AOT_GEMM_AVX2_NR;
-                if (mr == AOT_GEMM_AVX2_MR) {
-                    aot_gemm_avx2_f32_tile(g, AOT_GEMM_AVX2_MR, i0, j0, n);
-                    continue;
-                }
-                switch (mr) {
-                case 5: aot_gemm_avx2_f32_tile(g, 5, i0, j0, n); break;
-                case 4: aot_gemm_avx2_f32_tile(g, 4, i0, j0, n); break;
-                case 3: aot_gemm_avx2_f32_tile(g, 3, i0, j0, n); break;
-                case 2: aot_gemm_avx2_f32_tile(g, 2, i0, j0, n); break;
-                case 1: aot_gemm_avx2_f32_tile(g, 1, i0, j0, n); break;
-                default: break;
-                }
+                n = g->nv - j0 < AOT_GEMM_AVX2_NR ? g->nv - j0 : AOT_GEMM_AVX2_NR;
+                mr = aot_gemm_avx2_f32_rows(g, i0, j0, n);
             }
         }
         return;
     }
     for (j0 = 0; j0 < g->nv; j0 += AOT_GEMM_AVX2_NR) {
-        const int32_t n = g->nv - j0 < AOT_GEMM_AVX2_NR ? g->nv - j0 : AOT_GEMM_AVX2_NR;
-        for (i0 = 0; i0 + AOT_GEMM_AVX2_MR <= g->m; i0 += AOT_GEMM_AVX2_MR) {
-            aot_gemm_avx2_f32_tile(g, AOT_GEMM_AVX2_MR, i0, j0, n);
-        }
-        switch (g->m - i0) {
-        case 5: aot_gemm_avx2_f32_tile(g, 5, i0, j0, n); break;
-        case 4: aot_gemm_avx2_f32_tile(g, 4, i0, j0, n); break;
-        case 3: aot_gemm_avx2_f32_tile(g, 3, i0, j0, n); break;
-        case 2: aot_gemm_avx2_f32_tile(g, 2, i0, j0, n); break;
-        case 1: aot_gemm_avx2_f32_tile(g, 1, i0, j0, n); break;
-        default: break;
+        n = g->nv - j0 < AOT_GEMM_AVX2_NR ? g->nv - j0 : AOT_GEMM_AVX2_NR;
+        for (i0 = 0; i0 < g->m; i0 += mr) {
+            mr = aot_gemm_avx2_f32_rows(g, i0, j0, n);
         }
     }
 }

@@ -128,10 +128,11 @@ void aot_resize_separable_f32(const aot_resize_params *params, const float *x,
  * has them, [in_c][out_c / groups][kernel_h][kernel_w]; bias [out_c] or NULL;
  * output [batch][out_c][out_h][out_w]. Input (iy, ix) tap (ky, kx) adds to output
  * (iy * stride_h - pad_top + ky * dilation_h, ix * stride_w - pad_left + kx * dilation_w);
- * outputs no tap reaches hold the bias (output_padding).
+ * outputs no tap reaches hold the bias (output_padding). Scratch: in_h * in_w floats.
  */
 void aot_conv_transpose2d_f32(const aot_conv2d_params *params, const float *input,
-                              const float *weights, const float *bias, float *output);
+                              const float *weights, const float *bias, float *output,
+                              void *scratch);
 
 /* ---- int8 ---- */
 
@@ -154,8 +155,10 @@ void aot_pointwise_conv2d_inplace_s8(const aot_conv2d_s8_params *params, const i
  * Cortex-M DSP-extension variants (SMLAD/SXTB16; targets/rules_dsp.py), bit-exact
  * with aot_conv2d_s8 / aot_fully_connected_s8. NCHW as those. Common to all:
  * bias [out_c] (always present) has input_offset * sum(channel's weights)
- * folded in (int32 wrap); multipliers/shifts are [out_c] tables; weights
- * symmetric (weights_offsets unused). Scratch: bytes the rule computes.
+ * folded in (int32 wrap); multipliers/shifts are [out_c] tables, each
+ * multiplier stored doubled (2 * m wrapped to int32, one SMMULR: see
+ * aot_dsp_impl.h; aot_add_dsp_s8 excepted); weights symmetric
+ * (weights_offsets unused). Scratch: bytes the rule computes.
  *
  * aot_conv2d_dsp_s8: groups 1, any kernel/stride/dilation/padding; weights
  * [out_c][k4] (k4 = in_c * kernel_h * kernel_w rounded up to 4) in the pair
@@ -347,12 +350,18 @@ void aot_fully_connected_avx512_s8(const aot_fully_connected_s8_params *params,
                                    const int32_t *bias, int8_t *output);
 void aot_matmul_avx2_f32(const aot_matmul_params *params, const float *a, const float *b,
                          const float *bias, float *y);
-/** AVX-512 twins of aot_conv2d_avx2_f32 / aot_matmul_avx2_f32 (same contracts). */
+/** AVX-512 twins of the avx2 float and depthwise kernels (same contracts). */
 void aot_conv2d_avx512_f32(const aot_conv2d_params *params, const float *input,
                            const float *weights, const float *bias, float *output,
                            void *scratch);
 void aot_matmul_avx512_f32(const aot_matmul_params *params, const float *a, const float *b,
                            const float *bias, float *y);
+void aot_depthwise_conv2d_avx512_f32(const aot_conv2d_params *params, const float *input,
+                                     const float *weights, const float *bias, float *output,
+                                     void *scratch);
+void aot_depthwise_conv2d_avx512_s8(const aot_conv2d_s8_params *params, const int8_t *input,
+                                    const float *weights, const int32_t *bias, int8_t *output,
+                                    void *scratch);
 /** aot_add_s8 for same-shape operands (ndim 0); y may alias a or b. */
 void aot_add_avx2_s8(const aot_add_s8_params *params, const int8_t *a, const int8_t *b,
                      int8_t *y);
@@ -380,6 +389,9 @@ void aot_matmul_w8_f32(const aot_matmul_w8_params *params, const float *x,
  * differ from the portable kernel by rounding. */
 void aot_matmul_w8_avx2_f32(const aot_matmul_w8_params *params, const float *x,
                             const int8_t *w, const float *scale, const float *bias, float *y);
+/** aot_matmul_w8_f32 with AVX-512 (x86-64-avx512), fused multiply-adds as the AVX2 one. */
+void aot_matmul_w8_avx512_f32(const aot_matmul_w8_params *params, const float *x,
+                              const int8_t *w, const float *scale, const float *bias, float *y);
 /** aot_matmul_w8_f32 with AArch64 NEON: FMLA fuses, so results differ from the
  * portable kernel by rounding. */
 void aot_matmul_w8_neon_f32(const aot_matmul_w8_params *params, const float *x,

@@ -158,18 +158,19 @@ def harness_source(manifest: dict) -> str:
               "uint8_t aot_harness_arena_block[AOT_HARNESS_GUARD + AOT_HARNESS_ARENA_BYTES + "
               "AOT_HARNESS_GUARD]",
               f"    __attribute__((aligned({up}_ARENA_ALIGN)));",
-              "volatile int32_t aot_harness_result;", "",
-              "void aot_entry(void);", ""]
+              "volatile int32_t aot_harness_result;", ""]
     call_args = ", ".join([*args, "aot_harness_arena_block + AOT_HARNESS_GUARD"])
-    if manifest.get("executor"):   # <name>_run_ex: its parts run serially (threads verified)
+    executor = bool(manifest.get("executor"))
+    if executor:   # <name>_run_ex: its parts run serially (threads verified)
         lines += _serial_executor_source()
-    lines += ["/* In its own section so the linker script can place it first. */",
-              '__attribute__((section(".text.aot_entry")))',
-              "void aot_entry(void)", "{"]
-    if manifest.get("executor"):
+    # With an executor the emulator passes the worker count as the first argument.
+    entry = "void aot_entry(int32_t workers)" if executor else "void aot_entry(void)"
+    lines += [f"{entry};", "", "/* In its own section so the linker script can place it first. */",
+              '__attribute__((section(".text.aot_entry")))', entry, "{"]
+    if executor:
         lines += ["    aot_executor ex;", "",
                   "    ex.parallel_for = aot_harness_parallel_for;", "    ex.user = NULL;",
-                  "    ex.workers = aot_harness_workers;",
+                  "    ex.workers = workers;",
                   f"    aot_harness_result = (int32_t){name}_run_ex(", f"        {call_args}, &ex);"]
     else:
         lines += [f"    aot_harness_result = (int32_t){name}_run(", f"        {call_args});"]
@@ -181,13 +182,12 @@ def _serial_executor_source() -> list[str]:
     """An executor that runs the parts of a split layer one after another, telling
     the emulator (a code hook on aot_harness_worker) which worker each part is
     for, so it can count each worker's instructions (aot.targets.emulator)."""
-    return ["/* Workers the emulator asks for (1: the serial path of <name>_run_ex). */",
-            "volatile int32_t aot_harness_workers = 1;", "",
-            "volatile int32_t aot_harness_last_worker;",
-            "void aot_harness_worker(int32_t worker);", "",
-            "/* Called before each part (worker index) and after the last (-1). */",
+    return ["void aot_harness_worker(int32_t worker);", "",
+            "/* Called before each part (worker index) and after the last (-1); the",
+            " * emulator reads the argument register. No static data: RAM stays the model's. */",
             "__attribute__((noinline)) void aot_harness_worker(int32_t worker)", "{",
-            "    aot_harness_last_worker = worker;  /* the compiler must pass it */", "}", "",
+            '    __asm__ __volatile__("" : : "r"(worker));  /* the caller must pass it */',
+            "}", "",
             "static void aot_harness_parallel_for(const aot_executor *executor, "
             "aot_task_fn fn,", "                                     void *context, "
             "int32_t n)", "{", "    int32_t i;", "",

@@ -184,8 +184,10 @@ class EmulatorRunner:
         else:
             self._in_addrs = [need(s) for s in self.build.inputs]
             self._out_addrs = [need(s) for s in self.build.outputs]
-        # The serial executor of a model with <name>_run_ex (see aot.targets.cross).
-        self._workers_addr = image.symbols.get("aot_harness_workers")
+        # The serial executor of a model with <name>_run_ex (see aot.targets.cross): the
+        # worker count goes to aot_entry in its first argument register.
+        self._executor = bool(self.manifest.get("executor")) and not self.build.selftest
+        self._workers = 1
         worker_fn = image.symbols.get("aot_harness_worker")
         self._worker_fn = worker_fn & ~1 if worker_fn is not None else None
         self._marks = read_layer_marks(self.build.elf) if self._layer_marks else []
@@ -219,12 +221,14 @@ class EmulatorRunner:
         if self._arm64:
             for i in range(31):
                 uc.reg_write(C.UC_ARM64_REG_X0 + i, 0)
+            uc.reg_write(C.UC_ARM64_REG_X0, self._workers)
             uc.reg_write(C.UC_ARM64_REG_SP, self.stack_top)
             uc.reg_write(C.UC_ARM64_REG_X30, magic)
             begin = self.entry
         else:
             for i in range(13):
                 uc.reg_write(C.UC_ARM_REG_R0 + i, 0)
+            uc.reg_write(C.UC_ARM_REG_R0, self._workers)
             uc.reg_write(C.UC_ARM_REG_SP, self.stack_top)
             uc.reg_write(C.UC_ARM_REG_LR, magic | 1)    # Thumb return
             begin = self.entry | 1
@@ -262,6 +266,7 @@ class EmulatorRunner:
     def _write_inputs(self, feeds: dict[str, np.ndarray]) -> None:
         """Static data back to its initial values, arena and outputs poisoned, guards set,
         then the inputs into their buffers."""
+        self._workers = 1
         for addr, data in self._writable:
             self.uc.mem_write(addr, data)
         guard = self.build.guard
@@ -321,12 +326,10 @@ class EmulatorRunner:
     def _set_workers(self, threads: int) -> None:
         if not isinstance(threads, int) or threads < 1:
             raise UsageError(f"threads must be a positive integer, not {threads!r}")
-        if self._workers_addr is None:
-            if threads > 1:
-                raise UsageError(f"{self.where}: {self.name} has no {self.name}_run_ex (target "
-                                 f"{self.target.name} runs one thread)")
-            return
-        self.uc.mem_write(self._workers_addr, int(threads).to_bytes(4, "little"))
+        if not self._executor and threads > 1:
+            raise UsageError(f"{self.where}: {self.name} has no {self.name}_run_ex (target "
+                             f"{self.target.name} runs one thread)")
+        self._workers = threads
 
     def run(self, feeds: dict[str, np.ndarray], threads: int = 1) -> dict[str, np.ndarray]:
         self._write_inputs(feeds)
@@ -414,7 +417,6 @@ class EmulatorRunner:
                     move_to(address_, -1 if index >= last else index, where[1])
                 handles.append(uc.hook_add(um.UC_HOOK_CODE, on_mark, begin=address,
                                            end=address))
-        handle = handles[0]
         # Hooks are compiled into translated blocks: drop the blocks translated without it
         # (and below, those translated with it, so plain runs stay hook-free).
         uc.ctl_flush_tb()
@@ -433,8 +435,7 @@ class EmulatorRunner:
         instructions = total[0]
         extra: dict = {}
         if per_worker:
-            threads = int.from_bytes(uc.mem_read(self._workers_addr, 4), "little") \
-                if self._workers_addr is not None else 1
+            threads = self._workers
             workers = [0] * threads
             for (_, w), n in counts.items():
                 if 0 <= w < threads:

@@ -137,10 +137,10 @@ def lower_conv_dsp(node: Node, ctx: LoweringContext) -> None:
     w = np.asarray(ctx.const_value(w_name), np.int8)
     bias = _folded_bias(ctx, base.operands[2], w, g["input_offset"])
     params, zero = doubled_multipliers(base.params)
-    if zero is not None and zero.any():
+    zeroed = zero is not None and zero.any()
+    if zeroed:
         w, bias = w.copy(), bias.copy()
         w[zero], bias[zero] = 0, 0
-        w_name = _const(ctx, f"{w_name}_zeroed", w, w_name)
     b_name = _const(ctx, f"{node.name}_bias_dsp", bias)
     speed = ctx.optimize == "speed"
     out_c, in_c, groups = g["out_c"], g["in_c"], g["groups"]
@@ -152,7 +152,8 @@ def lower_conv_dsp(node: Node, ctx: LoweringContext) -> None:
         wp = (g["out_w"] - 1) * g["stride_w"] + (kw - 1) * g["dilation_w"] + 1
         if (speed and kh == kw == 3 and out_c == in_c and g["dilation_h"] == 1
                 and g["dilation_w"] == 1 and g["stride_w"] in (1, 2)):
-            _emit(ctx, base, "aot_depthwise_conv2d_3x3_dsp_s8", params, w_name, b_name,
+            w3 = _const(ctx, f"{w_name}_zeroed", w, w_name) if zeroed else w_name
+            _emit(ctx, base, "aot_depthwise_conv2d_3x3_dsp_s8", params, w3, b_name,
                   hp * wp + 4, inplace)
             return
         kw4 = -(-kw // 4) * 4

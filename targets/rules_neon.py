@@ -27,15 +27,15 @@ variant kernel, doing its Prepare work here at compile time:
 
 Forms a fast path lacks (asymmetric weights, grouped non-depthwise
 convolution, broadcasting add, ...) raise `Fallback`, and the generic rule
-lowers the node. Every variant kernel is bit-exact with the portable one
-(tests/test_kernels_neon.py). Registered in targets/registry.py only.
+lowers the node. Every int8 variant kernel is bit-exact with the portable
+one (tests/test_kernels_neon.py). Registered in targets/registry.py only.
 """
 
 from __future__ import annotations
 
-import numpy as np
-
 from dataclasses import replace
+
+import numpy as np
 
 from aot.program import Call, Null, Ref, Scratch
 from aot.targets import rules_generic as g
@@ -95,7 +95,8 @@ def conv_s8_scratch(g: dict, variant: str) -> int:
 
 def depthwise_s8_scratch(g: dict) -> int:
     """Bytes of aot_depthwise_conv2d_neon_s8's scratch, by the kernel's own rule:
-    the padded plane plus slack, the flat-mode staging rows, the tap offsets."""
+    the padded plane plus slack, the flat-mode staging rows, the tap offsets
+    and (stride_w 2) one padded input row."""
     def width(flat):
         cols = g["out_w"] if flat else -(-g["out_w"] // 16) * 16
         return cols + (g["kernel_w"] - 1) * g["dilation_w"] // g["stride_w"]
@@ -106,7 +107,8 @@ def depthwise_s8_scratch(g: dict) -> int:
     span = g["stride_h"] * row_step
     plane = (rows * row_step + span + 16 + 15) // 16 * 16
     stage = (g["out_h"] * span + 16 + 15) // 16 * 16 if flat else 0
-    return plane + stage + 4 * g["kernel_h"] * g["kernel_w"]
+    row = 2 * width(flat) + 16 if g["stride_w"] == 2 else 0
+    return plane + stage + 4 * g["kernel_h"] * g["kernel_w"] + row
 
 
 def _lower_conv_s8(node, ctx: LoweringContext, variant: str) -> None:

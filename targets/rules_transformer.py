@@ -5,8 +5,8 @@ makes (`_MatMulW8`, `_GatherW8`, see aot.passes.fuse_transformer), Gather with
 run-time indices (an out-of-range index makes `<name>_run` return AOT_E_RANGE),
 GatherND with constant indices, and the mask ops whose inputs depend on run-time
 data: Cast between any numeric types and bool, IsNaN, And, Where.
-ISA variants (VARIANT_RULES): `_MatMulW8` with AVX2 + FMA ("avx2") and NEON
-("neon"); they fuse multiply-adds, so they differ from the portable kernel by
+ISA variants (VARIANT_RULES): `_MatMulW8` with AVX-512 ("avx512"), AVX2 + FMA
+("avx2") and NEON ("neon"); they fuse multiply-adds, so they differ from the portable kernel by
 rounding. Registered in targets/registry.py.
 """
 
@@ -290,6 +290,7 @@ RULES = {
 
 # ISA variants (registry keys of Target.variants), Fallback-free: every form runs.
 VARIANT_RULES = {
+    ("_MatMulW8", "avx512"): _matmul_w8_variant("aot_matmul_w8_avx512_f32"),
     ("_MatMulW8", "avx2"): _matmul_w8_variant("aot_matmul_w8_avx2_f32"),
     ("_MatMulW8", "neon"): _matmul_w8_variant("aot_matmul_w8_neon_f32"),
 }

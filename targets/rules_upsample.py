@@ -22,9 +22,9 @@ import math
 import numpy as np
 
 from aot.ir import Node
-from aot.program import Null, Params, Ref
+from aot.program import Call, Null, Params, Ref, Scratch
 from aot.targets.lowering import LoweringContext, Unsupported
-from aot.targets.rules_generic import _act, _call, _require_f32
+from aot.targets.rules_generic import _act, _call, _op_label, _require_f32
 
 # ----------------------------------------------------------------- Resize
 
@@ -262,5 +262,8 @@ def lower_conv_transpose(node: Node, ctx: LoweringContext) -> None:
         "stride_w": strides[1], "dilation_h": dil[0], "dilation_w": dil[1],
         "pad_top": begin[0], "pad_left": begin[1], "groups": groups, "act": _act(node)})
     macs = x.size * cout_g * kernel[0] * kernel[1]
-    _call(ctx, node, "aot_conv_transpose2d_f32", params,
-          [Ref(x.name), Ref(w.name), Ref(bias) if bias else Null(), Ref(y.name)], macs)
+    operands = (Ref(x.name), Ref(w.name), Ref(bias) if bias else Null(), Ref(y.name), Scratch())
+    reads = tuple(o.tensor for o in operands[:3] if isinstance(o, Ref))
+    # scratch: one input plane of per-tap channel sums (see the kernel)
+    ctx.emit(Call("aot_conv_transpose2d_f32", params, operands, reads, (y.name,), node.name,
+                  _op_label(node), macs, scratch_bytes=in_sp[0] * in_sp[1] * 4))

@@ -6,12 +6,12 @@ rule runs first and its call is taken back out, so geometry, multipliers,
 shifts and clamps are computed in one place), then swaps that call for an
 x86 kernel and does the kernel's Prepare work here:
 
-- convolution, groups 1 (`aot_conv2d_{avx2,avx512}_f32`, `aot_conv2d_avx2_s8`,
-  `aot_conv2d_avx512_s8`) and depthwise (`aot_depthwise_conv2d_avx2_{f32,s8}`):
+- convolution, groups 1 (`aot_conv2d_{avx2,avx512}_{f32,s8}`) and depthwise
+  (`aot_depthwise_conv2d_{avx2,avx512}_{f32,s8}`):
   the kernels copy the input into padded "phase planes" (one per stride
   phase, see runtime_c/aot_conv2d_x86_impl.h) so every tap is a contiguous
   row for any stride, dilation and padding; `phase_scratch` sizes that
-  scratch exactly as the C computes it. int8 weights are packed for the
+  scratch exactly as the C computes it (depthwise: one channel at a time). int8 weights are packed for the
   kernel's broadcast loads (int16 pairs / int8 quads per int32, zero padded),
   and for VNNI (u8 x s8) (input_offset - 128) * sum(w) is folded into the
   bias. The int8 depthwise kernel sums in float, exact only while
@@ -39,10 +39,12 @@ from aot.targets.lowering import Fallback, LoweringContext
 S8 = np.dtype(np.int8)
 # Pixel tile of each kernel: the phase planes' read slack depends on it.
 NR = {"aot_conv2d_avx2_f32": 16, "aot_conv2d_avx512_f32": 32, "aot_conv2d_avx2_s8": 16, "aot_conv2d_avx512_s8": 32,
-      "aot_depthwise_conv2d_avx2_f32": 32, "aot_depthwise_conv2d_avx2_s8": 32}
+      "aot_depthwise_conv2d_avx2_f32": 32, "aot_depthwise_conv2d_avx2_s8": 32,
+      "aot_depthwise_conv2d_avx512_f32": 64, "aot_depthwise_conv2d_avx512_s8": 64}
 # Input channels interleaved per 4-byte plane element.
 LANES = {"aot_conv2d_avx2_f32": 1, "aot_conv2d_avx512_f32": 1, "aot_conv2d_avx2_s8": 2, "aot_conv2d_avx512_s8": 4,
-         "aot_depthwise_conv2d_avx2_f32": 1, "aot_depthwise_conv2d_avx2_s8": 1}
+         "aot_depthwise_conv2d_avx2_f32": 1, "aot_depthwise_conv2d_avx2_s8": 1,
+         "aot_depthwise_conv2d_avx512_f32": 1, "aot_depthwise_conv2d_avx512_s8": 1}
 
 
 MAX_STRIDE = 16      # AOT_X86_MAX_STRIDE in runtime_c/aot_conv2d_x86_impl.h
@@ -66,7 +68,8 @@ def pointwise_direct(p: dict) -> bool:
 
 def phase_scratch(p: dict, kernel: str) -> int:
     """Scratch bytes of an x86 convolution kernel: the tap-offset table plus the
-    phase planes of every input channel (depthwise: of one; aot_x86_geom_init in
+    phase planes of every input channel (depthwise: of one, and a table of
+    each input row's runs, aot_x86_runs_bytes; aot_x86_geom_init in
     runtime_c/aot_conv2d_x86_impl.h computes the same numbers)."""
     kh, kw, sh, sw = p["kernel_h"], p["kernel_w"], p["stride_h"], p["stride_w"]
     extra_rows = (kh - 1) * p["dilation_h"] // sh
@@ -77,9 +80,10 @@ def phase_scratch(p: dict, kernel: str) -> int:
     table = _round_up(kh * kw * 4, 64)
     if kernel.endswith("_f32") and kernel.startswith("aot_conv2d") and pointwise_direct(p):
         return table
-    # depthwise: one channel's planes at a time
-    groups = 1 if "depthwise" in kernel else -(-p["in_c"] // LANES[kernel])
-    return table + groups * sh * sw * ps * 4
+    if "depthwise" in kernel:   # one channel's planes at a time, and every row's runs
+        runs = _round_up(p["in_h"] * (1 + 3 * sw) * 4, 64)
+        return table + runs + sh * sw * ps * 4
+    return table + -(-p["in_c"] // LANES[kernel]) * sh * sw * ps * 4
 
 
 def _generic_call(node, ctx: LoweringContext, lower) -> Call:
@@ -120,7 +124,8 @@ def _conv_f32(node, ctx: LoweringContext, variant: str) -> None:
     kind = _kind(p)
     if call.kernel != "aot_conv2d_f32" or kind is None:
         raise Fallback
-    kernel = f"aot_conv2d_{variant}_f32" if kind == "dense" else "aot_depthwise_conv2d_avx2_f32"
+    kernel = f"aot_conv2d_{variant}_f32" if kind == "dense" else \
+        f"aot_depthwise_conv2d_{variant}_f32"
     _emit(ctx, call, kernel, (*call.operands, Scratch()))
 
 
@@ -175,7 +180,7 @@ def _pack_lanes(w3: np.ndarray, lanes: int) -> np.ndarray:
     return _wrap32(packed)
 
 
-def _depthwise_s8(ctx, node, call: Call) -> None:
+def _depthwise_s8(ctx, node, call: Call, variant: str) -> None:
     p = call.params.fields
     x_op, w_op, b_op, y_op = call.operands
     w = np.asarray(ctx.const_value(w_op.tensor)).astype(np.int64).reshape(p["out_c"], -1)
@@ -183,8 +188,8 @@ def _depthwise_s8(ctx, node, call: Call) -> None:
     if int(np.abs(w).sum(axis=1).max(initial=0)) * widest >= 2**24:
         raise Fallback        # the float sums would no longer be exact
     wf = ctx.const(f"{w_op.tensor}_f32", w.astype(np.float32))
-    _emit(ctx, call, "aot_depthwise_conv2d_avx2_s8", (x_op, Ref(wf), b_op, y_op, Scratch()),
-          (wf,))
+    _emit(ctx, call, f"aot_depthwise_conv2d_{variant}_s8",
+          (x_op, Ref(wf), b_op, y_op, Scratch()), (wf,))
 
 
 def _conv_s8(node, ctx: LoweringContext, variant: str) -> None:
@@ -194,7 +199,7 @@ def _conv_s8(node, ctx: LoweringContext, variant: str) -> None:
     if call.kernel != "aot_conv2d_s8" or kind is None:
         raise Fallback        # asymmetric weights, grouped: the portable kernel
     if kind == "depthwise":
-        _depthwise_s8(ctx, node, call)
+        _depthwise_s8(ctx, node, call, variant)
         return
     x_op, w_op, b_op, y_op = call.operands
     out_c = p["out_c"]
@@ -275,8 +280,8 @@ def gemm_avx512_s8(node, ctx):
     _gemm_s8(node, ctx, "avx512")
 
 
-# (op, variant) -> rule; targets/registry.py registers them. AVX2 kernels without
-# an AVX-512 twin (depthwise, add) serve the avx512 variant too.
+# (op, variant) -> rule; targets/registry.py registers them. The AVX2 add serves
+# the avx512 variant too.
 RULES = {
     ("Conv", "avx2"): _by_dtype(conv_avx2_f32, conv_avx2_s8),
     ("Conv", "avx512"): _by_dtype(conv_avx512_f32, conv_avx512_s8),

@@ -17,7 +17,7 @@ QuantizeLinear`:
     before them or standalone, Reshape / Flatten / Transpose (on int8 codes
     directly, or as a QDQ group with equal or other output parameters),
     Concat (inputs with equal or differing parameters), Mul (broadcasting),
-    Sigmoid / Tanh (TFLite's output parameters), Pad (constant / reflect / edge,
+    Sigmoid / Tanh (TFLite's output parameters), LeakyRelu, HardSwish, Pad (constant / reflect / edge,
     equal parameters).
 
 Quantization as TFLite makes it: weights symmetric int8 in [-127, 127] (zero
@@ -523,8 +523,15 @@ def gen_mul(b: _QBuilder, draw, x: str) -> str:
 
 
 def gen_unary(b: _QBuilder, draw, x: str) -> str:
-    """Sigmoid / Tanh with TFLite's fixed int8 output parameters."""
-    op = draw(st.sampled_from(["Sigmoid", "Tanh"]))
+    """Sigmoid / Tanh with TFLite's fixed int8 output parameters; LeakyRelu, HardSwish."""
+    op = draw(st.sampled_from(["Sigmoid", "Tanh", "LeakyRelu", "HardSwish"]))
+    if op == "HardSwish":
+        if b.opset < 14:
+            raise Rejected("HardSwish needs opset 14")
+        return b.group(op, [b.dq(x)], src_names=[x])
+    if op == "LeakyRelu":
+        alpha = float(draw(st.sampled_from([0.01, 0.1, 0.2, 0.3])))
+        return b.group(op, [b.dq(x)], {"alpha": alpha}, src_names=[x])
     out_q = (1 / 256, -128) if op == "Sigmoid" else (1 / 128, 0)
     return b.group(op, [b.dq(x)], out_q=out_q, src_names=[x])
 
@@ -555,7 +562,7 @@ FAMILY_OPS = {
     "Pool": {"MaxPool", "AveragePool"}, "Mean": {"GlobalAveragePool", "ReduceMean"},
     "Softmax": {"Softmax"}, "Relu": {"Relu", "Clip"}, "Reshape": {"Reshape"},
     "Flatten": {"Flatten"}, "Transpose": {"Transpose"}, "Concat": {"Concat"},
-    "Mul": {"Mul"}, "Unary": {"Sigmoid", "Tanh"}, "Pad": {"Pad"},
+    "Mul": {"Mul"}, "Unary": {"Sigmoid", "Tanh", "LeakyRelu", "HardSwish"}, "Pad": {"Pad"},
 }
 
 

@@ -10,7 +10,8 @@ Two layers:
    reciprocal of the int8 softmax), TFLite's Prepare-time arithmetic
    (QuantizeMultiplier, CalculateActivationRangeQuantized, the add, softmax and
    mean parameters), and one reference per kernel family (conv/depthwise, fully
-   connected, add, mul, pooling, mean, softmax, logistic, tanh, requantize), from
+   connected, add, mul, pooling, mean, softmax, logistic, tanh, leaky relu,
+   hard swish, requantize), from
    tensorflow/lite/kernels/internal/common.h, reference/integer_ops/*.h,
    reference/softmax.h and micro/kernels/*_common.cc. tests/test_kernels_s8.py
    checks the C kernels against these.
@@ -38,6 +39,8 @@ Two layers:
    - Mul: MUL (one rounding of (a - za)(b - zb) by s_a * s_b / s_out, broadcasting).
    - Sigmoid / Tanh: LOGISTIC / TANH, gemmlowp's fixed-point functions on Q4.27
      inputs, outputs (1/256, -128) / (1/128, 0).
+   - LeakyRelu: LEAKY_RELU (a multiplier each for x >= 0 and x < 0).
+   - HardSwish: HARD_SWISH (int16 fixed point, reference_ops::HardSwish).
    - Pad: PAD / PADV2 / MIRROR_PAD on codes (constant = the zero point or the
      quantized constant value; reflect; edge), equal parameters.
    - Relu/Clip before the QuantizeLinear: the fused activation range
@@ -265,6 +268,71 @@ def tanh_ref(x: np.ndarray, zp: int, input_scale: float) -> np.ndarray:
             r = g_rdbpot(g_tanh(q4, 4), 24)
             out.append(min(max(r, -128), 127))
     return np.array(out, np.int8).reshape(np.shape(x))
+
+
+def leaky_relu_ref(x: np.ndarray, zp_in: int, s_in: float, zp_out: int, s_out: float,
+                   alpha: float) -> np.ndarray:
+    """reference_ops::QuantizeLeakyRelu; TFLM's Prepare forms both multipliers in
+    float32 (input scale * alpha / output scale) before QuantizeMultiplier."""
+    f = np.float32
+    m_a, s_a = quantize_multiplier(float(f(f(s_in) * f(alpha) / f(s_out))))
+    m_i, s_i = quantize_multiplier(float(f(f(s_in) / f(s_out))))
+    d = np.asarray(x, np.int64) - zp_in
+    y = np.where(d >= 0, mbqm(d, m_i, s_i), mbqm(d, m_a, s_a)) + zp_out
+    return np.clip(y, -128, 127).astype(np.int8)
+
+
+def _trunc_div(a: int, b: int) -> int:
+    q = abs(a) // b
+    return q if a >= 0 else -q
+
+
+def g_srdhm16(a: int, b: int) -> int:
+    """gemmlowp SaturatingRoundingDoublingHighMul on int16."""
+    if a == b == -32768:
+        return 32767
+    ab = a * b
+    return _trunc_div(ab + ((1 << 14) if ab >= 0 else 1 - (1 << 14)), 1 << 15)
+
+
+def _sdhm16(a: int, b: int) -> int:
+    """hard_swish.h's SaturatingDoublingHighMul (no rounding) on int16."""
+    return 32767 if a == b == -32768 else _trunc_div(a * b, 1 << 15)
+
+
+def _sat16(v: int) -> int:
+    return min(max(v, -32768), 32767)
+
+
+def int16_multiplier(m32: int) -> int:
+    """DownScaleInt32ToInt16Multiplier."""
+    return 32767 if m32 >= I32_MAX - (1 << 15) else (m32 + (1 << 15)) >> 16
+
+
+def hard_swish_ref(x: np.ndarray, zp_in: int, s_in: float, zp_out: int, s_out: float):
+    """reference_ops::HardSwish<int8_t> with TFLM's HardSwishPrepare (float32 scale
+    arithmetic, int16 fixed-point multipliers)."""
+    f = np.float32
+    hires = f(f(1.0 / 128.0) * f(s_in))
+    out_m32, out_exp = quantize_multiplier(float(f(hires / f(s_out))))
+    relu_m32, relu_exp = quantize_multiplier(float(f(hires / f(f(3.0) / f(32768.0)))))
+    if out_exp > 0:
+        raise NotTflite("HardSwish: output scale below input scale / 128")
+    out_m, relu_m = int16_multiplier(out_m32), int16_multiplier(relu_m32)
+    res = []
+    for v in np.asarray(x, np.int64).reshape(-1).tolist():
+        hi = (v - zp_in) * 128
+        pre_out = g_srdhm16(hi, out_m)
+        r = _sat16(hi * (1 << (relu_exp - 1))) if relu_exp > 0 else hi
+        r = g_srdhm16(r, relu_m)
+        if relu_exp > 0:
+            r = _sat16(r * 2)
+        elif relu_exp < 0:
+            r = g_rdbpot(r, -relu_exp)
+        r = (r + (1 << 15)) >> 1                      # [-1, 1] -> [0, 1]
+        o = g_rdbpot(_sdhm16(r, pre_out), -out_exp) + zp_out
+        res.append(min(max(o, -128), 127))
+    return np.array(res, np.int8).reshape(np.shape(x))
 
 
 def mul_ref(a, b, p):
@@ -704,6 +772,14 @@ class Reference:
             if (_f32(o_scale), o_zp) != want:
                 raise NotTflite(f"{kind} '{op.name}': TFLite's int8 output is {want}")
             y = (logistic_ref if kind == "Sigmoid" else tanh_ref)(x, int(z[0]), s[0])
+            return np.clip(y, *act).astype(np.int8)
+        if kind == "HardSwish":
+            x, s, z, _ = self._operand(op.input[0], values)
+            return np.clip(hard_swish_ref(x, int(z[0]), s[0], o_zp, o_scale), *act).astype(
+                np.int8)
+        if kind == "LeakyRelu":
+            x, s, z, _ = self._operand(op.input[0], values)
+            y = leaky_relu_ref(x, int(z[0]), s[0], o_zp, o_scale, _attrs(op).get("alpha", 0.01))
             return np.clip(y, *act).astype(np.int8)
         if kind == "Pad":
             return self._pad(gr, values, o_scale, o_zp, act)

@@ -8,7 +8,8 @@ reference is fed the int8 tensors TFLM computed for its inputs (NHWC data
 transposed to the ONNX layout) and its output must equal TFLM's bit for bit.
 Every TFLite operator output must be matched by one reference layer.
 The whole-model run (reference fed only the model input) must also match.
-Ops the models lack (LOGISTIC, TANH on every int8 code; MUL with broadcasting)
+Ops the models lack (LOGISTIC, TANH, LEAKY_RELU, HARD_SWISH on every int8
+code; MUL with broadcasting)
 are checked on single-op models edited from them (as in test_kernels_s8.py).
 
 This is what lets the int8 differential test (test_differential_int8.py) use
@@ -111,7 +112,7 @@ def test_reference_layers_match_tflm(key, mlperf_dir):
 
 # --- ops the MLPerf models lack: single-op TFLite models edited from them ---------
 
-LOGISTIC, MUL, TANH = 14, 18, 28
+LOGISTIC, MUL, TANH, LEAKY_RELU, HARD_SWISH = 14, 18, 28, 98, 117
 
 
 @pytest.mark.parametrize("code", [LOGISTIC, TANH])
@@ -159,3 +160,46 @@ def test_mul_matches_tflm():
             got = mul_ref(a, b, dict(a_offset=-zps[0], b_offset=-zps[1], output_offset=zps[2],
                                      multiplier=m, shift=s, act_min=-128, act_max=127))
             np.testing.assert_array_equal(got, want, err_msg=f"{sa} {sb} {scales}")
+
+
+def test_leaky_relu_matches_tflm_on_every_code():
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as fb
+
+    from int8_reference import leaky_relu_ref
+    from test_kernels_s8 import KWS, as_op, finish, set_tensor, single_op, tflm_tensors
+
+    x = np.arange(-128, 128).astype(np.int8).reshape(1, 256)
+    for alpha in [0.01, 0.1, 0.2, 0.3333]:
+        for (si, zi), (so, zo) in [((0.05, 0), (0.05, 0)), ((0.1, -128), (0.02, 3)),
+                                   ((0.02, 40), (0.03, -40)), ((1.0, 10), (0.5, -100))]:
+            model, sg, op = single_op(KWS, 9)
+            as_op(model, op, LEAKY_RELU)
+            op.builtinOptionsType = fb.BuiltinOptions.LeakyReluOptions
+            op.builtinOptions = fb.LeakyReluOptionsT()
+            op.builtinOptions.alpha = alpha
+            op.inputs = np.array(op.inputs[:1], np.int32)
+            set_tensor(sg.tensors[op.inputs[0]], x.shape, [si], [zi])
+            set_tensor(sg.tensors[op.outputs[0]], x.shape, [so], [zo])
+            data = finish(model, sg, [op.inputs[0]], [op.outputs[0]])
+            want = np.asarray(tflm_tensors(data, [x]).get_output(0))
+            np.testing.assert_array_equal(leaky_relu_ref(x, zi, si, zo, so, alpha), want,
+                                          err_msg=f"alpha {alpha} in {si, zi} out {so, zo}")
+
+
+def test_hard_swish_matches_tflm_on_every_code():
+    from int8_reference import hard_swish_ref
+    from test_kernels_s8 import KWS, as_op, finish, set_tensor, single_op, tflm_tensors
+
+    x = np.arange(-128, 128).astype(np.int8).reshape(1, 256)
+    for (si, zi), (so, zo) in [((0.05, 0), (0.05, 0)), ((0.1, -128), (0.02, 3)),
+                               ((0.02, 40), (0.03, -40)), ((0.03, 10), (0.5, -100)),
+                               ((0.06, -20), (0.05, -110)), ((0.2, 0), (0.04, -128))]:
+        model, sg, op = single_op(KWS, 9)
+        as_op(model, op, HARD_SWISH)
+        op.inputs = np.array(op.inputs[:1], np.int32)
+        set_tensor(sg.tensors[op.inputs[0]], x.shape, [si], [zi])
+        set_tensor(sg.tensors[op.outputs[0]], x.shape, [so], [zo])
+        data = finish(model, sg, [op.inputs[0]], [op.outputs[0]])
+        want = np.asarray(tflm_tensors(data, [x]).get_output(0))
+        np.testing.assert_array_equal(hard_swish_ref(x, zi, si, zo, so), want,
+                                      err_msg=f"in {si, zi} out {so, zo}")

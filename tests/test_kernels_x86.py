@@ -34,7 +34,8 @@ X86_KERNELS = {"aot_conv2d_avx2_f32", "aot_conv2d_avx512_f32", "aot_depthwise_co
                "aot_matmul_avx2_f32", "aot_matmul_avx512_f32",
                "aot_conv2d_avx2_s8", "aot_conv2d_avx512_s8", "aot_depthwise_conv2d_avx2_s8",
                "aot_fully_connected_avx2_s8", "aot_fully_connected_avx512_s8",
-               "aot_add_avx2_s8"}
+               "aot_add_avx2_s8", "aot_depthwise_conv2d_avx512_f32",
+               "aot_depthwise_conv2d_avx512_s8"}
 
 
 def need_avx512():
@@ -210,8 +211,8 @@ def test_int8_variants_bit_exact_with_portable(batch, tmp_path):
     assert not kernels["portable"] & X86_KERNELS
     assert {"aot_conv2d_avx2_s8", "aot_depthwise_conv2d_avx2_s8", "aot_fully_connected_avx2_s8",
             "aot_add_avx2_s8"} <= kernels["avx2"]
-    assert {"aot_conv2d_avx512_s8", "aot_depthwise_conv2d_avx2_s8",
-            "aot_fully_connected_avx512_s8"} <= kernels["avx512"]
+    assert {"aot_conv2d_avx512_s8", "aot_depthwise_conv2d_avx512_s8",
+            "aot_fully_connected_avx512_s8", "aot_add_avx2_s8"} <= kernels["avx512"]
     for kind in VARIANTS:
         for ref, got in zip(results["portable"], results[kind]):
             for name in ref:
@@ -258,7 +259,8 @@ def test_float_variants_match_onnxruntime(which, tmp_path):
                                options=aot.Options(name="f", kernels=kind))
         used = _kernels(compiled)
         want = {f"aot_matmul_{kind}_f32"} if which == "matmul" else \
-            {f"aot_conv2d_{kind}_f32", "aot_depthwise_conv2d_avx2_f32", f"aot_matmul_{kind}_f32"}
+            {f"aot_conv2d_{kind}_f32", f"aot_depthwise_conv2d_{kind}_f32",
+             f"aot_matmul_{kind}_f32"}
         assert want <= used, sorted(used)
         got = compiled.run(feeds)
         for name in names:
@@ -272,8 +274,8 @@ def test_float_variants_match_onnxruntime(which, tmp_path):
 _TFLM_CACHE: dict[str, list] = {}
 
 
-# avx2 in the slow run: its kernels are also checked on awkward shapes above, and
-# --kernels avx512 runs the avx2 depthwise and add kernels on these models too.
+# avx2 in the slow run: its kernels are also checked on awkward shapes above (and
+# --kernels avx512 runs the avx2 add on these models too).
 @pytest.mark.parametrize("kernels", ["avx512", pytest.param("avx2", marks=pytest.mark.slow)])
 @pytest.mark.parametrize("key", sorted(PAIRS))
 def test_mlperf_int8_bit_exact_with_tflm(key, kernels, mlperf_dir, tmp_path):

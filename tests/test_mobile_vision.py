@@ -218,6 +218,19 @@ def test_affine_blocks_fold_into_conv(tmp_path):
     _compare_with_ort(model, tmp_path, x)
 
 
+def test_scale_then_shift_is_one_pass(tmp_path):
+    """Mul then Add by per-channel constants after an activation (no Conv can
+    take them) becomes one BatchNormalization, i.e. one scale-shift kernel."""
+    rng = np.random.default_rng(2)
+    nodes = [helper.make_node("Relu", ["x"], ["r"]),
+             helper.make_node("Mul", ["u", "r"], ["m"]),
+             helper.make_node("Add", ["m", "v"], ["y"])]
+    model = _pattern_model(nodes, {"u": rng.standard_normal((4, 1, 1)), "v": [0.3]})
+    graph = run_pipeline(import_model(model), pipeline_for(resolve("x86-64")))
+    assert [n.op for n in graph.nodes] == ["Relu", "BatchNormalization"]
+    _compare_with_ort(model, tmp_path, rng.standard_normal((1, 4, 5, 6)).astype(np.float32))
+
+
 @pytest.mark.parametrize("kernel,strides", [(5, [1, 1]), (5, [2, 2]), (3, [2, 1])])
 def test_depthwise_forms_of_the_models(kernel, strides, tmp_path):
     """PP-LCNet's 5x5 depthwise (stride 1 and 2), MobileNetV3-small-for-text's

@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Private to the runtime: the depthwise convolution core of
+ * aot_depthwise_conv2d_avx512_f32 and _s8 (aot_depthwise_avx2_impl.h with
+ * 16-lane vectors and 64-pixel tiles) (groups == in_c, out_c = in_c *
+ * multiplier, output channel oc reading input channel oc / multiplier).
+ * Include after aot_conv2d_x86_impl.h.
+ *
+ * Channel by channel, the input channel is copied into float phase planes
+ * (see aot_conv2d_x86_impl.h) in scratch after the tap table -- one channel's
+ * worth, so it stays in cache -- and its output channels are computed 64
+ * virtual pixels at a time: one broadcast weight and four unaligned loads per
+ * tap, fused multiply-adds in tap order.
+ *
+ * The int8 kernel feeds (x + input_offset) as floats: every partial sum is
+ * an integer of magnitude at most sum |w| * 255, which the lowering rule
+ * checks is below 2^24 per channel, so the float sums are the exact integer
+ * sums and the result is bit-exact with the integer kernel.
+ */
+#ifndef AOT_DEPTHWISE_AVX512_IMPL_H
+#define AOT_DEPTHWISE_AVX512_IMPL_H
+
+#define AOT_DW_AVX512_NR 64
+
+/* Geometry, tap table and row-run table (at *runs); returns where one
+ * channel's planes go. */
+AOT_X86_INLINE AOT_AVX512 float *aot_dw_avx512_prepare(
+    aot_x86_geom *g, int32_t in_h, int32_t in_w, int32_t out_h, int32_t out_w, int32_t kernel_h,
+    int32_t kernel_w, int32_t stride_h, int32_t stride_w, int32_t dilation_h,
+    int32_t dilation_w, int32_t pad_top, int32_t pad_left, void *scratch, int32_t **runs)
+{
+    uint8_t *at = (uint8_t *)scratch;
+    aot_x86_geom_init(g, out_h, out_w, kernel_h, kernel_w, stride_h, stride_w, dilation_h,
+                      dilation_w, AOT_DW_AVX512_NR);
+    aot_x86_tap_offsets(g, kernel_w, stride_h, stride_w, dilation_h, dilation_w,
+                        (int32_t *)scratch);
+    at += aot_x86_table_bytes(g->taps);
+    *runs = (int32_t *)(void *)at;
+    aot_x86_all_row_runs(g, in_h, in_w, kernel_h, kernel_w, stride_h, stride_w, dilation_h,
+                         dilation_w, pad_top, pad_left, *runs);
+    return (float *)(void *)(at + aot_x86_runs_bytes(in_h, stride_w));
+}
+
+AOT_X86_INLINE AOT_AVX512 void aot_dw_avx512_tile(const float *plane, const int32_t *offs,
+                                                  int32_t taps, const float *w, int32_t j0,
+                                                  __m512 *acc)
+{
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    int32_t t;
+    for (t = 0; t < taps; ++t) {
+        const __m512 wv = _mm512_set1_ps(w[t]);
+        const float *bp = plane + offs[t] + j0;
+        a0 = _mm512_fmadd_ps(wv, _mm512_loadu_ps(bp), a0);
+        a1 = _mm512_fmadd_ps(wv, _mm512_loadu_ps(bp + 16), a1);
+        a2 = _mm512_fmadd_ps(wv, _mm512_loadu_ps(bp + 32), a2);
+        a3 = _mm512_fmadd_ps(wv, _mm512_loadu_ps(bp + 48), a3);
+    }
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = a2;
+    acc[3] = a3;
+}
+
+#endif /* AOT_DEPTHWISE_AVX512_IMPL_H */
