@@ -26,7 +26,7 @@ from aot.output import write_output
 from aot.program import Program
 from aot.version import __version__
 from aot.inspect import flash_estimate, io_bytes, peak_details, peak_summary
-from aot.passes.memory_plan import (Plan, plan_memory, schedule_for_memory,
+from aot.passes.memory_plan import (Plan, lifetimes, plan_memory, schedule_for_memory,
                                     select_inplace_kernels)
 from aot.passes.pipeline import pipeline_for, run_pipeline
 from aot.targets.lowering import lower
@@ -170,7 +170,8 @@ def compile_graph(model, target: str | Target = "native", options: Options | Non
     if options.schedule == "memory":
         program = schedule_for_memory(program, target.alignment, **plan_args)
     program = select_inplace_kernels(program, **plan_args)
-    program = plan_splits(program, target)   # threads: which heavy calls get cut in parts
+    # Threads: which heavy calls get cut in parts (never one the plan writes in place).
+    program = plan_splits(program, target, in_place=set(lifetimes(program, **plan_args)[1]))
     plan = plan_memory(program, target.alignment, **plan_args)
     comp = Compilation(graph, program, plan, target)
     if options.ram_limit is not None:

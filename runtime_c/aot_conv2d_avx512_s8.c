@@ -101,7 +101,7 @@ AOT_X86_INLINE AOT_AVX512 void rows(const int32_t mr, const aot_conv2d_s8_params
             int8_t vals[NR];
             _mm_storeu_si128((__m128i *)(void *)vals, v0);
             _mm_storeu_si128((__m128i *)(void *)(vals + 16), v1);
-            aot_x86_store_s8(g, p->out_w, j0, n, vals, plane);
+            aot_avx512_store_s8(g, p->out_w, j0, n, vals, plane);
         }
     }
 }

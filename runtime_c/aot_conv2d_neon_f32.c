@@ -62,7 +62,7 @@ static void aot_im2col_f32(const aot_conv2d_params *p, const float *x_n, int32_t
     int32_t i, k, ic, ky, kx, oy = p0 / p->out_w, ox = p0 % p->out_w;
     const int32_t K = p->in_c * p->kernel_h * p->kernel_w;
 
-    if (p->stride_w == 1 && p->out_w >= 8) {   /* a whole block can lie on one row */
+    if (p->stride_w == 1) {
         aot_im2col_rows_f32(p, x_n, p0, np, col);
         return;
     }

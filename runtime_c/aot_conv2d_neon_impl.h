@@ -218,12 +218,11 @@ AOT_NEON_INLINE void aot_im2col_s8(const aot_conv2d_s8_params *p, const int8_t *
             return;
         }
     }
-    /* Row filling pays where a whole block can lie on one output row. */
-    if (grouped && P == 16 && p->stride_w <= 2 && p->out_w >= 16) {
+    if (grouped && P == 16 && p->stride_w <= 2) {
         aot_im2col_rows_grouped16(p, x_n, p0, np, col);
         return;
     }
-    if (!grouped && P == 8 && p->stride_w <= 2 && p->out_w >= 8) {
+    if (!grouped && P == 8 && p->stride_w <= 2) {
         aot_im2col_rows_plain8(p, x_n, p0, np, col);
         return;
     }

@@ -173,7 +173,7 @@ static inline void aot_x86_all_row_runs(const aot_x86_geom *g, int32_t in_h, int
 }
 
 /*
- * Store n (<= 32) int8 results of virtual pixels j0 .. j0 + n - 1 into an
+ * Store n int8 results of virtual pixels j0 .. j0 + n - 1 into an
  * [out_h][out_w] plane: contiguous when lw == out_w, else dropping the
  * virtual pixels past a row's end.
  */
@@ -310,6 +310,49 @@ AOT_X86_INLINE AOT_AVX2 __m128i aot_avx2_output_s8(__m256i acc, int32_t multipli
 }
 
 /* ---- AVX-512 helpers ------------------------------------------------------- */
+
+/* aot_x86_store_f32 / _s8 with masked vector copies of each row segment. */
+AOT_X86_INLINE AOT_AVX512 void aot_avx512_store_f32(const aot_x86_geom *g, int32_t out_w,
+                                                    int32_t j0, int32_t n, const float *vals,
+                                                    float *plane)
+{
+    int32_t l = 0, oy = j0 / g->lw, ox = j0 - oy * g->lw;
+    while (l < n) {
+        const int32_t seg = g->lw - ox < n - l ? g->lw - ox : n - l;
+        const int32_t keep = out_w - ox < seg ? out_w - ox : seg;
+        float *dst = plane + oy * out_w + ox;
+        int32_t i;
+        for (i = 0; i < keep; i += 16) {
+            const int32_t c = keep - i < 16 ? keep - i : 16;
+            const __mmask16 k = (__mmask16)((1u << c) - 1u);
+            _mm512_mask_storeu_ps(dst + i, k, _mm512_maskz_loadu_ps(k, vals + l + i));
+        }
+        l += seg;
+        ox = 0;
+        ++oy;
+    }
+}
+
+AOT_X86_INLINE AOT_AVX512 void aot_avx512_store_s8(const aot_x86_geom *g, int32_t out_w,
+                                                   int32_t j0, int32_t n, const int8_t *vals,
+                                                   int8_t *plane)
+{
+    int32_t l = 0, oy = j0 / g->lw, ox = j0 - oy * g->lw;
+    while (l < n) {
+        const int32_t seg = g->lw - ox < n - l ? g->lw - ox : n - l;
+        const int32_t keep = out_w - ox < seg ? out_w - ox : seg;
+        int8_t *dst = plane + oy * out_w + ox;
+        int32_t i;
+        for (i = 0; i < keep; i += 16) {
+            const int32_t c = keep - i < 16 ? keep - i : 16;
+            const __mmask16 k = (__mmask16)((1u << c) - 1u);
+            _mm_mask_storeu_epi8(dst + i, k, _mm_maskz_loadu_epi8(k, vals + l + i));
+        }
+        l += seg;
+        ox = 0;
+        ++oy;
+    }
+}
 
 /* aot_avx2_act on 16 lanes. */
 AOT_X86_INLINE AOT_AVX512 __m512 aot_avx512_act(const aot_act_f32 *act, __m512 x)

@@ -73,7 +73,7 @@ AOT_AVX512 void aot_depthwise_conv2d_avx512_f32(const aot_conv2d_params *params,
                         for (v = 0; v < 4; ++v) {
                             _mm512_storeu_ps(vals + 16 * v, acc[v]);
                         }
-                        aot_x86_store_f32(&g, p->out_w, j0, m, vals, y_c);
+                        aot_avx512_store_f32(&g, p->out_w, j0, m, vals, y_c);
                     }
                 }
             }

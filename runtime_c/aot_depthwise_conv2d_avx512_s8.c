@@ -70,7 +70,7 @@ AOT_AVX512 void aot_depthwise_conv2d_avx512_s8(const aot_conv2d_s8_params *param
                                          aot_avx512_output_s8(sum, mul, sh, p->output_offset,
                                                               p->act_min, p->act_max));
                     }
-                    aot_x86_store_s8(&g, p->out_w, j0, m, vals, y_c);
+                    aot_avx512_store_s8(&g, p->out_w, j0, m, vals, y_c);
                 }
             }
         }

@@ -29,8 +29,8 @@ static int32_t aot_dw_flat(const aot_conv2d_s8_params *p)
  * Copied by whole vectors where the load stays inside the plane; a store
  * running past `length` stays within `room` bytes (bytes written later, or
  * slack), and the padding is written last. */
-static void aot_dw_padded_row(const aot_conv2d_s8_params *p, const int8_t *x, int32_t iy,
-                              int8_t *dst, int32_t length, int32_t room)
+AOT_NEON_INLINE void aot_dw_padded_row(const aot_conv2d_s8_params *p, const int8_t *x,
+                                       int32_t iy, int8_t *dst, int32_t length, int32_t room)
 {
     const int8_t zp = (int8_t)(-p->input_offset);
     const int32_t in_plane = p->in_h * p->in_w, src = iy * p->in_w;

@@ -65,7 +65,33 @@ AOT_DSP_INLINE int32_t aot_dsp_smlabt(int32_t a, int32_t b, int32_t acc)
 {
     return (int32_t)__smlabt(a, b, acc);
 }
+
+/* acc + hi(a) * lo(b), acc + hi(a) * hi(b) (SMLATB, SMLATT), wrapping. */
+AOT_DSP_INLINE int32_t aot_dsp_smlatb(int32_t a, int32_t b, int32_t acc)
+{
+    return (int32_t)__smlatb(a, b, acc);
+}
+
+AOT_DSP_INLINE int32_t aot_dsp_smlatt(int32_t a, int32_t b, int32_t acc)
+{
+    return (int32_t)__smlatt(a, b, acc);
+}
+
+/* lo(a) * lo(b) + hi(a) * hi(b) (SMUAD), wrapping. */
+AOT_DSP_INLINE int32_t aot_dsp_smuad(int32_t a, int32_t b) { return (int32_t)__smuad(a, b); }
 #else
+AOT_DSP_INLINE int32_t aot_dsp_smlatb(int32_t a, int32_t b, int32_t acc)
+{
+    const int32_t a1 = (int16_t)((uint32_t)a >> 16), b0 = (int16_t)((uint32_t)b & 0xFFFFu);
+    return (int32_t)((uint32_t)acc + (uint32_t)(a1 * b0));
+}
+
+AOT_DSP_INLINE int32_t aot_dsp_smlatt(int32_t a, int32_t b, int32_t acc)
+{
+    const int32_t a1 = (int16_t)((uint32_t)a >> 16), b1 = (int16_t)((uint32_t)b >> 16);
+    return (int32_t)((uint32_t)acc + (uint32_t)(a1 * b1));
+}
+
 AOT_DSP_INLINE int32_t aot_dsp_smlabb(int32_t a, int32_t b, int32_t acc)
 {
     const int32_t a0 = (int16_t)((uint32_t)a & 0xFFFFu), b0 = (int16_t)((uint32_t)b & 0xFFFFu);
@@ -92,6 +118,8 @@ AOT_DSP_INLINE int32_t aot_dsp_smlad(int32_t a, int32_t b, int32_t acc)
     const int32_t b0 = (int16_t)((uint32_t)b & 0xFFFFu), b1 = (int16_t)((uint32_t)b >> 16);
     return (int32_t)((uint32_t)acc + (uint32_t)(a0 * b0) + (uint32_t)(a1 * b1));
 }
+
+AOT_DSP_INLINE int32_t aot_dsp_smuad(int32_t a, int32_t b) { return aot_dsp_smlad(a, b, 0); }
 #endif
 
 /* Rotate right by 8: SXTB16 of it takes bytes 1 and 3 (one "SXTB16 ..., ROR #8"). */
@@ -207,6 +235,21 @@ AOT_DSP_INLINE int32_t aot_dsp_requantize_m2(int32_t acc, int32_t m2, int32_t sh
     return (high >> right) + ((high & mask) > threshold ? 1 : 0);
 }
 
+/* Saturating a + b (QADD), and v clamped to [-128, 127] (SSAT #8). */
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+AOT_DSP_INLINE int32_t aot_dsp_qadd(int32_t a, int32_t b) { return __qadd(a, b); }
+
+AOT_DSP_INLINE int32_t aot_dsp_ssat8(int32_t v) { return __ssat(v, 8); }
+#else
+AOT_DSP_INLINE int32_t aot_dsp_qadd(int32_t a, int32_t b)
+{
+    const int64_t s = (int64_t)a + b;
+    return s > INT32_MAX ? INT32_MAX : s < INT32_MIN ? INT32_MIN : (int32_t)s;
+}
+
+AOT_DSP_INLINE int32_t aot_dsp_ssat8(int32_t v) { return v < -128 ? -128 : v > 127 ? 127 : v; }
+#endif
+
 /* + output_offset, clamp to [act_min, act_max]: one int8 output. */
 AOT_DSP_INLINE int8_t aot_dsp_clamp(int32_t v, int32_t output_offset, int32_t act_min,
                                     int32_t act_max)
@@ -223,6 +266,64 @@ AOT_DSP_INLINE int8_t aot_dsp_output(int32_t acc, int32_t m2, int32_t shift,
 {
     return aot_dsp_clamp(aot_dsp_requantize_m2(acc, m2, shift), output_offset, act_min,
                          act_max);
+}
+
+/*
+ * y[i] = aot_dsp_output(acc[i] + bias, m2, shift, ...) for i < n, one channel's sums:
+ * the constants hoisted and, for a right shift e in [1, 23], the rounding
+ * divide cheaper but the same after the clamp. TFLite's rounding_divide_by_pot
+ * is q + (r > half - 1 + [x < 0]) with x = q * 2^e + r, half = 2^(e - 1); that
+ * is (x + half - [x < 0]) >> e in exact arithmetic, one ADD (sign from ASR
+ * #31), one QADD and one ASR. QADD saturates only when x + half >= 2^31 (x < 0
+ * cannot go below INT32_MIN: half >= 1), where the exact quotient is at least
+ * 2^(31 - e) >= 256 and the saturated one one less, >= 255: plus any int8
+ * output offset (>= -128) both are >= 127 >= act_max, so the clamp makes them
+ * equal. A full int8 range clamp is one SSAT.
+ */
+AOT_DSP_INLINE int32_t aot_dsp_round_fast(int32_t x, int32_t right, int32_t half)
+{
+    return aot_dsp_qadd(x, half + (x >> 31)) >> right;
+}
+
+/* aot_dsp_output for a right shift in [1, 23] (half = 2^(right - 1)) and the full
+ * int8 range, as explained above. */
+AOT_DSP_INLINE int8_t aot_dsp_output_fast(int32_t acc, int32_t m2, int32_t right,
+                                          int32_t half, int32_t output_offset)
+{
+    const int32_t x = aot_wrap_add32(aot_dsp_smmulr(acc, m2), acc);
+    return (int8_t)aot_dsp_ssat8(aot_dsp_round_fast(x, right, half) + output_offset);
+}
+
+AOT_DSP_INLINE void aot_dsp_output_run(const int32_t *acc, int32_t n, int32_t bias,
+                                       int32_t m2,
+                                       int32_t shift, int32_t output_offset, int32_t act_min,
+                                       int32_t act_max, int8_t *y)
+{
+    const int32_t right = shift > 0 ? 0 : -shift;
+    int32_t i;
+
+    if (right >= 1 && right <= 23) {
+        const int32_t half = (int32_t)1 << (right - 1);
+        if (act_min == -128 && act_max == 127) {
+            for (i = 0; i < n; ++i) {
+                y[i] = aot_dsp_output_fast(aot_wrap_add32(acc[i], bias), m2, right, half,
+                                           output_offset);
+            }
+        } else {
+            for (i = 0; i < n; ++i) {
+                const int32_t a = aot_wrap_add32(acc[i], bias);
+                const int32_t x = aot_wrap_add32(aot_dsp_smmulr(a, m2), a);
+                int32_t v = aot_dsp_round_fast(x, right, half) + output_offset;
+                v = v < act_min ? act_min : v;
+                y[i] = (int8_t)(v > act_max ? act_max : v);
+            }
+        }
+        return;
+    }
+    for (i = 0; i < n; ++i) {
+        y[i] = aot_dsp_output(aot_wrap_add32(acc[i], bias), m2, shift, output_offset, act_min,
+                              act_max);
+    }
 }
 
 /*
@@ -289,7 +390,10 @@ AOT_DSP_INLINE void aot_dsp_dot_2x2(const int8_t *w, const int16_t *x, int32_t g
  * All out_c outputs of two pixels (x: a pixel pair, k4 values each):
  * ya[oc * y_stride] and, when yb is not NULL, yb[oc * y_stride] =
  * requantized bias[oc] + w_oc . x (w: pair weights; bias: [out_c] with the
- * input offset folded in). A missing second pixel is a copy of the first.
+ * input offset folded in). A missing second pixel is a copy of the first, so
+ * its outputs equal the first's and are stored over them (no test per store).
+ * A pair of channels whose right shifts are in [1, 23], in a layer clamped to
+ * the full int8 range, takes aot_dsp_output_fast.
  */
 AOT_DSP_INLINE void aot_dsp_gemm_pixels(const int8_t *w, int32_t k4, const int32_t *bias,
                                         int32_t out_c, const int32_t *multipliers,
@@ -297,31 +401,48 @@ AOT_DSP_INLINE void aot_dsp_gemm_pixels(const int8_t *w, int32_t k4, const int32
                                         int32_t act_min, int32_t act_max, const int16_t *x,
                                         int8_t *ya, int8_t *yb, int32_t y_stride)
 {
+    const int32_t full = act_min == -128 && act_max == 127;
     int32_t oc;
+    if (yb == NULL) {
+        yb = ya;
+    }
     for (oc = 0; oc < out_c; oc += 2) {
-        const int32_t pair = oc + 1 < out_c;
         /* read before the int8 stores, which may alias anything */
         const int32_t m0 = multipliers[oc], s0 = shifts[oc];
-        const int32_t m1 = pair ? multipliers[oc + 1] : 0, s1 = pair ? shifts[oc + 1] : 0;
         int32_t acc[4];
         acc[0] = acc[1] = bias[oc];
-        acc[2] = acc[3] = pair ? bias[oc + 1] : 0;
-        aot_dsp_dot_2x2(w, x, k4 >> 2, acc);
-        w += 2 * k4;
-        ya[oc * y_stride] = aot_dsp_output(acc[0], m0, s0, output_offset, act_min, act_max);
-        if (yb != NULL) {
-            yb[oc * y_stride] = aot_dsp_output(acc[1], m0, s0, output_offset, act_min, act_max);
-        }
-        if (pair) {
-            ya[(oc + 1) * y_stride] = aot_dsp_output(acc[2], m1, s1, output_offset, act_min,
-                                                     act_max);
-            if (yb != NULL) {
-                yb[(oc + 1) * y_stride] = aot_dsp_output(acc[3], m1, s1, output_offset,
-                                                         act_min, act_max);
+        if (oc + 1 < out_c) {
+            const int32_t m1 = multipliers[oc + 1], s1 = shifts[oc + 1];
+            acc[2] = acc[3] = bias[oc + 1];
+            aot_dsp_dot_2x2(w, x, k4 >> 2, acc);
+            if (full && s0 <= -1 && s0 >= -23 && s1 <= -1 && s1 >= -23) {
+                const int32_t h0 = (int32_t)1 << (-s0 - 1), h1 = (int32_t)1 << (-s1 - 1);
+                ya[0] = aot_dsp_output_fast(acc[0], m0, -s0, h0, output_offset);
+                yb[0] = aot_dsp_output_fast(acc[1], m0, -s0, h0, output_offset);
+                ya[y_stride] = aot_dsp_output_fast(acc[2], m1, -s1, h1, output_offset);
+                yb[y_stride] = aot_dsp_output_fast(acc[3], m1, -s1, h1, output_offset);
+            } else {
+                ya[0] = aot_dsp_output(acc[0], m0, s0, output_offset, act_min, act_max);
+                yb[0] = aot_dsp_output(acc[1], m0, s0, output_offset, act_min, act_max);
+                ya[y_stride] = aot_dsp_output(acc[2], m1, s1, output_offset, act_min, act_max);
+                yb[y_stride] = aot_dsp_output(acc[3], m1, s1, output_offset, act_min, act_max);
             }
+        } else {
+            acc[2] = acc[3] = 0;
+            aot_dsp_dot_2x2(w, x, k4 >> 2, acc);     /* the second row is the zero one */
+            ya[0] = aot_dsp_output(acc[0], m0, s0, output_offset, act_min, act_max);
+            yb[0] = aot_dsp_output(acc[1], m0, s0, output_offset, act_min, act_max);
         }
+        w += 2 * k4;
+        ya += 2 * y_stride;
+        yb += 2 * y_stride;
     }
 }
+
+/* Output rows per pass of aot_depthwise_conv2d_3x3_dsp_s8 (its int32 sums buffer
+ * holds rows * out_w + 1 of them): about 256 outputs, at least one row. */
+#define AOT_DW3_DSP_CHUNK_ROWS(out_h, out_w) \
+    ((out_w) >= 256 ? 1 : (256 / (out_w) < (out_h) ? 256 / (out_w) : (out_h)))
 
 /*
  * Copy input plane x ([in_h][in_w] int8) into scratch as the padded plane

@@ -18,7 +18,7 @@
 #define AOT_POOL_MAX_WORKERS 256
 /* Polls before a waiting thread sleeps: about the time a layer part takes, so
  * back-to-back layers do not put the workers to sleep. */
-#define AOT_POOL_SPINS 20000
+#define AOT_POOL_SPINS 2000
 
 typedef struct aot_pool aot_pool;
 

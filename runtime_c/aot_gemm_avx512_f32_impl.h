@@ -69,7 +69,7 @@ AOT_X86_INLINE AOT_AVX512 void aot_gemm_avx512_f32_finish(const aot_gemm_avx512_
         float vals[32];
         _mm512_storeu_ps(vals, v0);
         _mm512_storeu_ps(vals + 16, v1);
-        aot_x86_store_f32(g->geom, g->out_w, j0, n, vals, row);
+        aot_avx512_store_f32(g->geom, g->out_w, j0, n, vals, row);
     }
 }
 

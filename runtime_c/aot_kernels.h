@@ -314,8 +314,9 @@ void aot_matmul_neon_f32(const aot_matmul_params *params, const float *a, const 
 /**
  * Same results as the portable kernel of the same op, int8 bit for bit; float
  * within FMA rounding (products fused with the sum). Layouts, set by
- * targets/rules_x86.py (scratch: tap table + input phase planes, see
- * aot_conv2d_x86_impl.h and rules_x86.phase_scratch):
+ * targets/rules_x86.py (scratch: tap table + input phase planes -- depthwise: one
+ * channel's, plus a row-run table -- see aot_conv2d_x86_impl.h and
+ * rules_x86.phase_scratch; stride_w <= 16):
  * aot_conv2d_avx2_f32: groups == 1, weights as aot_conv2d_f32.
  * aot_depthwise_conv2d_avx2_f32: groups == in_c, out_c = in_c * multiplier.
  * aot_depthwise_conv2d_avx2_s8: the same on int8; weights as float [out_c][kh][kw]

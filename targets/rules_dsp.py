@@ -153,8 +153,11 @@ def lower_conv_dsp(node: Node, ctx: LoweringContext) -> None:
         if (speed and kh == kw == 3 and out_c == in_c and g["dilation_h"] == 1
                 and g["dilation_w"] == 1 and g["stride_w"] in (1, 2)):
             w3 = _const(ctx, f"{w_name}_zeroed", w, w_name) if zeroed else w_name
+            # the padded plane, word-aligned, then the int32 sums of a chunk of rows
+            # (AOT_DW3_DSP_CHUNK_ROWS in runtime_c/aot_dsp_impl.h)
+            rows = min(g["out_h"], max(1, 256 // g["out_w"]))
             _emit(ctx, base, "aot_depthwise_conv2d_3x3_dsp_s8", params, w3, b_name,
-                  hp * wp + 4, inplace)
+                  -(-(hp * wp + 4) // 4) * 4 + 4 * (rows * g["out_w"] + 1), inplace)
             return
         kw4 = -(-kw // 4) * 4
         rows = np.zeros((out_c, kh, kw4), np.int8)

@@ -11,10 +11,10 @@ x86 kernel and does the kernel's Prepare work here:
   the kernels copy the input into padded "phase planes" (one per stride
   phase, see runtime_c/aot_conv2d_x86_impl.h) so every tap is a contiguous
   row for any stride, dilation and padding; `phase_scratch` sizes that
-  scratch exactly as the C computes it (depthwise: one channel at a time). int8 weights are packed for the
-  kernel's broadcast loads (int16 pairs / int8 quads per int32, zero padded),
-  and for VNNI (u8 x s8) (input_offset - 128) * sum(w) is folded into the
-  bias. The int8 depthwise kernel sums in float, exact only while
+  scratch exactly as the C computes it (depthwise: one channel at a time).
+  int8 weights are packed for the kernel's broadcast loads (int16 pairs /
+  int8 quads per int32, zero padded), and for VNNI (u8 x s8)
+  (input_offset - 128) * sum(w) is folded into the bias. The int8 depthwise kernel sums in float, exact only while
   sum |w| * 255 < 2^24 per channel: checked here, else `Fallback`.
 - int8 fully connected (`aot_fully_connected_{avx2,avx512}_s8`): bias folded.
 - int8 add of same-shape tensors (`aot_add_avx2_s8`, both variants).
@@ -37,16 +37,13 @@ from aot.targets import rules_int8 as q
 from aot.targets.lowering import Fallback, LoweringContext
 
 S8 = np.dtype(np.int8)
-# Pixel tile of each kernel: the phase planes' read slack depends on it.
-NR = {"aot_conv2d_avx2_f32": 16, "aot_conv2d_avx512_f32": 32, "aot_conv2d_avx2_s8": 16, "aot_conv2d_avx512_s8": 32,
+# Pixel tile of each kernel (the phase planes' read slack depends on it) and the
+# input channels interleaved per 4-byte plane element.
+NR = {"aot_conv2d_avx2_f32": 16, "aot_conv2d_avx512_f32": 32,
+      "aot_conv2d_avx2_s8": 16, "aot_conv2d_avx512_s8": 32,
       "aot_depthwise_conv2d_avx2_f32": 32, "aot_depthwise_conv2d_avx2_s8": 32,
       "aot_depthwise_conv2d_avx512_f32": 64, "aot_depthwise_conv2d_avx512_s8": 64}
-# Input channels interleaved per 4-byte plane element.
-LANES = {"aot_conv2d_avx2_f32": 1, "aot_conv2d_avx512_f32": 1, "aot_conv2d_avx2_s8": 2, "aot_conv2d_avx512_s8": 4,
-         "aot_depthwise_conv2d_avx2_f32": 1, "aot_depthwise_conv2d_avx2_s8": 1,
-         "aot_depthwise_conv2d_avx512_f32": 1, "aot_depthwise_conv2d_avx512_s8": 1}
-
-
+LANES = {"aot_conv2d_avx2_s8": 2, "aot_conv2d_avx512_s8": 4}     # others: 1
 MAX_STRIDE = 16      # AOT_X86_MAX_STRIDE in runtime_c/aot_conv2d_x86_impl.h
 
 
@@ -83,7 +80,7 @@ def phase_scratch(p: dict, kernel: str) -> int:
     if "depthwise" in kernel:   # one channel's planes at a time, and every row's runs
         runs = _round_up(p["in_h"] * (1 + 3 * sw) * 4, 64)
         return table + runs + sh * sw * ps * 4
-    return table + -(-p["in_c"] // LANES[kernel]) * sh * sw * ps * 4
+    return table + -(-p["in_c"] // LANES.get(kernel, 1)) * sh * sw * ps * 4
 
 
 def _generic_call(node, ctx: LoweringContext, lower) -> Call:

@@ -1,6 +1,6 @@
 """Which calls worker threads share, and how: Program -> Program.
 
-Contract: `plan_splits(program, target) -> Program`. On targets that run under
+Contract: `plan_splits(program, target, in_place=None) -> Program`. On targets that run under
 an operating system (families in THREADED_FAMILIES: x86-64, AArch64) the
 result's `meta["executor"]` is True (the emitter then writes
 `<name>_run_ex`), and every heavy call -- at least MIN_SPLIT_MACS multiply-
@@ -16,11 +16,11 @@ the layout); for the portable kernels, whose layouts aot_kernels.h documents,
 never split. A call with scratch gets a private slice of scratch per part
 (its scratch grows MAX_SCRATCH_PARTS times; at most that many parts run at
 once), so the SIMD convolutions, which re-lay their input into scratch,
-split too -- each part repeats that re-layout. A call that may run in place
-(`Call.inplace`: its output may be planned over its input, e.g. the in-place
-convolutions chosen where that saves arena bytes) is never split: a part
-could overwrite input another part still reads. Memory comes first there;
-`Options(inplace=False)` trades those bytes for threads.
+split too -- each part repeats that re-layout. A call the memory plan runs
+in place (its output written over its input: `in_place`, the outputs the
+planner's `lifetimes` shares; None: any call with `Call.inplace`) is never
+split: a part could overwrite input another part still reads. Memory comes
+first there; `Options(inplace=False)` trades those bytes for threads.
 
 Run this after `select_inplace_kernels` (the kernels are final) and before
 `plan_memory` (which it does not affect: parts write only their call's output).
@@ -45,7 +45,7 @@ def threaded(target: Target) -> bool:
     return target.family in THREADED_FAMILIES
 
 
-def plan_splits(program: Program, target: Target) -> Program:
+def plan_splits(program: Program, target: Target, in_place=None) -> Program:
     if not threaded(target):
         if not any(isinstance(s, Call) and s.split is not None for s in program.steps):
             return program
@@ -56,15 +56,17 @@ def plan_splits(program: Program, target: Target) -> Program:
     steps = []
     for step in program.steps:
         if isinstance(step, Call):
-            step = _choose(step)
+            over_input = bool(step.inplace) and (
+                in_place is None or program.root(step.writes[0])[0] in in_place)
+            step = _choose(step, over_input)
         steps.append(step)
     meta = {**program.meta, "executor": True}
     return Program(program.name, tuple(steps), program.tensors, program.inputs,
                    program.outputs, meta)
 
 
-def _choose(call: Call) -> Call:
-    if call.macs < MIN_SPLIT_MACS:
+def _choose(call: Call, over_input: bool) -> Call:
+    if call.macs < MIN_SPLIT_MACS or over_input:
         return dataclasses.replace(call, split=None) if call.split is not None else call
     return _choose_scratch(dataclasses.replace(call, split=_usable(call, call.split
                                                                    or describe(call))))
@@ -80,7 +82,7 @@ def _choose_scratch(call: Call) -> Call:
 
 
 def _usable(call: Call, split: Split | None) -> Split | None:
-    if split is None or call.inplace:
+    if split is None:
         return None
     blocks = -(-split.units // max(split.grain, 1))
     return split if blocks >= 2 else None

@@ -388,3 +388,76 @@ def test_layouts_match_the_kernels_contract():
         for k in range(7):
             at = (r // 4) * 4 * k4 + (k // 4) * 16 + (r % 4) * 4 + k % 4
             assert quad[at] == rows[r, k]
+
+
+_ROUNDING_HARNESS = r"""
+#include <stdio.h>
+#include "aot_dsp_impl.h"
+
+/* aot_dsp_output_fast (QADD rounding, SSAT clamp; the instructions' semantics
+ * in plain C on the host) against TFLite's MultiplyByQuantizedMultiplier
+ * (aot_fixedpoint.h), + offset, clamped to int8. */
+int main(void)
+{
+    static const int32_t edges[] = {INT32_MIN, INT32_MIN + 1, -1073741824, -65537, -257,
+                                    -128, -3, -2, -1, 0, 1, 2, 3, 127, 255, 65535,
+                                    1073741823, 1073741824, INT32_MAX - 1, INT32_MAX};
+    static const int32_t mults[] = {1073741824, 1073741825, 1518500250, 2147483646,
+                                    2147483647};
+    static const int32_t offsets[] = {-128, -1, 0, 5, 127};
+    uint32_t seed = 12345u;
+    long checked = 0, bad = 0;
+    int32_t right, mi, oi, i;
+
+    for (right = 1; right <= 23; ++right) {
+        for (mi = 0; mi < 5; ++mi) {
+            for (oi = 0; oi < 5; ++oi) {
+                for (i = 0; i < 20 + 4000; ++i) {
+                    int32_t acc, ref, got, m2;
+                    if (i < 20) {
+                        acc = edges[i];
+                    } else {
+                        seed = seed * 1664525u + 1013904223u;
+                        /* every magnitude: a random value shifted right 0..31 */
+                        acc = (int32_t)seed >> (int32_t)((seed >> 8) & 31u);
+                    }
+                    m2 = (int32_t)(2u * (uint32_t)mults[mi]);
+                    ref = aot_mul_by_quantized_multiplier(acc, mults[mi], -right) + offsets[oi];
+                    ref = ref < -128 ? -128 : ref > 127 ? 127 : ref;
+                    got = aot_dsp_output_fast(acc, m2, right, (int32_t)1 << (right - 1),
+                                              offsets[oi]);
+                    ++checked;
+                    if (got != ref) {
+                        if (bad < 5) {
+                            printf("acc %ld mult %ld shift -%ld offset %ld: %ld, reference %ld\n",
+                                   (long)acc, (long)mults[mi], (long)right, (long)offsets[oi],
+                                   (long)got, (long)ref);
+                        }
+                        ++bad;
+                    }
+                }
+            }
+        }
+    }
+    printf("%ld checked %ld differ\n", checked, bad);
+    return bad != 0;
+}
+"""
+
+
+def test_fast_requantization_equals_tflite_rounding(tmp_path):
+    """The QADD/SSAT requantization (right shifts 1..23, full int8 clamp) gives
+    TFLite's MultiplyByQuantizedMultiplier result after the clamp, including the
+    sums where QADD saturates (acc near INT32_MAX)."""
+    cc = shutil.which("cc") or shutil.which("gcc")
+    need(cc is not None, "no host C compiler")
+    runtime = Path(aot.__file__).resolve().parent.parent / "runtime_c"
+    src = tmp_path / "rounding.c"
+    src.write_text(_ROUNDING_HARNESS)
+    exe = tmp_path / "rounding"
+    res = subprocess.run([cc, "-std=c99", "-O1", "-Wall", "-Wextra", "-Werror", "-I",
+                          str(runtime), str(src), "-o", str(exe)], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    run = subprocess.run([str(exe)], capture_output=True, text=True)
+    print(run.stdout)
+    assert run.returncode == 0 and " 0 differ" in run.stdout, run.stdout

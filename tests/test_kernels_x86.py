@@ -9,8 +9,9 @@
   output channel, fully connected with an odd k), and with TensorFlow Lite
   Micro on the MLPerf Tiny int8 models.
 - float32: each variant is within 1e-5 (relative to the largest output) of
-  onnxruntime (unoptimized, CPU provider) on the same shapes and on (batched) Gemm/MatMul; the variants
-  use fused multiply-add, so they round differently from the portable build.
+  onnxruntime (unoptimized, CPU provider) on the same shapes and on (batched)
+  Gemm/MatMul; the variants use fused multiply-add, so they round differently
+  from the portable build.
 Everything runs on the host; AVX-512 VNNI needs a CPU that has it.
 """
 
@@ -59,13 +60,12 @@ AOT_AVX512 void check(const int32_t *x, const int32_t *mult, const int32_t *shif
     for (i = 0; i < n; i += 16) {
         /* one multiplier and shift per vector, as the kernels use them */
         const __m512i v = _mm512_loadu_si512((const void *)(x + i));
+        const __m256i lo = _mm256_loadu_si256((const __m256i *)(const void *)(x + i));
+        const __m256i hi = _mm256_loadu_si256((const __m256i *)(const void *)(x + i + 8));
         _mm512_storeu_si512((void *)(avx512 + i), aot_avx512_requant(v, mult[i], shift[i]));
-        _mm256_storeu_si256((__m256i *)(void *)(avx2 + i),
-                            aot_avx2_requant(_mm256_loadu_si256((const __m256i *)(const void *)(x + i)),
-                                             mult[i], shift[i]));
+        _mm256_storeu_si256((__m256i *)(void *)(avx2 + i), aot_avx2_requant(lo, mult[i], shift[i]));
         _mm256_storeu_si256((__m256i *)(void *)(avx2 + i + 8),
-                            aot_avx2_requant(_mm256_loadu_si256((const __m256i *)(const void *)(x + i + 8)),
-                                             mult[i], shift[i]));
+                            aot_avx2_requant(hi, mult[i], shift[i]));
         for (l = 0; l < 16; ++l) {
             ref[i + l] = aot_mul_by_quantized_multiplier(x[i + l], mult[i], shift[i]);
         }

@@ -143,6 +143,9 @@ def test_declared_split_wins_scratch_per_part_never_in_place():
     planned = plan_splits(program, resolve("x86-64")).steps
     got = [c.split for c in planned]
     assert got[0] == declared and got[1] is None and got[3:] == [None, None]
+    # A call that may run in place is split when the plan does not put it over its input.
+    assert plan_splits(program, resolve("x86-64"), in_place=set()).steps[3].split is not None
+    assert plan_splits(program, resolve("x86-64"), in_place={"y"}).steps[3].split is None
     assert got[2].scratch_parts == MAX_SCRATCH_PARTS and got[2].scratch_stride == 128
     assert planned[2].scratch_bytes == 128 * MAX_SCRATCH_PARTS
     assert all(c.split is None
