@@ -677,6 +677,9 @@ def _weights(program: Program, name: str, up: str, const_names, skip=()) -> str:
 
 
 _CALL = re.compile(r"\b(aot_[a-z0-9_]+)\s*\(")
+# A kernel's comments may name other kernels ("like aot_add_s8(...)"): not calls.
+_C_COMMENT = re.compile(r"/\*.*?\*/|//[^\n]*", re.S)
+_INCLUDE = re.compile(r'^#include "(aot_[a-z0-9_]+\.h)"', re.M)
 
 
 def _runtime_closure(kernels: set[str]) -> dict[str, str]:
@@ -692,7 +695,11 @@ def _runtime_closure(kernels: set[str]) -> dict[str, str]:
             raise ValueError(f"runtime kernel {k} has no source file {k}.c")
         seen.add(k)
         text = (pkg / f"{k}.c").read_text()
-        todo.extend(sorted({m for m in _CALL.findall(text) if m in available} - seen))
+        # A shared loop body in a private header calls on the kernel's behalf.
+        text += "".join((pkg / h).read_text() for h in _INCLUDE.findall(text)
+                        if h not in RUNTIME_HEADERS)
+        calls = _CALL.findall(_C_COMMENT.sub(" ", text))
+        todo.extend(sorted({m for m in calls if m in available} - seen))
     files = {h: (pkg / h).read_text() for h in RUNTIME_HEADERS}
     for p in sorted(pkg.iterdir(), key=lambda p: p.name):
         if p.name.endswith(".h") and p.name not in files and p.name.startswith("aot_"):

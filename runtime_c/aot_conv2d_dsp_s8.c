@@ -22,9 +22,12 @@ static int32_t inside(const aot_conv2d_s8_params *p, int32_t oy, int32_t ox)
 }
 
 /* The windows of output pixels a = (oya, oxa) and b = (oyb, oxb) into the pixel
- * pair; taps outside the input hold the input zero point. */
+ * pair; taps outside the input hold the input zero point. offsets: each of the
+ * k4 taps' offset from the window's first input byte (those past k: 0, a byte
+ * the zero weights past k ignore). */
 static void gather(const aot_conv2d_s8_params *p, const int8_t *x_n, int32_t oya,
-                   int32_t oxa, int32_t oyb, int32_t oxb, int16_t *pair)
+                   int32_t oxa, int32_t oyb, int32_t oxb, const int32_t *offsets, int32_t k4,
+                   int16_t *pair)
 {
     const int32_t in_h = p->in_h, in_w = p->in_w, in_plane = in_h * in_w;
     const int32_t kh = p->kernel_h, kw = p->kernel_w, dh = p->dilation_h, dw = p->dilation_w;
@@ -36,19 +39,17 @@ static void gather(const aot_conv2d_s8_params *p, const int8_t *x_n, int32_t oya
 
     if (inside(p, oya, oxa) && inside(p, oyb, oxb)) {
         const int8_t *a = x_n + iya * in_w + ixa, *b = x_n + iyb * in_w + ixb;
-        for (ic = 0; ic < p->in_c; ++ic) {
-            for (ky = 0; ky < kh; ++ky) {
-                const int32_t row = ic * in_plane + ky * dh * in_w;
-                for (kx = 0; kx < kw; ++kx) {
-                    d[0] = a[row + kx * dw];
-                    d[4] = b[row + kx * dw];
-                    ++d;
-                    if (++lane == 4) {
-                        lane = 0;
-                        d += 4;
-                    }
-                }
-            }
+        const int32_t *o = offsets, *const end = offsets + k4;
+        for (; o < end; o += 4, d += 8) {
+            const int32_t o0 = o[0], o1 = o[1], o2 = o[2], o3 = o[3];
+            d[0] = a[o0];
+            d[1] = a[o1];
+            d[2] = a[o2];
+            d[3] = a[o3];
+            d[4] = b[o0];
+            d[5] = b[o1];
+            d[6] = b[o2];
+            d[7] = b[o3];
         }
         return;
     }
@@ -79,11 +80,24 @@ void aot_conv2d_dsp_s8(const aot_conv2d_s8_params *params, const int8_t *input,
     const aot_conv2d_s8_params *p = params;
     const int32_t k = p->in_c * p->kernel_h * p->kernel_w, k4 = (k + 3) & ~3;
     const int32_t out_plane = p->out_h * p->out_w;
+    const int32_t in_plane = p->in_h * p->in_w, kh = p->kernel_h, kw = p->kernel_w;
     int16_t *x = (int16_t *)scratch;
-    int32_t n, pix, i;
+    int32_t *offsets = (int32_t *)(x + 2 * k4);
+    int32_t n, pix, i, ic, ky, kx;
 
     for (i = 0; i < 2 * k4; ++i) {
-        x[i] = 0;     /* the padding past k stays 0 */
+        x[i] = 0;     /* past k: the zero weights there make any value add 0 */
+    }
+    i = 0;
+    for (ic = 0; ic < p->in_c; ++ic) {
+        for (ky = 0; ky < kh; ++ky) {
+            for (kx = 0; kx < kw; ++kx) {
+                offsets[i++] = ic * in_plane + ky * p->dilation_h * p->in_w + kx * p->dilation_w;
+            }
+        }
+    }
+    for (; i < k4; ++i) {
+        offsets[i] = 0;
     }
     for (n = 0; n < p->batch; ++n) {
         const int8_t *x_n = input + n * p->in_c * p->in_h * p->in_w;
@@ -92,7 +106,7 @@ void aot_conv2d_dsp_s8(const aot_conv2d_s8_params *params, const int8_t *input,
         for (pix = 0; pix < out_plane; pix += 2) {
             const int32_t two = pix + 1 < out_plane;
             gather(p, x_n, pix / p->out_w, pix % p->out_w, (pix + two) / p->out_w,
-                   (pix + two) % p->out_w, x);
+                   (pix + two) % p->out_w, offsets, k4, x);
             aot_dsp_gemm_pixels(weights, k4, bias, p->out_c, p->multipliers, p->shifts,
                                 p->output_offset, p->act_min, p->act_max, x, y_n + pix,
                                 two ? y_n + pix + 1 : NULL, out_plane);

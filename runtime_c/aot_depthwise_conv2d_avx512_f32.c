@@ -15,6 +15,8 @@ AOT_AVX512 void aot_depthwise_conv2d_avx512_f32(const aot_conv2d_params *params,
     const int32_t in_plane = p->in_h * p->in_w, out_plane = p->out_h * p->out_w;
     const int32_t mult = p->out_c / p->in_c;
     const int32_t *offs = (const int32_t *)scratch;
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26,
+                                           28, 30);
     aot_x86_geom g;
     float *planes;
     int32_t *row_runs;
@@ -43,6 +45,22 @@ AOT_AVX512 void aot_depthwise_conv2d_avx512_f32(const aot_conv2d_params *params,
                             const __mmask16 k =
                                 left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1u);
                             _mm512_mask_storeu_ps(d + i, k, _mm512_maskz_loadu_ps(k, sp + i));
+                        }
+                    } else if (p->stride_w == 2) {
+                        /* every other element: two loads, one two-source permute */
+                        for (; i < cnt[run]; i += 16) {
+                            const int32_t left = cnt[run] - i;   /* reads 2 * left - 1 */
+                            const int32_t r0 = 2 * left - 1 < 16 ? 2 * left - 1 : 16;
+                            const int32_t r1 = 2 * left - 1 - 16 < 0 ? 0
+                                               : 2 * left - 1 - 16 > 16 ? 16 : 2 * left - 17;
+                            const __mmask16 k = left >= 16 ? (__mmask16)0xFFFF
+                                                           : (__mmask16)((1u << left) - 1u);
+                            const __m512 lo = _mm512_maskz_loadu_ps(
+                                (__mmask16)((1u << r0) - 1u), sp + 2 * i);
+                            const __m512 hi = _mm512_maskz_loadu_ps(
+                                (__mmask16)((1u << r1) - 1u), sp + 2 * i + 16);
+                            _mm512_mask_storeu_ps(d + i, k,
+                                                  _mm512_permutex2var_ps(lo, even, hi));
                         }
                     }
                     for (; i < cnt[run]; ++i) {

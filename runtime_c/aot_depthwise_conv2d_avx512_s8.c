@@ -16,6 +16,8 @@ AOT_AVX512 void aot_depthwise_conv2d_avx512_s8(const aot_conv2d_s8_params *param
     const int32_t mult = p->out_c / p->in_c;
     const int32_t *offs = (const int32_t *)scratch;
     const __m512i off = _mm512_set1_epi32(p->input_offset);
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26,
+                                           28, 30);
     aot_x86_geom g;
     float *planes;
     int32_t *row_runs;
@@ -45,6 +47,23 @@ AOT_AVX512 void aot_depthwise_conv2d_avx512_s8(const aot_conv2d_s8_params *param
                                 left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1u);
                             const __m512i xv =
                                 _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(k, sp + i));
+                            _mm512_mask_storeu_ps(d + i, k,
+                                                  _mm512_cvtepi32_ps(_mm512_add_epi32(xv, off)));
+                        }
+                    } else if (p->stride_w == 2) {
+                        /* every other byte: one load of 32, widen, one two-source permute */
+                        for (; i < cnt[run]; i += 16) {
+                            const int32_t left = cnt[run] - i;   /* reads 2 * left - 1 */
+                            const int32_t r = 2 * left - 1 < 32 ? 2 * left - 1 : 32;
+                            const __mmask32 kr = r >= 32 ? (__mmask32)0xFFFFFFFFu
+                                                         : (__mmask32)((1u << r) - 1u);
+                            const __mmask16 k = left >= 16 ? (__mmask16)0xFFFF
+                                                           : (__mmask16)((1u << left) - 1u);
+                            const __m256i bytes = _mm256_maskz_loadu_epi8(kr, sp + 2 * i);
+                            const __m512i lo = _mm512_cvtepi8_epi32(_mm256_castsi256_si128(bytes));
+                            const __m512i hi =
+                                _mm512_cvtepi8_epi32(_mm256_extracti128_si256(bytes, 1));
+                            const __m512i xv = _mm512_permutex2var_epi32(lo, even, hi);
                             _mm512_mask_storeu_ps(d + i, k,
                                                   _mm512_cvtepi32_ps(_mm512_add_epi32(xv, off)));
                         }

@@ -163,13 +163,15 @@ void aot_pointwise_conv2d_inplace_s8(const aot_conv2d_s8_params *params, const i
  * aot_conv2d_dsp_s8: groups 1, any kernel/stride/dilation/padding; weights
  * [out_c][k4] (k4 = in_c * kernel_h * kernel_w rounded up to 4) in the pair
  * layout: [out_c / 2][k4 / 4][2 rows][4 bytes], an odd last row paired with a
- * zero row, each 4-byte group stored (0, 2, 1, 3); scratch 4 * k4. In place (output at
+ * zero row, each 4-byte group stored (0, 2, 1, 3); scratch 8 * k4. In place (output at
  * input's address) as aot_pointwise_conv2d_inplace_s8 when 1x1, stride 1, no pad.
  * aot_pointwise_conv2d_dsp_s8: the same for 1x1, stride 1, no padding (in place
  * likewise); k4 = in_c rounded up to 4; scratch 4 * k4.
  * aot_depthwise_conv2d_3x3_dsp_s8: groups == in_c == out_c, 3x3, dilation 1,
- * stride_w 1 or 2; weights as aot_conv2d_s8's; scratch hp * wp + 4 with
- * hp = (out_h - 1) * stride_h + 3, wp = (out_w - 1) * stride_w + 3.
+ * stride_w 1 or 2; weights as aot_conv2d_s8's; scratch hp * wp + 4 rounded up
+ * to 4, then 4 * (rows * out_w + 1), rows = AOT_DW3_DSP_CHUNK_ROWS(out_h, out_w)
+ * (aot_dsp_impl.h), with hp = (out_h - 1) * stride_h + 3, wp = (out_w - 1) *
+ * stride_w + 3.
  * aot_depthwise_conv2d_dsp_s8: groups == in_c, out_c = in_c * multiplier, any
  * kernel/stride/dilation/padding; weights [out_c][kernel_h][kw4] (rows
  * zero-padded to a multiple of 4); scratch hp * wp + 4 (hp, wp: the padded
@@ -272,7 +274,7 @@ void aot_dequantize_s8_f32(const aot_quantize_params *params, const int8_t *x, f
  * aot_conv2d_dotprod_s8: the same with weights [ceil(out_c/4)][ceil(K/4)][4][4];
  *   scratch ceil(K/4) * 64 bytes. Both run in place when pointwise (1x1, stride 1, no pad).
  * aot_depthwise_conv2d_neon_s8: groups == in_c == out_c; weights [C][kh][kw]; scratch:
- *   the padded plane and tap offsets (rules_neon.depthwise_s8_scratch). Runs in place.
+ *   a padded input plane and more (rules_neon.depthwise_s8_scratch bytes). Runs in place.
  * aot_fully_connected_{neon,dotprod}_s8: weights [n][k], symmetric (weights offset 0).
  * aot_add_neon_s8: same-shape operands only (ndim 0); y may alias a or b.
  */
@@ -298,8 +300,8 @@ void aot_add_neon_s8(const aot_add_s8_params *params, const int8_t *a, const int
  * aot_matmul_f32 but fused multiply-adds (within float tolerance of the portable
  * kernels, not bit-equal). aot_conv2d_neon_f32: groups 1, weights [ceil(out_c/8)][K][8],
  * scratch K * 8 floats; in place when pointwise. aot_depthwise_conv2d_neon_f32:
- * groups == in_c == out_c, weights [C][kh][kw], scratch as its int8 twin in floats;
- * in place. aot_matmul_neon_f32: b_col_stride == 1 only.
+ * groups == in_c == out_c, weights [C][kh][kw], scratch rules_neon.depthwise_f32_scratch
+ * bytes; in place. aot_matmul_neon_f32: b_col_stride == 1 only.
  */
 void aot_conv2d_neon_f32(const aot_conv2d_params *params, const float *input,
                          const float *weights, const float *bias, float *output, void *scratch);

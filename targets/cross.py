@@ -4,7 +4,8 @@ Contract: `build_elf(out_dir, manifest, target, toolchain="zig")` compiles every
 `.c` file the manifest lists plus a generated harness, links them with a generated
 linker script and returns a `CrossBuild` (the ELF path, the memory layout the
 emulator must honour, the harness symbol names). All C is built with
-`-std=c99 -Wall -Wextra -Werror -O2 -ffreestanding` and no libc: only the
+`-std=c99 -Wall -Wextra -Werror -O2` plus the host builds' PORTABLE_FLAGS
+(`-ffp-contract=off -ffreestanding`, as the emitted .mk/CMake use) and no libc: only the
 compiler's own runtime (zig's compiler_rt, or libgcc) is linked, for soft-float
 and division helpers. Failures raise ToolchainError (exit 3).
 
@@ -48,7 +49,7 @@ from dataclasses import dataclass
 
 from aot.errors import ToolchainError, UsageError
 from aot.targets.target import Target
-from aot.targets.toolchain import STRICT_FLAGS, Toolchain, zig_cc
+from aot.targets.toolchain import PORTABLE_FLAGS, STRICT_FLAGS, Toolchain, zig_cc
 
 TOOLCHAINS = ("zig", "gcc")
 # Guard bytes on each side of the arena; a multiple of every target's arena alignment.
@@ -288,7 +289,7 @@ def build_elf(out_dir: str, manifest: dict, target: Target, toolchain: str = "zi
     # The manifest's flags when it was compiled for this toolchain, else the target's.
     flags = manifest["build_flags"] if manifest.get("toolchain") == toolchain \
         else target.flags(toolchain)
-    args = [*flags, *STRICT_FLAGS, "-ffreestanding",
+    args = [*flags, *STRICT_FLAGS, *PORTABLE_FLAGS,
             # Section per function/object + --gc-sections: flash holds only what is called.
             "-ffunction-sections", "-fdata-sections", f"-I{out_dir}"]
     if layer_marks:

@@ -172,8 +172,10 @@ def lower_conv_dsp(node: Node, ctx: LoweringContext) -> None:
     k4 = -(-k // 4) * 4
     wd = _const(ctx, f"{w_name}_dsp", pair_layout(w.reshape(out_c, k)), w_name)
     inplace = pointwise_inplace(g)
-    kernel = "aot_pointwise_conv2d_dsp_s8" if speed and inplace else "aot_conv2d_dsp_s8"
-    _emit(ctx, base, kernel, params, wd, b_name, 2 * 2 * k4, inplace)
+    if speed and inplace:
+        _emit(ctx, base, "aot_pointwise_conv2d_dsp_s8", params, wd, b_name, 2 * 2 * k4, inplace)
+    else:   # the pixel pair, then the taps' int32 offsets (im2col gather)
+        _emit(ctx, base, "aot_conv2d_dsp_s8", params, wd, b_name, 2 * 2 * k4 + 4 * k4, inplace)
 
 
 def lower_gemm_dsp(node: Node, ctx: LoweringContext) -> None:

@@ -152,7 +152,7 @@ def _lower_gemm_s8(node, ctx: LoweringContext, variant: str) -> None:
             any(ctx.const_value(c.operands[1].tensor) is None for c in calls):
         raise Fallback   # asymmetric or run-time weights: nothing to fold at compile time
     del ctx.steps[first:]
-    folded: dict[tuple[str, str], str] = {}
+    folded: dict[tuple[str, str, int], str] = {}
     for c in calls:
         x_op, w_op, b_op, y_op = c.operands
         key = (w_op.tensor, getattr(b_op, "tensor", ""), w_op.offset)
