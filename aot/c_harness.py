@@ -149,7 +149,7 @@ class CHarness:
         with open(self.source, "w") as f:
             f.write(harness_source(manifest))
         self.flags = o3_flags(manifest.get("build_flags", []))
-        sources = [os.path.join(out_dir, f) for f in manifest["files"] if f.endswith(".c")]
+        sources = [os.path.join(out_dir, f) for f in manifest["files"] if f.endswith((".c", ".S"))]
         tmp = lib + ".tmp"
         host_cc().shared_library([*sources, self.source], tmp, [out_dir], tuple(self.flags))
         os.replace(tmp, lib)

@@ -24,6 +24,8 @@ AOT_AVX512 void aot_conv2d_avx512_f32(const aot_conv2d_params *params, const flo
                        p->out_h == p->in_h && p->out_w == p->in_w;
     int32_t *offs = (int32_t *)scratch;
     float *planes = (float *)((uint8_t *)scratch + aot_x86_table_bytes(p->kernel_h * p->kernel_w));
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26,
+                                           28, 30);
     aot_x86_geom geom;
     aot_gemm_avx512_f32 g;
     int32_t n;
@@ -73,6 +75,14 @@ AOT_AVX512 void aot_conv2d_avx512_f32(const aot_conv2d_params *params, const flo
                         if (p->stride_w == 1) {
                             for (; ix + 8 <= cnt[run]; ix += 8) {
                                 _mm256_storeu_ps(d + ix, _mm256_loadu_ps(sp + ix));
+                            }
+                        } else if (p->stride_w == 2) {
+                            /* every other element: two loads, one two-source permute */
+                            for (; ix + 16 <= cnt[run]; ix += 16) {
+                                const __m512 lo = _mm512_loadu_ps(sp + 2 * ix);
+                                const __m512 hi = _mm512_maskz_loadu_ps((__mmask16)0x7FFF,
+                                                                        sp + 2 * ix + 16);
+                                _mm512_storeu_ps(d + ix, _mm512_permutex2var_ps(lo, even, hi));
                             }
                         }
                         for (; ix < cnt[run]; ++ix) {

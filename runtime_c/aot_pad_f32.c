@@ -1,135 +1,43 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#include "aot_kernels.h"
-
-/*
- * Output index o of a dimension reads input index i = o - pads_begin.
- * Negative pads crop first and the remaining pads then extend the cropped
- * input, as onnxruntime does (so reflect/edge/wrap never bring back a
- * cropped element); numpy.pad, the ONNX reference, cannot crop. The kept
- * input range of a dimension is [lo, hi), lo = max(0, -pads_begin) and
- * hi = min(in_dim, out_dim - pads_begin).
- */
-
-/* The input index that output index o of dimension d reads, or -1 for the
- * constant value. */
-static int32_t aot_pad_source(const aot_pad_params *p, int32_t d, int32_t o)
-{
-    const int32_t pb = p->pads_begin[d];
-    const int32_t i = o - pb;
-    const int32_t lo = pb < 0 ? -pb : 0;
-    const int32_t out_end = p->out_dims[d] - pb;
-    const int32_t hi = out_end < p->in_dims[d] ? out_end : p->in_dims[d];
-    const int32_t len = hi - lo;
-    int32_t t;
-
-    if (i >= lo && i < hi) {
-        return i;
-    }
-    if (len <= 0 || p->mode == AOT_PAD_CONSTANT) {
-        return -1; /* nothing left to extend after cropping: use the value */
-    }
-    switch (p->mode) {
-    case AOT_PAD_EDGE:
-        return i < lo ? lo : hi - 1;
-    case AOT_PAD_REFLECT:
-        /* Mirroring without repeating the edge has period 2 * (len - 1);
-         * this also covers pads wider than the input, as numpy does. */
-        if (len == 1) {
-            return lo;
-        }
-        t = (i - lo) % (2 * (len - 1));
-        if (t < 0) {
-            t += 2 * (len - 1);
-        }
-        return lo + (t < len ? t : 2 * (len - 1) - t);
-    case AOT_PAD_WRAP:
-        t = (i - lo) % len;
-        if (t < 0) {
-            t += len;
-        }
-        return lo + t;
-    default:
-        return -1;
-    }
-}
+#include "aot_pad_impl.h"
 
 void aot_pad_f32(const aot_pad_params *params, const float *x, float *y)
 {
     const aot_pad_params *p = params;
-    int32_t in_strides[AOT_MAX_DIMS];
-    int32_t idx[AOT_MAX_DIMS];
-    int32_t rows = 1;
-    int32_t last, n, pb, lo, hi, copy_begin, copy_end;
-    int32_t r, j, d;
+    aot_pad_geometry g;
+    aot_pad_cursor c;
+    int32_t r, j;
 
     if (p->ndim <= 0) {
         y[0] = x[0];
         return;
     }
-    last = p->ndim - 1;
-    in_strides[last] = 1;
-    for (d = last; d > 0; --d) {
-        in_strides[d - 1] = in_strides[d] * p->in_dims[d];
-    }
-    /* A fixed-size clear: gcc turns a zeroing loop of variable length
-     * into a call to memset, which a libc-free build does not have. */
-    for (d = 0; d < AOT_MAX_DIMS; ++d) {
-        idx[d] = 0;
-    }
-    for (d = 0; d < last; ++d) {
-        rows *= p->out_dims[d];
-    }
-
-    /* Along the last dimension, outputs [copy_begin, copy_end) are a
-     * straight copy of the kept input range; only the ends need mapping. */
-    n = p->out_dims[last];
-    pb = p->pads_begin[last];
-    lo = pb < 0 ? -pb : 0;
-    hi = n - pb < p->in_dims[last] ? n - pb : p->in_dims[last];
-    if (hi < lo) {
-        hi = lo;
-    }
-    copy_begin = lo + pb;
-    copy_end = hi + pb;
-
-    for (r = 0; r < rows; ++r) {
-        int32_t base = 0;
-        int32_t in_padding = 0;
-
-        for (d = 0; d < last; ++d) {
-            const int32_t i = aot_pad_source(p, d, idx[d]);
-            if (i < 0) {
-                in_padding = 1;
-                break;
-            }
-            base += i * in_strides[d];
-        }
-
-        if (in_padding) {
-            for (j = 0; j < n; ++j) {
+    g.ndim = p->ndim;
+    g.in_dims = p->in_dims;
+    g.out_dims = p->out_dims;
+    g.pads_begin = p->pads_begin;
+    g.mode = p->mode;
+    aot_pad_cursor_init(&c, &g);
+    for (r = 0; r < c.rows; ++r, y += c.n) {
+        const int32_t base = aot_pad_cursor_next(&c, &g);
+        const float *x_row;
+        if (base < 0) {
+            for (j = 0; j < c.n; ++j) {
                 y[j] = p->value;
             }
-        } else {
-            const float *x_row = x + base;
-            for (j = 0; j < copy_begin; ++j) {
-                const int32_t i = aot_pad_source(p, last, j);
-                y[j] = i < 0 ? p->value : x_row[i];
-            }
-            for (j = copy_begin; j < copy_end; ++j) {
-                y[j] = x_row[j - pb];
-            }
-            for (j = copy_end; j < n; ++j) {
-                const int32_t i = aot_pad_source(p, last, j);
-                y[j] = i < 0 ? p->value : x_row[i];
-            }
+            continue;
         }
-        y += n;
-
-        for (d = last - 1; d >= 0; --d) {
-            if (++idx[d] < p->out_dims[d]) {
-                break;
-            }
-            idx[d] = 0;
+        x_row = x + base;
+        for (j = 0; j < c.copy_begin; ++j) {
+            const int32_t i = aot_pad_source(&g, g.ndim - 1, j);
+            y[j] = i < 0 ? p->value : x_row[i];
+        }
+        for (j = c.copy_begin; j < c.copy_end; ++j) {
+            y[j] = x_row[j - c.pb];
+        }
+        for (j = c.copy_end; j < c.n; ++j) {
+            const int32_t i = aot_pad_source(&g, g.ndim - 1, j);
+            y[j] = i < 0 ? p->value : x_row[i];
         }
     }
 }

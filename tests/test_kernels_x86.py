@@ -136,7 +136,7 @@ def _conv(name, x, c_in, c_out, k, *, stride=(1, 1), pads=(0, 0, 0, 0), dil=(1, 
     return nodes, inits, out
 
 
-def awkward_model(c=5, h=9, w=11, batch=1):
+def awkward_model(c=5, h=9, w=37, batch=1):
     """One input, a branch per awkward shape, every branch a graph output."""
     x = "x"
     parts = [
@@ -165,7 +165,8 @@ def awkward_model(c=5, h=9, w=11, batch=1):
         nodes += n
         inits += i
     outs.append("wide_pw2_y")
-    # Same-shape add of two branches; fully connected with k = 495, n = 13.
+    # Same-shape add of two branches; fully connected with k = 1665, n = 13. The width
+    # (37) gives rows of two full vectors and a tail at stride 1, one and a tail at 2.
     n, i, _ = _conv("dw3_twin", x, c, c, (3, 3), pads=(1, 1, 1, 1), group=c, seed=11)
     n[0].output[0] = "dw3_y_twin"
     nodes += n
