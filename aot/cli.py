@@ -167,8 +167,9 @@ def cmd_quantize(args) -> int:
 
     if not args.calibration:
         raise UsageError(no_calibration_message())
+    shapes = dict(parse_shape_spec(s) for spec in (args.input_shape or []) for s in spec)
     q = quantize(args.model, args.calibration, method=args.calibration_method,
-                 per_channel=args.per_channel)
+                 per_channel=args.per_channel, input_shapes=shapes)
     try:
         onnx.save(q.model, args.output)
     except OSError as e:
@@ -270,7 +271,7 @@ def cmd_inspect(args) -> int:
         import dataclasses
         from aot.quantize import quantize
         quant = quantize(args.model, options.calibration, method=options.calibration_method,
-                         per_channel=options.per_channel)
+                         per_channel=options.per_channel, input_shapes=options.input_shapes)
         model, options = quant.model, dataclasses.replace(options, quantize=None)
     comp, _ = compile_graph(model, args.target, options, dump_after=dump)
     report = inspect_report(comp)
@@ -404,6 +405,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_calibration_args(p, "--method")
     p.add_argument("--no-report", action="store_true",
                    help="skip the output SQNR check on the calibration data")
+    p.add_argument("--input-shape", action="append", nargs="+", metavar="NAME=D0,D1,...",
+                   help="fix a dynamic input shape, e.g. x=1,3,224,224 (as for compile)")
     p.set_defaults(fn=cmd_quantize)
 
     p = sub.add_parser("bench", help="time the compiled model against onnxruntime, TFLite, "

@@ -43,16 +43,23 @@ from dataclasses import dataclass
 
 import numpy as np
 import onnx
-from onnx import helper, numpy_helper
+from onnx import helper, numpy_helper, version_converter
 
 from aot import calibrate
 from aot.errors import ModelError, UsageError
+from aot.passes.cleanup import eliminate_dead_code, simplify
+from aot.passes.fold import fold_constants
+from aot.passes.fuse_activation import fuse_activations
 
 # Ops that TFLite's int8 kernels run with the input's scale and zero point on the output.
 SAME_QUANT_OPS = {"MaxPool", "AveragePool", "GlobalAveragePool", "Reshape", "Flatten",
                   "Squeeze", "Unsqueeze", "Transpose", "Concat", "Pad"}
 SOFTMAX_SCALE = 1.0 / 256.0
 SOFTMAX_ZERO_POINT = -128
+# The opset the QDQ model is written at (unless the model's own is newer): per-channel
+# DequantizeLinear needs >= 13 (its `axis`), and onnxruntime has no kernels yet for the
+# Q/DQ of the newest opsets our frontend upgrades to.
+QDQ_OPSET = 21
 # Output (scale, zero point) TFLite's int8 kernels fix: softmax and logistic cover
 # [0, 1), tanh [-1, 1).
 FIXED_OUTPUT = {"Softmax": (SOFTMAX_SCALE, SOFTMAX_ZERO_POINT), "Sigmoid": (1.0 / 256.0, -128),
@@ -70,9 +77,10 @@ class Quantized:
 
 
 def quantize(model, calibration, *, method: str = "minmax", per_channel: bool = True,
-             progress: bool = True) -> Quantized:
+             input_shapes: dict | None = None, progress: bool = True) -> Quantized:
     """Quantize a float model (path, bytes or ModelProto) with calibration data
-    (a .npz/.npy path, or {input name: array with a leading sample axis})."""
+    (a .npz/.npy path, or {input name: array with a leading sample axis});
+    `input_shapes` ({input name: dims}) fixes dynamic input dims, as for compile."""
     from aot.frontend import load_proto
 
     if calibration is None:
@@ -82,7 +90,7 @@ def quantize(model, calibration, *, method: str = "minmax", per_channel: bool = 
     if is_quantized(proto):
         raise UsageError("the model is already quantized (it has QuantizeLinear/"
                          "DequantizeLinear or QLinear ops); compile it without --quantize")
-    float_model = prepare(proto)
+    float_model = prepare(simplified(proto, input_shapes))
     if isinstance(calibration, (str, os.PathLike)):
         data = calibrate.load_calibration(calibration, float_model)
     else:
@@ -113,7 +121,97 @@ def quantize_for_compile(proto: onnx.ModelProto, options) -> onnx.ModelProto:
     if options.quantize != "int8":
         raise UsageError(f"--quantize takes 'int8', not {options.quantize!r}")
     return quantize(proto, options.calibration, method=options.calibration_method,
-                    per_channel=options.per_channel).model
+                    per_channel=options.per_channel, input_shapes=options.input_shapes).model
+
+
+# -- before quantizing: the graph our int8 path will see ---------------------------------
+
+def simplified(proto: onnx.ModelProto, input_shapes: dict | None = None) -> onnx.ModelProto:
+    """The float model after our frontend (opset upgrade, Constant nodes as
+    initializers, static shapes) and the passes that change which ops exist
+    (SIMPLIFY_PASSES), written back as a standard ONNX model. Quantizing this
+    graph rather than the exported one keeps Q/DQ pairs off tensors that fold
+    away (Shape chains, Identity) and off written-out activations that have no
+    int8 kernel but fuse into one that has (x*clip(x+3,0,6)/6 -> HardSwish)."""
+    from aot.frontend import import_model
+    from aot.ir import IRError, verify
+
+    graph = import_model(proto, input_shapes)
+    for name, fn in SIMPLIFY_PASSES:
+        graph = fn(graph)
+        try:
+            verify(graph)
+        except IRError as e:
+            raise IRError(f"after pass '{name}': {e}") from None
+    model = graph_to_onnx(graph, producer=proto)
+    return _to_opset(model, max(QDQ_OPSET, _opset(proto)))
+
+
+# Not 'fuse' (its fused `_act` attributes are no ONNX) nor 'fuse-affine' (its
+# standalone BatchNormalization has no int8 kernel; Mul/Add have): prepare()
+# folds BatchNormalization into the Conv before it.
+SIMPLIFY_PASSES = (("fold", fold_constants), ("simplify", simplify),
+                   ("dce", eliminate_dead_code), ("fuse-hardswish", fuse_activations),
+                   ("dce-final", eliminate_dead_code))
+
+
+def _opset(model: onnx.ModelProto) -> int:
+    return next((op.version for op in model.opset_import if op.domain in ("", "ai.onnx")), 1)
+
+
+def _to_opset(model: onnx.ModelProto, version: int) -> onnx.ModelProto:
+    if _opset(model) <= version:
+        return model
+    try:
+        model = version_converter.convert_version(model, version)
+    except Exception as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ModelError(f"cannot write the simplified model at opset {version} for "
+                         f"quantization: {first}") from None
+    model.ir_version = helper.find_min_ir_version_for(list(model.opset_import))
+    return model
+
+
+def graph_to_onnx(graph, producer: onnx.ModelProto | None = None) -> onnx.ModelProto:
+    """An IR graph as an ONNX model at the opset the frontend upgrades to; our
+    weight-only `_WeightDequant` nodes become the float32 constants they stand for
+    (they are what the quantizer re-quantizes)."""
+    from aot.evaluate import CANONICAL_OPSET, to_node_proto
+    from aot.passes.weight_only import DEQUANT_OP
+
+    consts = {k: t.data for k, t in graph.tensors.items() if t.is_const}
+    nodes = []
+    for node in graph.nodes:
+        if node.op == DEQUANT_OP:
+            q, s = (consts[i] for i in node.inputs[:2])
+            consts[node.outputs[0]] = (q.astype(np.float32) * s).astype(np.float32)
+            continue
+        if node.domain not in ("", "ai.onnx", "com.microsoft"):
+            raise ModelError(f"{node.describe()} (domain '{node.domain}') cannot be "
+                             f"written to the QDQ model; quantize a model without it")
+        nodes.append(to_node_proto(node))
+    used = {i for n in nodes for i in n.input if i} | set(graph.outputs)
+    inits = [numpy_helper.from_array(np.asarray(v), k) for k, v in consts.items()
+             if k in used]
+
+    def info(name):
+        t = graph.tensor(name)
+        return helper.make_tensor_value_info(name, helper.np_dtype_to_tensor_dtype(
+            np.dtype(t.dtype)), list(t.shape))
+
+    values = [info(o) for n in nodes for o in n.output
+              if o and o not in graph.outputs and not graph.tensor(o).is_const]
+    g = helper.make_graph(nodes, graph.name, [info(i) for i in graph.inputs],
+                          [info(o) for o in graph.outputs], inits, value_info=values)
+    opsets = [helper.make_opsetid("", CANONICAL_OPSET)]
+    if any(n.domain == "com.microsoft" for n in nodes):
+        opsets.append(helper.make_opsetid("com.microsoft", 1))
+    model = helper.make_model(g, opset_imports=opsets,
+                              ir_version=helper.find_min_ir_version_for(opsets))
+    if producer is not None:
+        model.producer_name, model.producer_version = producer.producer_name, \
+            producer.producer_version
+    return model
 
 
 # -- before quantizing: one int8 op per TFLite op ----------------------------------------
@@ -233,6 +331,8 @@ def tie_ranges(model: onnx.ModelProto, ranges: dict) -> dict:
             readers[i] = readers.get(i, 0) + 1
     edges = {i.name for i in g.input} | {o.name for o in g.output}
     for n in g.node:
+        if not n.input:
+            continue   # e.g. a Constant: nothing to tie
         data_in = [n.input[0]] if n.op_type != "Concat" else list(n.input)
         tie = n.op_type in SAME_QUANT_OPS
         if n.op_type in ("Relu", "Clip"):

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Private to the runtime: the broadcasting loop shared by aot_add_f32,
- * aot_sub_f32, aot_mul_f32 and aot_div_f32. Ship it with them.
+ * aot_sub_f32, aot_mul_f32, aot_div_f32, aot_and_bool, aot_add_s8 and
+ * aot_mul_s8. Ship it with them.
  *
  * The output is dense, so it is walked as rows of the innermost dimension;
  * an odometer over the outer dimensions moves the two input offsets by
@@ -24,16 +25,20 @@ typedef struct {
     int32_t idx[AOT_MAX_DIMS];
 } aot_binary_cursor;
 
-static inline void aot_binary_cursor_init(aot_binary_cursor *c,
-                                          const aot_binary_params *p)
+/* The cursor over a broadcast shape given by its fields, so that the int8
+ * kernels' own params structs (aot_add_s8_params, aot_mul_s8_params) share it. */
+static inline void aot_binary_cursor_start(aot_binary_cursor *c, int32_t size,
+                                           int32_t ndim, const int32_t *dims,
+                                           const int32_t *a_strides,
+                                           const int32_t *b_strides)
 {
     int32_t d;
     c->a_off = 0;
     c->b_off = 0;
-    if (p->ndim <= 0) {
+    if (ndim <= 0) {
         /* Dense, same size: a single row. */
-        c->rows = p->size > 0 ? 1 : 0;
-        c->n = p->size;
+        c->rows = size > 0 ? 1 : 0;
+        c->n = size;
         c->a_step = 1;
         c->b_step = 1;
         return;
@@ -44,30 +49,44 @@ static inline void aot_binary_cursor_init(aot_binary_cursor *c,
         c->idx[d] = 0;
     }
     c->rows = 1;
-    for (d = 0; d < p->ndim - 1; ++d) {
-        c->rows *= p->dims[d];
+    for (d = 0; d < ndim - 1; ++d) {
+        c->rows *= dims[d];
     }
-    c->n = p->dims[p->ndim - 1];
-    c->a_step = p->a_strides[p->ndim - 1];
-    c->b_step = p->b_strides[p->ndim - 1];
+    c->n = dims[ndim - 1];
+    c->a_step = a_strides[ndim - 1];
+    c->b_step = b_strides[ndim - 1];
 }
 
 /* Moves to the next row: increments the odometer over dims [0, ndim - 1). */
-static inline void aot_binary_cursor_next(aot_binary_cursor *c,
-                                          const aot_binary_params *p)
+static inline void aot_binary_cursor_advance(aot_binary_cursor *c, int32_t ndim,
+                                             const int32_t *dims,
+                                             const int32_t *a_strides,
+                                             const int32_t *b_strides)
 {
     int32_t d;
-    for (d = p->ndim - 2; d >= 0; --d) {
-        c->a_off += p->a_strides[d];
-        c->b_off += p->b_strides[d];
-        if (++c->idx[d] < p->dims[d]) {
+    for (d = ndim - 2; d >= 0; --d) {
+        c->a_off += a_strides[d];
+        c->b_off += b_strides[d];
+        if (++c->idx[d] < dims[d]) {
             return;
         }
         /* This digit wraps: undo its whole sweep and carry. */
-        c->a_off -= p->a_strides[d] * p->dims[d];
-        c->b_off -= p->b_strides[d] * p->dims[d];
+        c->a_off -= a_strides[d] * dims[d];
+        c->b_off -= b_strides[d] * dims[d];
         c->idx[d] = 0;
     }
+}
+
+static inline void aot_binary_cursor_init(aot_binary_cursor *c,
+                                          const aot_binary_params *p)
+{
+    aot_binary_cursor_start(c, p->size, p->ndim, p->dims, p->a_strides, p->b_strides);
+}
+
+static inline void aot_binary_cursor_next(aot_binary_cursor *c,
+                                          const aot_binary_params *p)
+{
+    aot_binary_cursor_advance(c, p->ndim, p->dims, p->a_strides, p->b_strides);
 }
 
 /* Applies the fused activation to a finished output row. */
@@ -109,6 +128,41 @@ static inline void aot_binary_activate_row(const aot_act_f32 *act, float *y,
             aot_binary_activate_row(&(params)->act, y_, c_.n);                \
             y_ += c_.n;                                                       \
             aot_binary_cursor_next(&c_, (params));                            \
+        }                                                                     \
+    } while (0)
+
+/*
+ * The body of an int8 broadcasting kernel: y[i] = ONE(params, a code, b code),
+ * ONE the kernel's per-element TFLite formula. params is any struct with the
+ * broadcast fields of aot_binary_params (size, ndim, dims, a_strides,
+ * b_strides). ndim == 0: dense, same size. y may alias an input that is not
+ * broadcast (each element is read before the same element is written).
+ */
+#define AOT_BINARY_S8_BODY(params, a, b, y, ONE)                              \
+    do {                                                                      \
+        int8_t *y_ = (y);                                                     \
+        int32_t r_, j_;                                                       \
+        if ((params)->ndim <= 0) {                                            \
+            for (j_ = 0; j_ < (params)->size; ++j_) {                         \
+                y_[j_] = ONE((params), (a)[j_], (b)[j_]);                     \
+            }                                                                 \
+        } else {                                                              \
+            aot_binary_cursor c_;                                             \
+            aot_binary_cursor_start(&c_, (params)->size, (params)->ndim,      \
+                                    (params)->dims, (params)->a_strides,      \
+                                    (params)->b_strides);                     \
+            for (r_ = 0; r_ < c_.rows; ++r_) {                                \
+                const int8_t *a_ = (a) + c_.a_off;                            \
+                const int8_t *b_ = (b) + c_.b_off;                            \
+                for (j_ = 0; j_ < c_.n; ++j_) {                               \
+                    y_[j_] = ONE((params), a_[j_ * c_.a_step],                \
+                                 b_[j_ * c_.b_step]);                         \
+                }                                                             \
+                y_ += c_.n;                                                   \
+                aot_binary_cursor_advance(&c_, (params)->ndim, (params)->dims, \
+                                          (params)->a_strides,                \
+                                          (params)->b_strides);               \
+            }                                                                 \
         }                                                                     \
     } while (0)
 

@@ -17,7 +17,7 @@
  * stride_w) are computed and dropped. A 1x1, stride 1, unpadded convolution
  * has lw == out_w: nothing is dropped.
  *
- * The lowering rule (targets/rules_x86.py, `phase_geometry`) computes the
+ * The lowering rule (targets/rules_x86.py, `phase_scratch`) computes the
  * same sizes to reserve scratch: keep the two in step.
  */
 #ifndef AOT_CONV2D_X86_IMPL_H

@@ -409,6 +409,7 @@ AOT_DSP_INLINE void aot_dsp_gemm_pixels(const int8_t *w, int32_t k4, const int32
     for (oc = 0; oc < out_c; oc += 2) {
         /* read before the int8 stores, which may alias anything */
         const int32_t m0 = multipliers[oc], s0 = shifts[oc];
+        int8_t *const y0a = ya + oc * y_stride, *const y0b = yb + oc * y_stride;
         int32_t acc[4];
         acc[0] = acc[1] = bias[oc];
         if (oc + 1 < out_c) {
@@ -417,25 +418,23 @@ AOT_DSP_INLINE void aot_dsp_gemm_pixels(const int8_t *w, int32_t k4, const int32
             aot_dsp_dot_2x2(w, x, k4 >> 2, acc);
             if (full && s0 <= -1 && s0 >= -23 && s1 <= -1 && s1 >= -23) {
                 const int32_t h0 = (int32_t)1 << (-s0 - 1), h1 = (int32_t)1 << (-s1 - 1);
-                ya[0] = aot_dsp_output_fast(acc[0], m0, -s0, h0, output_offset);
-                yb[0] = aot_dsp_output_fast(acc[1], m0, -s0, h0, output_offset);
-                ya[y_stride] = aot_dsp_output_fast(acc[2], m1, -s1, h1, output_offset);
-                yb[y_stride] = aot_dsp_output_fast(acc[3], m1, -s1, h1, output_offset);
+                y0a[0] = aot_dsp_output_fast(acc[0], m0, -s0, h0, output_offset);
+                y0b[0] = aot_dsp_output_fast(acc[1], m0, -s0, h0, output_offset);
+                y0a[y_stride] = aot_dsp_output_fast(acc[2], m1, -s1, h1, output_offset);
+                y0b[y_stride] = aot_dsp_output_fast(acc[3], m1, -s1, h1, output_offset);
             } else {
-                ya[0] = aot_dsp_output(acc[0], m0, s0, output_offset, act_min, act_max);
-                yb[0] = aot_dsp_output(acc[1], m0, s0, output_offset, act_min, act_max);
-                ya[y_stride] = aot_dsp_output(acc[2], m1, s1, output_offset, act_min, act_max);
-                yb[y_stride] = aot_dsp_output(acc[3], m1, s1, output_offset, act_min, act_max);
+                y0a[0] = aot_dsp_output(acc[0], m0, s0, output_offset, act_min, act_max);
+                y0b[0] = aot_dsp_output(acc[1], m0, s0, output_offset, act_min, act_max);
+                y0a[y_stride] = aot_dsp_output(acc[2], m1, s1, output_offset, act_min, act_max);
+                y0b[y_stride] = aot_dsp_output(acc[3], m1, s1, output_offset, act_min, act_max);
             }
         } else {
             acc[2] = acc[3] = 0;
             aot_dsp_dot_2x2(w, x, k4 >> 2, acc);     /* the second row is the zero one */
-            ya[0] = aot_dsp_output(acc[0], m0, s0, output_offset, act_min, act_max);
-            yb[0] = aot_dsp_output(acc[1], m0, s0, output_offset, act_min, act_max);
+            y0a[0] = aot_dsp_output(acc[0], m0, s0, output_offset, act_min, act_max);
+            y0b[0] = aot_dsp_output(acc[1], m0, s0, output_offset, act_min, act_max);
         }
         w += 2 * k4;
-        ya += 2 * y_stride;
-        yb += 2 * y_stride;
     }
 }
 
