@@ -73,5 +73,8 @@ def fold_constants(graph: Graph) -> Graph:
             if out:
                 want = tensors[out]
                 v = np.asarray(v, dtype=want.dtype).reshape(want.shape)
-                tensors[out] = Tensor.const(out, v)
+                folded = Tensor.const(out, v)
+                # an int8 constant computed from constants (QuantizeLinear of a reshaped
+                # bias) keeps the scale/zero point 'qdq' gave its readers
+                tensors[out] = Tensor(out, folded.shape, folded.dtype, folded.data, want.quant)
     return graph.replace(nodes, tensors)

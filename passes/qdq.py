@@ -365,13 +365,17 @@ def fold_qdq(graph: Graph) -> Graph:
 
 def _check_edges(graph: Graph) -> None:
     consumers = graph.consumers()
+    # Computed from constants only (e.g. Reshape of a bias): 'fold' makes them constants.
+    static = {name for name, t in graph.tensors.items() if t.is_const}
     bad = []
     for node in graph.nodes:
-        if node.op == "DequantizeLinear" and not graph.tensor(node.inputs[0]).is_const:
+        if node.inputs and all(i in static for i in node.inputs if i):
+            static.update(o for o in node.outputs if o)
+            continue
+        if node.op == "DequantizeLinear":
             users = [u for u in consumers.get(node.outputs[0], [])]
             bad += [f"{u.op} '{u.name}' (reads DequantizeLinear '{node.name}')" for u in users]
-        elif node.op == "QuantizeLinear" and node.inputs[0] not in graph.inputs \
-                and not graph.tensor(node.inputs[0]).is_const:
+        elif node.op == "QuantizeLinear" and node.inputs[0] not in graph.inputs:
             bad.append(f"QuantizeLinear '{node.name}'")
     if bad:
         raise ModelError(f"{len(bad)} quantized group(s) have no int8 form and would run in "

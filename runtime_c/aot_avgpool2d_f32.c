@@ -23,14 +23,8 @@ void aot_avgpool2d_f32(const aot_pool2d_params *params, const float *x, float *y
             int32_t ky_begin, ky_end, rows;
             aot_window_taps(iy0, p->dilation_h, p->kernel_h, 0, p->in_h,
                             &ky_begin, &ky_end);
-            if (p->count_include_pad) {
-                int32_t pb, pe;
-                aot_window_taps(iy0, p->dilation_h, p->kernel_h, -p->pad_top,
-                                p->in_h + p->pad_bottom, &pb, &pe);
-                rows = pe - pb;
-            } else {
-                rows = ky_end - ky_begin;
-            }
+            rows = aot_pool_count(iy0, p->dilation_h, p->kernel_h, p->in_h, p->pad_top,
+                                  p->pad_bottom, p->count_include_pad, ky_begin, ky_end);
 
             for (ox = 0; ox < p->out_w; ++ox) {
                 const int32_t ix0 = ox * p->stride_w - p->pad_left;
@@ -38,14 +32,8 @@ void aot_avgpool2d_f32(const aot_pool2d_params *params, const float *x, float *y
                 float sum = 0.0f;
                 aot_window_taps(ix0, p->dilation_w, p->kernel_w, 0, p->in_w,
                                 &kx_begin, &kx_end);
-                if (p->count_include_pad) {
-                    int32_t pb, pe;
-                    aot_window_taps(ix0, p->dilation_w, p->kernel_w, -p->pad_left,
-                                    p->in_w + p->pad_right, &pb, &pe);
-                    cols = pe - pb;
-                } else {
-                    cols = kx_end - kx_begin;
-                }
+                cols = aot_pool_count(ix0, p->dilation_w, p->kernel_w, p->in_w, p->pad_left,
+                                      p->pad_right, p->count_include_pad, kx_begin, kx_end);
 
                 for (ky = ky_begin; ky < ky_end; ++ky) {
                     const int32_t row = (iy0 + ky * p->dilation_h) * p->in_w + ix0;

@@ -239,7 +239,13 @@ AOT_DSP_INLINE int32_t aot_dsp_requantize_m2(int32_t acc, int32_t m2, int32_t sh
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
 AOT_DSP_INLINE int32_t aot_dsp_qadd(int32_t a, int32_t b) { return __qadd(a, b); }
 
-AOT_DSP_INLINE int32_t aot_dsp_ssat8(int32_t v) { return __ssat(v, 8); }
+/* asm: gcc's __ssat macro trips -Wsign-conversion */
+AOT_DSP_INLINE int32_t aot_dsp_ssat8(int32_t v)
+{
+    int32_t r;
+    __asm__("ssat %0, #8, %1" : "=r"(r) : "r"(v));
+    return r;
+}
 #else
 AOT_DSP_INLINE int32_t aot_dsp_qadd(int32_t a, int32_t b)
 {
@@ -439,9 +445,10 @@ AOT_DSP_INLINE void aot_dsp_gemm_pixels(const int8_t *w, int32_t k4, const int32
 }
 
 /* Output rows per pass of aot_depthwise_conv2d_3x3_dsp_s8 (its int32 sums buffer
- * holds rows * out_w + 1 of them): about 256 outputs, at least one row. */
+ * holds rows * out_w + 1 of them): at most 64 outputs, or one row -- enough to
+ * spread a pass's setup, little arena. */
 #define AOT_DW3_DSP_CHUNK_ROWS(out_h, out_w) \
-    ((out_w) >= 256 ? 1 : (256 / (out_w) < (out_h) ? 256 / (out_w) : (out_h)))
+    ((out_w) >= 64 ? 1 : (64 / (out_w) < (out_h) ? 64 / (out_w) : (out_h)))
 
 /*
  * Copy input plane x ([in_h][in_w] int8) into scratch as the padded plane

@@ -199,6 +199,10 @@ void aot_fully_connected_dsp_s8(const aot_fully_connected_s8_params *params,
 /** DSP-variant int8 add of same-shape tensors (ndim == 0; shifts <= 0), as aot_add_s8. */
 void aot_add_dsp_s8(const aot_add_s8_params *params, const int8_t *a, const int8_t *b,
                     int8_t *y);
+/** The same with both inputs' rescalings tabulated at compile time: tables [2][256]
+ * (a's, then b's, indexed by the int8 code & 0xFF); output_multiplier doubled. */
+void aot_add_lut_dsp_s8(const aot_add_s8_params *params, const int8_t *a, const int8_t *b,
+                        const int32_t *tables, int8_t *y);
 
 /** int8 fully connected, see aot_fully_connected_s8_params. bias may be NULL. */
 void aot_fully_connected_s8(const aot_fully_connected_s8_params *params, const int8_t *input,

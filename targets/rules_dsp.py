@@ -31,6 +31,7 @@ import dataclasses
 import numpy as np
 
 from aot.ir import Node, Tensor
+from aot.lookup_tables import mul_by_quantized_multiplier
 from aot.program import Call, ConstArray, Params, Ref, Scratch
 from aot.targets import rules_int8 as q
 from aot.targets.lowering import Fallback, LoweringContext
@@ -155,7 +156,7 @@ def lower_conv_dsp(node: Node, ctx: LoweringContext) -> None:
             w3 = _const(ctx, f"{w_name}_zeroed", w, w_name) if zeroed else w_name
             # the padded plane, word-aligned, then the int32 sums of a chunk of rows
             # (AOT_DW3_DSP_CHUNK_ROWS in runtime_c/aot_dsp_impl.h)
-            rows = min(g["out_h"], max(1, 256 // g["out_w"]))
+            rows = min(g["out_h"], max(1, 64 // g["out_w"]))
             _emit(ctx, base, "aot_depthwise_conv2d_3x3_dsp_s8", params, w3, b_name,
                   -(-(hp * wp + 4) // 4) * 4 + 4 * (rows * g["out_w"] + 1), inplace)
             return
@@ -199,11 +200,32 @@ def lower_gemm_dsp(node: Node, ctx: LoweringContext) -> None:
     _emit(ctx, base, "aot_fully_connected_dsp_s8", params, wd, b_name, 0, False)
 
 
+def add_tables(f: dict) -> np.ndarray:
+    """[2][256] int32: TFLite's rescaled a and b (left_shift included) for each int8
+    code, indexed by code & 0xFF (aot_add_lut_dsp_s8)."""
+    codes = (np.arange(256) ^ 0x80) - 0x80          # index i holds code (int8)i
+    return np.array([[mul_by_quantized_multiplier(
+        int(_wrap32(np.array([(int(c) + f[f"{s}_offset"]) << f["left_shift"]]))[0]),
+        f[f"{s}_multiplier"], f[f"{s}_shift"]) for c in codes] for s in "ab"], np.int32)
+
+
 def lower_add_dsp(node: Node, ctx: LoweringContext) -> None:
-    """int8 Add of two same-shape tensors (no broadcasting)."""
+    """int8 Add of two same-shape tensors (no broadcasting); `--optimize speed`
+    tabulates the input rescalings (2 KiB of flash per layer)."""
     base = _generic_call(node, ctx, q.lower_add_s8, "aot_add_s8")
     f = base.params.fields
-    if f["ndim"] != 0 or max(f["a_shift"], f["b_shift"], f["output_shift"]) > 0:
+    if f["ndim"] != 0:
+        raise Fallback
+    if ctx.optimize == "speed" and f["output_multiplier"] >= 2**30:
+        tables = _const(ctx, f"{node.name}_add_tables", add_tables(f).reshape(-1))
+        m2 = int(_wrap32(np.array([2 * f["output_multiplier"]]))[0])
+        a, b, y = base.operands
+        ctx.emit(dataclasses.replace(
+            base, kernel="aot_add_lut_dsp_s8",
+            params=Params(base.params.ctype, {**f, "output_multiplier": m2}),
+            operands=(a, b, Ref(tables), y), reads=(*base.reads, tables)))
+        return
+    if max(f["a_shift"], f["b_shift"], f["output_shift"]) > 0:
         raise Fallback
     ctx.emit(dataclasses.replace(base, kernel="aot_add_dsp_s8"))
 
