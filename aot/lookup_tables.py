@@ -173,8 +173,10 @@ def _q4_input_params(input_scale: float) -> tuple[int, int, int]:
     return multiplier, shift, radius
 
 
-def logistic_codes(input_scale: float, input_zp: int) -> np.ndarray:
-    """TFLite int8 LOGISTIC (output 1/256, -128) for all 256 input codes."""
+def _q4_codes(input_scale: float, input_zp: int, fp_fn, exponent: int,
+              output_zp: int) -> np.ndarray:
+    """TFLite's int8 LOGISTIC/TANH for all 256 input codes: saturate outside the
+    input radius, else fp_fn on the Q4.27 input, rounded to 2^-exponent."""
     mult, shift, radius = _q4_input_params(input_scale)
     out = []
     for code in CODES.tolist():
@@ -184,25 +186,19 @@ def logistic_codes(input_scale: float, input_zp: int) -> np.ndarray:
         elif x >= radius:
             out.append(127)
         else:
-            y = rdbpot(fp_logistic(mul_by_quantized_multiplier(x, mult, shift), 4), 23) - 128
-            out.append(min(max(y, -128), 127))
+            y = rdbpot(fp_fn(mul_by_quantized_multiplier(x, mult, shift), 4), exponent)
+            out.append(min(max(y + output_zp, -128), 127))
     return np.array(out, np.int32)
+
+
+def logistic_codes(input_scale: float, input_zp: int) -> np.ndarray:
+    """TFLite int8 LOGISTIC (output 1/256, -128) for all 256 input codes."""
+    return _q4_codes(input_scale, input_zp, fp_logistic, 23, -128)
 
 
 def tanh_codes(input_scale: float, input_zp: int) -> np.ndarray:
     """TFLite int8 TANH (output 1/128, 0) for all 256 input codes."""
-    mult, shift, radius = _q4_input_params(input_scale)
-    out = []
-    for code in CODES.tolist():
-        x = code - input_zp
-        if x <= -radius:
-            out.append(-128)
-        elif x >= radius:
-            out.append(127)
-        else:
-            y = rdbpot(fp_tanh(mul_by_quantized_multiplier(x, mult, shift), 4), 24)
-            out.append(min(max(y, -128), 127))
-    return np.array(out, np.int32)
+    return _q4_codes(input_scale, input_zp, fp_tanh, 24, 0)
 
 
 def _downscale_to_int16(multiplier: int) -> int:

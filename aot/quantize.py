@@ -21,6 +21,14 @@ our int8 pipeline, passes/qdq.py, folds it) with TFLite's int8 scheme:
 - MatMul + bias Add becomes Gemm and BatchNormalization after Conv is folded
   into the Conv first, so both quantize as one int8 op with an int32 bias.
 
+What gets quantized is the graph our int8 path will compile, not the exported
+one (`simplified`): the frontend's import (opset upgrade, Constant nodes as
+initializers, dynamic dims fixed by `input_shapes`) and our shape/constant
+folding, Identity removal and hard-swish fusion run first, and the result is
+written back as standard ONNX at opset max(QDQ_OPSET, the model's) -- so no
+Q/DQ lands on a Shape chain or an Identity, written-out x*clip(x+3,0,6)/6 is
+one HardSwish, and per-channel DequantizeLinear (`axis`, opset >= 13) is valid.
+
 The graph rewriting is onnxruntime.quantization's `quantize_static` (QDQ
 format); it gets our ranges through its calibration-cache interface (a
 TensorsData JSON file it loads instead of calibrating), and our constraints

@@ -406,6 +406,27 @@ AOT_X86_INLINE AOT_AVX512 __m512i aot_avx512_requant(__m512i x, int32_t multipli
                                  _mm512_set1_epi32(1));
 }
 
+/* aot_avx512_requant with a multiplier and a shift per lane (per-channel outputs in lanes). */
+AOT_X86_INLINE AOT_AVX512 __m512i aot_avx512_requant_lanes(__m512i x, __m512i m, __m512i shift)
+{
+    const __m512i nudge = _mm512_set1_epi64((int64_t)1 << 30);
+    const __m512i zero = _mm512_setzero_si512(), one = _mm512_set1_epi32(1);
+    const __m512i left = _mm512_max_epi32(shift, zero);
+    const __m512i right = _mm512_sub_epi32(left, shift);
+    __m512i even, odd, hi, mask, rem, thr;
+    x = _mm512_sllv_epi32(x, left);
+    even = _mm512_srli_epi64(_mm512_add_epi64(_mm512_mul_epi32(x, m), nudge), 31);
+    odd = _mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(x, 32), _mm512_srli_epi64(m, 32)),
+                           nudge);
+    odd = _mm512_slli_epi64(_mm512_srli_epi64(odd, 31), 32);
+    hi = _mm512_mask_blend_epi32((__mmask16)0xAAAA, even, odd);
+    mask = _mm512_sub_epi32(_mm512_sllv_epi32(one, right), one);
+    rem = _mm512_and_si512(hi, mask);
+    thr = _mm512_sub_epi32(_mm512_srai_epi32(mask, 1), _mm512_srai_epi32(hi, 31));
+    hi = _mm512_srav_epi32(hi, right);
+    return _mm512_mask_add_epi32(hi, _mm512_cmpgt_epi32_mask(rem, thr), hi, one);
+}
+
 /* requantize, add the output offset, clamp, narrow: 16 int8. */
 AOT_X86_INLINE AOT_AVX512 __m128i aot_avx512_output_s8(__m512i acc, int32_t multiplier,
                                                        int32_t shift, int32_t output_offset,

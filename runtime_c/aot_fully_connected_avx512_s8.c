@@ -13,44 +13,72 @@
  * bias + (input_offset - 128) * sum_k w[n][k]. The k tail is masked: masked
  * weights are 0, so the 128 a masked input byte becomes adds nothing.
  */
+/* Lane r of the result: the sum of the 16 lanes of acc[r] (wrapping), in 15 adds. */
+AOT_X86_INLINE AOT_AVX512 __m512i aot_fc_avx512_reduce16(const __m512i *acc)
+{
+    __m512i t2[8], t4[4], s01, s23;
+    int32_t r;
+    for (r = 0; r < 8; ++r) {
+        t2[r] = _mm512_add_epi32(_mm512_unpacklo_epi32(acc[2 * r], acc[2 * r + 1]),
+                                 _mm512_unpackhi_epi32(acc[2 * r], acc[2 * r + 1]));
+    }
+    for (r = 0; r < 4; ++r) {
+        t4[r] = _mm512_add_epi32(_mm512_unpacklo_epi64(t2[2 * r], t2[2 * r + 1]),
+                                 _mm512_unpackhi_epi64(t2[2 * r], t2[2 * r + 1]));
+    }
+    /* t4[q] holds rows 4q..4q+3 once per 128-bit lane; fold the four lanes. */
+    s01 = _mm512_add_epi32(_mm512_shuffle_i32x4(t4[0], t4[1], 0x88),
+                           _mm512_shuffle_i32x4(t4[0], t4[1], 0xDD));
+    s23 = _mm512_add_epi32(_mm512_shuffle_i32x4(t4[2], t4[3], 0x88),
+                           _mm512_shuffle_i32x4(t4[2], t4[3], 0xDD));
+    return _mm512_add_epi32(_mm512_shuffle_i32x4(s01, s23, 0x88),
+                            _mm512_shuffle_i32x4(s01, s23, 0xDD));
+}
+
+/*
+ * 16 outputs at a time: 16 accumulators stay in registers over k, one
+ * transposing reduction, requantization in vector form. A last partial block
+ * repeats the last row (its lanes are not stored).
+ */
 AOT_AVX512 void aot_fully_connected_avx512_s8(const aot_fully_connected_s8_params *params,
                                               const int8_t *input, const int8_t *weights,
                                               const int32_t *bias, int8_t *output)
 {
     const aot_fully_connected_s8_params *p = params;
     const __m512i flip = _mm512_set1_epi8((char)0x80);
+    const __m512i out_off = _mm512_set1_epi32(p->output_offset);
+    const __m512i lo = _mm512_set1_epi32(p->act_min), hi = _mm512_set1_epi32(p->act_max);
     int32_t i, j, r, k;
 
     for (i = 0; i < p->m; ++i) {
         const int8_t *x = input + i * p->k;
         int8_t *y = output + i * p->n;
-        for (j = 0; j < p->n; j += 4) {
-            const int32_t rows = p->n - j < 4 ? p->n - j : 4;
-            __m512i acc[4];
-            for (r = 0; r < 4; ++r) {
+        for (j = 0; j < p->n; j += 16) {
+            const int32_t rows = p->n - j < 16 ? p->n - j : 16;
+            const __mmask16 keep = (__mmask16)((1u << rows) - 1u);
+            const int8_t *w[16];
+            __m512i acc[16], sum, mult, shift, v;
+            for (r = 0; r < 16; ++r) {
+                w[r] = weights + (j + (r < rows ? r : rows - 1)) * p->k;
                 acc[r] = _mm512_setzero_si512();
             }
             for (k = 0; k < p->k; k += 64) {
                 const int32_t left = p->k - k;
                 const __mmask64 m = left >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << left) - 1u);
                 const __m512i xu = _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, x + k), flip);
-                for (r = 0; r < rows; ++r) {
-                    acc[r] = _mm512_dpbusd_epi32(
-                        acc[r], xu, _mm512_maskz_loadu_epi8(m, weights + (j + r) * p->k + k));
+                for (r = 0; r < 16; ++r) {
+                    acc[r] = _mm512_dpbusd_epi32(acc[r], xu, _mm512_maskz_loadu_epi8(m, w[r] + k));
                 }
             }
-            for (r = 0; r < rows; ++r) {
-                const int32_t jj = j + r;
-                const int32_t multiplier =
-                    p->multipliers != NULL ? p->multipliers[jj] : p->multiplier;
-                const int32_t shift = p->shifts != NULL ? p->shifts[jj] : p->shift;
-                const uint32_t sum = (uint32_t)_mm512_reduce_add_epi32(acc[r]) + (uint32_t)bias[jj];
-                int32_t v = aot_mul_by_quantized_multiplier((int32_t)sum, multiplier, shift);
-                v = aot_wrap_add32(v, p->output_offset);
-                v = v < p->act_min ? p->act_min : v;
-                v = v > p->act_max ? p->act_max : v;
-                y[jj] = (int8_t)v;
-            }
+            sum = _mm512_add_epi32(aot_fc_avx512_reduce16(acc),
+                                   _mm512_maskz_loadu_epi32(keep, bias + j));
+            mult = p->multipliers != NULL ? _mm512_maskz_loadu_epi32(keep, p->multipliers + j)
+                                          : _mm512_set1_epi32(p->multiplier);
+            shift = p->shifts != NULL ? _mm512_maskz_loadu_epi32(keep, p->shifts + j)
+                                      : _mm512_set1_epi32(p->shift);
+            v = _mm512_add_epi32(aot_avx512_requant_lanes(sum, mult, shift), out_off);
+            v = _mm512_min_epi32(_mm512_max_epi32(v, lo), hi);
+            _mm_mask_storeu_epi8(y + j, keep, _mm512_cvtsepi32_epi8(v));
         }
     }
 }

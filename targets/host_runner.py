@@ -214,6 +214,37 @@ class HostRunner:
     def run(self, feeds: dict[str, np.ndarray], threads: int = 1) -> dict[str, np.ndarray]:
         return self._call(feeds, self.executor(threads), self._run, self._run_ex)
 
+    def lean_call(self):
+        """`infer(inputs) -> outputs` (lists in manifest order) doing what an interpreter's
+        set-input / invoke / get-output does: copy each input into a buffer made once, one
+        call of `<name>_run`, copy each output out. No poison fill or guard check (`run`
+        keeps those), so benchmarks time the model and not the checks. Inputs must have
+        the manifest's shapes; dtypes are converted."""
+        ins_spec, outs_spec = self.manifest["inputs"], self.manifest["outputs"]
+        if self.io_in_arena:
+            in_bufs = [self._arena_view("input", i, s) for i, s in enumerate(ins_spec)]
+            out_bufs = [self._arena_view("output", i, s) for i, s in enumerate(outs_spec)]
+            ptrs = [None] * (len(ins_spec) + len(outs_spec))
+        else:
+            in_bufs = [np.zeros(s["shape"], np.dtype(s["dtype"])) for s in ins_spec]
+            out_bufs = [np.zeros(s["shape"], np.dtype(s["dtype"])) for s in outs_spec]
+            ptrs = [ctypes.c_void_p(a.ctypes.data) for a in in_bufs + out_bufs]
+        args = tuple(ptrs) + (ctypes.c_void_p(self.arena.ctypes.data),)
+        run, copyto, name = self._run, np.copyto, self.manifest["name"]
+
+        n_in = len(in_bufs)
+
+        def infer(inputs):
+            if len(inputs) != n_in:
+                raise UsageError(f"{name} takes {n_in} input(s), got {len(inputs)}")
+            for buf, x in zip(in_bufs, inputs):
+                copyto(buf, x, casting="unsafe")
+            code = run(*args)
+            if code:
+                raise ToolchainError(f"{name}_run returned error {code}")
+            return [b.copy() for b in out_bufs]
+        return infer
+
     def profile_layers(self, feeds: dict[str, np.ndarray], repeats: int = 20,
                        threads: int = 1) -> tuple[list[float], float]:
         """(median ns of each layer, median ns of the whole run between the first

@@ -102,10 +102,9 @@ def _as_2d(values, fill: int) -> list[int]:
 
 # ----------------------------------------------------------------- conv / matmul
 
-def lower_conv(node: Node, ctx: LoweringContext) -> None:
-    _require_f32(node, ctx)
-    x, w = ctx.tensor(node.inputs[0]), ctx.tensor(node.inputs[1])
-    y = ctx.tensor(node.outputs[0])
+def conv_geometry(node: Node, x, w, y) -> dict:
+    """The geometry fields of aot_conv2d_params (and aot_conv2d_s8_params) for a
+    1-D or 2-D Conv: a 1-D one is a 2-D one of height 1."""
     nsp = len(x.shape) - 2
     if nsp not in (1, 2):
         raise Unsupported(f"{nsp}-D convolution is not supported (1-D and 2-D are)")
@@ -116,7 +115,20 @@ def lower_conv(node: Node, ctx: LoweringContext) -> None:
     in_sp, out_sp = _as_2d(x.shape[2:], 1), _as_2d(y.shape[2:], 1)
     kernel, strides, dil, begin = (_as_2d(kernel, 1), _as_2d(strides, 1), _as_2d(dil, 1),
                                    _as_2d(begin, 0))
-    groups = int(node.attr("group", 1))
+    return {
+        "batch": x.shape[0], "in_c": x.shape[1], "in_h": in_sp[0], "in_w": in_sp[1],
+        "out_c": y.shape[1], "out_h": out_sp[0], "out_w": out_sp[1],
+        "kernel_h": kernel[0], "kernel_w": kernel[1], "stride_h": strides[0],
+        "stride_w": strides[1], "dilation_h": dil[0], "dilation_w": dil[1],
+        "pad_top": begin[0], "pad_left": begin[1], "groups": int(node.attr("group", 1))}
+
+
+def lower_conv(node: Node, ctx: LoweringContext) -> None:
+    _require_f32(node, ctx)
+    x, w = ctx.tensor(node.inputs[0]), ctx.tensor(node.inputs[1])
+    y = ctx.tensor(node.outputs[0])
+    geo = conv_geometry(node, x, w, y)
+    groups = geo["groups"]
     if groups < 1 or x.shape[1] % groups or y.shape[1] % groups or \
             w.shape[1] * groups != x.shape[1]:
         raise Unsupported(f"group {groups} does not fit {x.shape[1]} input channels, "
@@ -128,13 +140,8 @@ def lower_conv(node: Node, ctx: LoweringContext) -> None:
     if bias and ctx.tensor(bias).shape != (y.shape[1],):
         raise Unsupported(f"bias of shape {list(ctx.tensor(bias).shape)} for {y.shape[1]} "
                           f"output channels")
-    params = Params("aot_conv2d_params", {
-        "batch": x.shape[0], "in_c": x.shape[1], "in_h": in_sp[0], "in_w": in_sp[1],
-        "out_c": y.shape[1], "out_h": out_sp[0], "out_w": out_sp[1],
-        "kernel_h": kernel[0], "kernel_w": kernel[1], "stride_h": strides[0],
-        "stride_w": strides[1], "dilation_h": dil[0], "dilation_w": dil[1],
-        "pad_top": begin[0], "pad_left": begin[1], "groups": groups, "act": _act(node)})
-    macs = y.size * (x.shape[1] // groups) * kernel[0] * kernel[1]
+    params = Params("aot_conv2d_params", {**geo, "act": _act(node)})
+    macs = y.size * (x.shape[1] // groups) * geo["kernel_h"] * geo["kernel_w"]
     from aot.targets.rules_inplace import emit_conv   # in-place variant where it can run
     emit_conv(ctx, node, "aot_conv2d_f32", params,
           [Ref(x.name), Ref(w.name), Ref(bias) if bias else Null(), Ref(y.name)], macs)
@@ -220,19 +227,25 @@ def broadcast_pattern(out_shape, a_shape, b_shape) -> tuple[list[int], list[int]
     return dims, sa, sb
 
 
-def lower_binary(node: Node, ctx: LoweringContext) -> None:
-    _require_f32(node, ctx, [*node.inputs, *node.outputs])
-    a, b = ctx.tensor(node.inputs[0]), ctx.tensor(node.inputs[1])
-    y = ctx.tensor(node.outputs[0])
+def broadcast_fields(y, a, b) -> dict:
+    """The broadcast fields every binary kernel's params share (size, ndim, dims,
+    a_strides, b_strides; see aot_binary_params), padded to MAX_DIMS; ndim 0 when
+    both operands are dense and of y's size."""
     dims, sa, sb = broadcast_pattern(y.shape, a.shape, b.shape)
     if len(dims) > MAX_DIMS:
         raise Unsupported(f"broadcast over {len(dims)} non-collapsible dims (at most {MAX_DIMS})")
     if len(dims) <= 1 and sa in ([], [1]) and sb in ([], [1]):
         dims, sa, sb = [], [], []
     pad = [0] * (MAX_DIMS - len(dims))
-    params = Params("aot_binary_params", {
-        "size": y.size, "ndim": len(dims), "dims": tuple(dims + pad),
-        "a_strides": tuple(sa + pad), "b_strides": tuple(sb + pad), "act": _act(node)})
+    return {"size": y.size, "ndim": len(dims), "dims": tuple(dims + pad),
+            "a_strides": tuple(sa + pad), "b_strides": tuple(sb + pad)}
+
+
+def lower_binary(node: Node, ctx: LoweringContext) -> None:
+    _require_f32(node, ctx, [*node.inputs, *node.outputs])
+    a, b = ctx.tensor(node.inputs[0]), ctx.tensor(node.inputs[1])
+    y = ctx.tensor(node.outputs[0])
+    params = Params("aot_binary_params", {**broadcast_fields(y, a, b), "act": _act(node)})
     kernel = {"Add": "aot_add_f32", "Sub": "aot_sub_f32", "Mul": "aot_mul_f32",
               "Div": "aot_div_f32"}[node.op]
     # Elementwise: y may overwrite an input of exactly y's shape (not a broadcast one).

@@ -14,7 +14,7 @@ from aot.ir import Node, Quant, Tensor
 from aot.program import ConstArray, Null, Params, Ref
 from aot.targets.lowering import LoweringContext, Unsupported
 from aot.targets.rules_generic import (MAX_DIMS, _axis, _as_2d, _call, _prod, _spatial_pads,
-                                       broadcast_pattern)
+                                       broadcast_fields, conv_geometry)
 
 S8 = np.dtype(np.int8)
 
@@ -80,25 +80,6 @@ def _per_channel(ctx, w, channels: int, axis: int, what: str) -> Quant:
     return wq
 
 
-def _conv_geometry(node: Node, x, w, y) -> dict:
-    nsp = len(x.shape) - 2
-    if nsp not in (1, 2):
-        raise Unsupported(f"{nsp}-D convolution is not supported (1-D and 2-D are)")
-    kernel = list(w.shape[2:])
-    strides = list(node.attr("strides", [1] * nsp))
-    dil = list(node.attr("dilations", [1] * nsp))
-    begin, _ = _spatial_pads(node, x.shape[2:], y.shape[2:], kernel, strides, dil)
-    in_sp, out_sp = _as_2d(x.shape[2:], 1), _as_2d(y.shape[2:], 1)
-    kernel, strides, dil, begin = (_as_2d(kernel, 1), _as_2d(strides, 1), _as_2d(dil, 1),
-                                   _as_2d(begin, 0))
-    return {
-        "batch": x.shape[0], "in_c": x.shape[1], "in_h": in_sp[0], "in_w": in_sp[1],
-        "out_c": y.shape[1], "out_h": out_sp[0], "out_w": out_sp[1],
-        "kernel_h": kernel[0], "kernel_w": kernel[1], "stride_h": strides[0],
-        "stride_w": strides[1], "dilation_h": dil[0], "dilation_w": dil[1],
-        "pad_top": begin[0], "pad_left": begin[1], "groups": int(node.attr("group", 1))}
-
-
 def _const_bias(ctx, bias: str, count: int, what: str) -> None:
     if bias:
         t = ctx.tensor(bias)
@@ -114,7 +95,7 @@ def lower_conv_s8(node: Node, ctx: LoweringContext) -> None:
     _require_s8(node, ctx, [x.name, w.name, y.name])
     if not w.is_const:
         raise Unsupported("int8 convolution needs constant weights")
-    geo = _conv_geometry(node, x, w, y)
+    geo = conv_geometry(node, x, w, y)
     in_scale, in_zp = _per_tensor(ctx, x.name)
     out_scale, out_zp = _per_tensor(ctx, y.name)
     out_c = y.shape[1]
@@ -150,7 +131,7 @@ def lower_conv_integer(node: Node, ctx: LoweringContext) -> None:
         raise Unsupported("ConvInteger output must be int32")
     if not w.is_const:
         raise Unsupported("ConvInteger needs constant weights")
-    geo = _conv_geometry(node, x, w, y)
+    geo = conv_geometry(node, x, w, y)
     inputs = list(node.inputs) + ["", ""]
     [x_zp] = _zero_points(ctx, inputs[2], 1, "ConvInteger input")
     w_off, w_offs = _weight_offsets(_zero_points(ctx, inputs[3], y.shape[1],
@@ -282,16 +263,9 @@ def lower_add_s8(node: Node, ctx: LoweringContext) -> None:
     a, b, y = (ctx.tensor(n) for n in (node.inputs[0], node.inputs[1], node.outputs[0]))
     _require_s8(node, ctx, [a.name, b.name, y.name])
     (sa, za), (sb, zb), (so, zo) = (_per_tensor(ctx, n) for n in (a.name, b.name, y.name))
-    dims, stride_a, stride_b = broadcast_pattern(y.shape, a.shape, b.shape)
-    if len(dims) > MAX_DIMS:
-        raise Unsupported(f"broadcast over {len(dims)} non-collapsible dims")
-    if len(dims) <= 1 and stride_a in ([], [1]) and stride_b in ([], [1]):
-        dims, stride_a, stride_b = [], [], []
-    pad = [0] * (MAX_DIMS - len(dims))
     act_min, act_max = _act_range(node, ctx, y.name)
     params = Params("aot_add_s8_params", {
-        "size": y.size, "ndim": len(dims), "dims": tuple(dims + pad),
-        "a_strides": tuple(stride_a + pad), "b_strides": tuple(stride_b + pad),
+        **broadcast_fields(y, a, b),
         "a_offset": -za, "b_offset": -zb, "output_offset": zo,
         "act_min": act_min, "act_max": act_max, **_ordered_add(qm.add_params(sa, sb, so))})
     _call(ctx, node, "aot_add_s8", params, [Ref(a.name), Ref(b.name), Ref(y.name)])
@@ -558,19 +532,12 @@ def lower_mul_s8(node: Node, ctx: LoweringContext) -> None:
     a, b, y = (ctx.tensor(n) for n in (node.inputs[0], node.inputs[1], node.outputs[0]))
     _require_s8(node, ctx, [a.name, b.name, y.name])
     (sa, za), (sb, zb), (so, zo) = (_per_tensor(ctx, n) for n in (a.name, b.name, y.name))
-    dims, stride_a, stride_b = broadcast_pattern(y.shape, a.shape, b.shape)
-    if len(dims) > MAX_DIMS:
-        raise Unsupported(f"broadcast over {len(dims)} non-collapsible dims")
-    if len(dims) <= 1 and stride_a in ([], [1]) and stride_b in ([], [1]):
-        dims, stride_a, stride_b = [], [], []
-    pad = [0] * (MAX_DIMS - len(dims))
     # TFLM's CalculateOpDataMul: double(s1) * double(s2) / double(s_out).
     mult, shift = qm.quantize_multiplier(float(np.float32(sa)) * float(np.float32(sb))
                                          / float(np.float32(so)))
     act_min, act_max = _act_range(node, ctx, y.name)
     params = Params("aot_mul_s8_params", {
-        "size": y.size, "ndim": len(dims), "dims": tuple(dims + pad),
-        "a_strides": tuple(stride_a + pad), "b_strides": tuple(stride_b + pad),
+        **broadcast_fields(y, a, b),
         "a_offset": -za, "b_offset": -zb, "output_offset": zo, "output_multiplier": mult,
         "output_shift": shift, "act_min": act_min, "act_max": act_max})
     _call(ctx, node, "aot_mul_s8", params, [Ref(a.name), Ref(b.name), Ref(y.name)],

@@ -18,7 +18,7 @@ from aot.ir import Node
 from aot.program import Call, ConstArray, Null, Params, Ref
 from aot.targets.lowering import LoweringContext, Unsupported
 from aot.targets.rules_generic import (MAX_DIMS, _axis, _call, _contiguous_strides, _prod,
-                                       _require_f32, act_fields, broadcast_pattern, lower_cast)
+                                       _require_f32, act_fields, broadcast_fields, lower_cast)
 
 F32 = np.dtype(np.float32)
 BOOL = np.dtype(np.bool_)
@@ -110,15 +110,7 @@ def lower_and(node: Node, ctx: LoweringContext) -> None:
     y = ctx.tensor(node.outputs[0])
     if a.dtype != BOOL or b.dtype != BOOL:
         raise Unsupported("And of non-bool tensors")
-    dims, sa, sb = broadcast_pattern(y.shape, a.shape, b.shape)
-    if len(dims) > MAX_DIMS:
-        raise Unsupported(f"broadcast over {len(dims)} non-collapsible dims (at most {MAX_DIMS})")
-    if len(dims) <= 1 and sa in ([], [1]) and sb in ([], [1]):
-        dims, sa, sb = [], [], []
-    pad = [0] * (MAX_DIMS - len(dims))
-    params = Params("aot_binary_params", {
-        "size": y.size, "ndim": len(dims), "dims": tuple(dims + pad),
-        "a_strides": tuple(sa + pad), "b_strides": tuple(sb + pad), "act": _NO_ACT})
+    params = Params("aot_binary_params", {**broadcast_fields(y, a, b), "act": _NO_ACT})
     _call(ctx, node, "aot_and_bool", params, [Ref(a.name), Ref(b.name), Ref(y.name)],
           inplace=[t.name for t in (a, b) if t.shape == y.shape])
 

@@ -236,8 +236,10 @@ def unary_fixedpoint_params(input_scale: float) -> tuple[int, int, int]:
     return mult, left_shift, radius
 
 
-def logistic_ref(x: np.ndarray, zp: int, input_scale: float) -> np.ndarray:
-    """reference_integer_ops::Logistic: output (1/256, -128)."""
+def _q4_unary_ref(x: np.ndarray, zp: int, input_scale: float, g_fn, exponent: int,
+                  output_zp: int) -> np.ndarray:
+    """reference_integer_ops::Logistic/Tanh: saturate outside the input radius,
+    else g_fn on the Q4.27 input, rounded to 2^-exponent, plus output_zp."""
     mult, shift, radius = unary_fixedpoint_params(input_scale)
     out = []
     for v in np.asarray(x, np.int64).reshape(-1).tolist():
@@ -248,26 +250,19 @@ def logistic_ref(x: np.ndarray, zp: int, input_scale: float) -> np.ndarray:
             out.append(127)
         else:
             q4 = int(mbqm(d, mult, shift))
-            r = g_rdbpot(g_logistic(q4, 4), 23) - 128
+            r = g_rdbpot(g_fn(q4, 4), exponent) + output_zp
             out.append(min(max(r, -128), 127))
     return np.array(out, np.int8).reshape(np.shape(x))
+
+
+def logistic_ref(x: np.ndarray, zp: int, input_scale: float) -> np.ndarray:
+    """reference_integer_ops::Logistic: output (1/256, -128)."""
+    return _q4_unary_ref(x, zp, input_scale, g_logistic, 23, -128)
 
 
 def tanh_ref(x: np.ndarray, zp: int, input_scale: float) -> np.ndarray:
     """reference_integer_ops::Tanh: output (1/128, 0)."""
-    mult, shift, radius = unary_fixedpoint_params(input_scale)
-    out = []
-    for v in np.asarray(x, np.int64).reshape(-1).tolist():
-        d = v - zp
-        if d <= -radius:
-            out.append(-128)
-        elif d >= radius:
-            out.append(127)
-        else:
-            q4 = int(mbqm(d, mult, shift))
-            r = g_rdbpot(g_tanh(q4, 4), 24)
-            out.append(min(max(r, -128), 127))
-    return np.array(out, np.int8).reshape(np.shape(x))
+    return _q4_unary_ref(x, zp, input_scale, g_tanh, 24, 0)
 
 
 def leaky_relu_ref(x: np.ndarray, zp_in: int, s_in: float, zp_out: int, s_out: float,

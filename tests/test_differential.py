@@ -34,44 +34,23 @@ import os
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, seed, settings
-from hypothesis import strategies as st
+from hypothesis import given
 
 import aot
 import graphgen
 from conftest import need_import
 from difftest import FastBuilder, compare, magnitudes, ort_run, run_aot, save_regression
+from fuzzing import BUDGET, fuzz_settings, options_strategy, seeded
 
 FAMILIES = sorted(graphgen.GENERATORS)
-MIXED = int(os.environ.get("AOT_FUZZ_EXAMPLES", "80"))    # mixed graphs
+MIXED = BUDGET                                             # mixed graphs
 PER_FAMILY = max(5, MIXED // 16)                           # graphs per op family
 EMULATED = max(4, MIXED // 20)                             # graphs per emulated target
-SEED = os.environ.get("AOT_FUZZ_SEED")
-
-
-def _settings(n: int):
-    s = settings(max_examples=n, deadline=None, database=None, print_blob=True,
-                 derandomize=SEED is None,
-                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                        HealthCheck.filter_too_much,
-                                        HealthCheck.function_scoped_fixture])
-    return s
-
-
-def _seeded(fn):
-    if SEED is None:
-        return fn
-    return seed(int.from_bytes(os.urandom(8)) if SEED == "random" else int(SEED))(fn)
 
 
 @pytest.fixture(scope="module")
 def builder(tmp_path_factory):
     return FastBuilder(str(tmp_path_factory.mktemp("runtime-objects")))
-
-
-options_strategy = st.builds(
-    aot.Options, inplace=st.booleans(), schedule=st.sampled_from(["onnx", "memory"]),
-    io_in_arena=st.booleans())
 
 
 def check(g: graphgen.GeneratedGraph, options: aot.Options, out_dir, builder, stem: str):
@@ -90,8 +69,8 @@ def test_each_op_family(family, builder, tmp_path):
     """A few graphs built around one op family (other ops may feed it)."""
     count, seen = [0], set()
 
-    @_settings(PER_FAMILY)
-    @_seeded
+    @fuzz_settings(PER_FAMILY)
+    @seeded
     @given(g=graphgen.graphs(max_nodes=3, ops=(family,)), options=options_strategy)
     def run(g, options):
         count[0] += 1
@@ -107,8 +86,8 @@ def test_mixed_graphs(builder, tmp_path):
     """Chains and branches of every op family."""
     count = [0]
 
-    @_settings(MIXED)
-    @_seeded
+    @fuzz_settings(MIXED)
+    @seeded
     @given(g=graphgen.graphs(max_nodes=8), options=options_strategy)
     def run(g, options):
         count[0] += 1
@@ -126,8 +105,8 @@ def test_emulated_targets(target, tmp_path):
     need_import("elftools")
     count = [0]
 
-    @_settings(EMULATED)
-    @_seeded
+    @fuzz_settings(EMULATED)
+    @seeded
     @given(g=graphgen.graphs(max_nodes=4))
     def run(g):
         count[0] += 1

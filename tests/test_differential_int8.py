@@ -30,46 +30,25 @@ import pathlib
 import numpy as np
 import onnx
 import pytest
-from hypothesis import HealthCheck, given, seed, settings
-from hypothesis import strategies as st
+from hypothesis import given
 
 import aot
 import graphgen_int8
 from conftest import need_import
 from difftest import (REGRESSIONS_INT8, FastBuilder, regression_options, regression_target,
                       run_aot, save_regression)
+from fuzzing import BUDGET, fuzz_settings, options_strategy, seeded
 from int8_reference import Reference
 
 FAMILIES = sorted(graphgen_int8.GENERATORS)
-BUDGET = int(os.environ.get("AOT_FUZZ_EXAMPLES", "80"))
 MIXED = BUDGET // 3
 PER_FAMILY = max(5, BUDGET // 16)
 EMULATED = max(4, BUDGET // 20)
-SEED = os.environ.get("AOT_FUZZ_SEED")
-
-
-def _settings(n: int):
-    return settings(max_examples=n, deadline=None, database=None, print_blob=True,
-                    derandomize=SEED is None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                           HealthCheck.filter_too_much,
-                                           HealthCheck.function_scoped_fixture])
-
-
-def _seeded(fn):
-    if SEED is None:
-        return fn
-    return seed(int.from_bytes(os.urandom(8)) if SEED == "random" else int(SEED))(fn)
 
 
 @pytest.fixture(scope="module")
 def builder(tmp_path_factory):
     return FastBuilder(str(tmp_path_factory.mktemp("runtime-objects")))
-
-
-options_strategy = st.builds(
-    aot.Options, inplace=st.booleans(), schedule=st.sampled_from(["onnx", "memory"]),
-    io_in_arena=st.booleans())
 
 
 def expected(model: onnx.ModelProto, feeds) -> dict[str, np.ndarray]:
@@ -110,8 +89,8 @@ def test_each_int8_op_family(family, builder, tmp_path):
     """A few graphs built around one op family (other ops may feed it)."""
     count, seen = [0], set()
 
-    @_settings(PER_FAMILY)
-    @_seeded
+    @fuzz_settings(PER_FAMILY)
+    @seeded
     @given(g=graphgen_int8.qdq_graphs(max_nodes=3, ops=(family,)), options=options_strategy)
     def run(g, options):
         count[0] += 1
@@ -126,8 +105,8 @@ def test_mixed_int8_graphs(builder, tmp_path):
     """Chains and branches of every int8 op family."""
     count = [0]
 
-    @_settings(MIXED)
-    @_seeded
+    @fuzz_settings(MIXED)
+    @seeded
     @given(g=graphgen_int8.qdq_graphs(max_nodes=7), options=options_strategy)
     def run(g, options):
         count[0] += 1
@@ -142,8 +121,8 @@ def test_int8_on_cortex_m4(tmp_path):
     need_import("elftools")
     count = [0]
 
-    @_settings(EMULATED)
-    @_seeded
+    @fuzz_settings(EMULATED)
+    @seeded
     @given(g=graphgen_int8.qdq_graphs(max_nodes=4))
     def run(g):
         count[0] += 1

@@ -290,7 +290,8 @@ def test_fast_path_breaking_shapes_bit_exact(shapes, toolchain, optimize, io_in_
     assert by_layer["dw5_dil2_conv"] == "aot_depthwise_conv2d_dsp_s8"
     assert by_layer["conv_kws_like_conv"] == "aot_conv2d_dsp_s8"
     assert "aot_fully_connected_dsp_s8" in kernels
-    assert by_layer["add_same_add"] == "aot_add_dsp_s8"
+    assert by_layer["add_same_add"] == ("aot_add_lut_dsp_s8" if optimize == "speed"
+                                        else "aot_add_dsp_s8")
     assert by_layer["add_bcast_add"] == "aot_add_s8"             # broadcasting: portable
     if optimize == "speed":
         assert by_layer["dw3_s1_conv"] == "aot_depthwise_conv2d_3x3_dsp_s8"

