@@ -23,55 +23,37 @@
  * (x + input_offset) is rescaled and divided by the count in one
  * MultiplyByQuantizedMultiplier, then output_offset is added.
  */
-void aot_avgpool2d_s8(const aot_pool2d_s8_params *params, const int8_t *x, int8_t *y)
+static inline int8_t aot_avgpool2d_s8_window(const aot_pool2d_s8_params *params,
+                                             const int8_t *x_c, const aot_pool_window *w)
 {
     const aot_pool2d_params *p = &params->pool;
-    const int32_t in_plane = p->in_h * p->in_w;
-    int32_t c, oy, ox, ky, kx;
-
-    for (c = 0; c < p->planes; ++c) {
-        const int8_t *x_c = x + c * in_plane;
-
-        for (oy = 0; oy < p->out_h; ++oy) {
-            const int32_t iy0 = oy * p->stride_h - p->pad_top;
-            int32_t ky_begin, ky_end, rows;
-            aot_window_taps(iy0, p->dilation_h, p->kernel_h, 0, p->in_h,
-                            &ky_begin, &ky_end);
-            rows = aot_pool_count(iy0, p->dilation_h, p->kernel_h, p->in_h, p->pad_top,
-                                  p->pad_bottom, p->count_include_pad, ky_begin, ky_end);
-
-            for (ox = 0; ox < p->out_w; ++ox) {
-                const int32_t ix0 = ox * p->stride_w - p->pad_left;
-                int32_t kx_begin, kx_end, cols, count;
-                int32_t sum = 0;
-                aot_window_taps(ix0, p->dilation_w, p->kernel_w, 0, p->in_w,
-                                &kx_begin, &kx_end);
-                cols = aot_pool_count(ix0, p->dilation_w, p->kernel_w, p->in_w, p->pad_left,
-                                      p->pad_right, p->count_include_pad, kx_begin, kx_end);
-
-                for (ky = ky_begin; ky < ky_end; ++ky) {
-                    const int32_t row = (iy0 + ky * p->dilation_h) * p->in_w + ix0;
-                    for (kx = kx_begin; kx < kx_end; ++kx) {
-                        sum += x_c[row + kx * p->dilation_w];
-                    }
-                }
-
-                count = rows * cols;
-                if (count <= 0) {
-                    sum = 0;
-                } else if (params->count_multipliers != NULL) {
-                    const int32_t taps = (ky_end - ky_begin) * (kx_end - kx_begin);
-                    sum = aot_wrap_add32(sum, params->input_offset * taps);
-                    sum = aot_mul_by_quantized_multiplier(
-                        sum, params->count_multipliers[count - 1], params->count_shifts[count - 1]);
-                    sum = aot_wrap_add32(sum, params->output_offset);
-                } else {
-                    sum = sum > 0 ? (sum + count / 2) / count : (sum - count / 2) / count;
-                }
-                sum = sum < params->act_min ? params->act_min : sum;
-                sum = sum > params->act_max ? params->act_max : sum;
-                *y++ = (int8_t)sum;
-            }
+    const int32_t count = w->rows * w->cols;
+    int32_t sum = 0;
+    int32_t ky, kx;
+    for (ky = w->ky_begin; ky < w->ky_end; ++ky) {
+        const int32_t row = (w->iy0 + ky * p->dilation_h) * p->in_w + w->ix0;
+        for (kx = w->kx_begin; kx < w->kx_end; ++kx) {
+            sum += x_c[row + kx * p->dilation_w];
         }
     }
+    if (count <= 0) {
+        sum = 0;
+    } else if (params->count_multipliers != NULL) {
+        const int32_t taps = (w->ky_end - w->ky_begin) * (w->kx_end - w->kx_begin);
+        sum = aot_wrap_add32(sum, params->input_offset * taps);
+        sum = aot_mul_by_quantized_multiplier(
+            sum, params->count_multipliers[count - 1], params->count_shifts[count - 1]);
+        sum = aot_wrap_add32(sum, params->output_offset);
+    } else {
+        sum = sum > 0 ? (sum + count / 2) / count : (sum - count / 2) / count;
+    }
+    sum = sum < params->act_min ? params->act_min : sum;
+    sum = sum > params->act_max ? params->act_max : sum;
+    return (int8_t)sum;
+}
+
+void aot_avgpool2d_s8(const aot_pool2d_s8_params *params, const int8_t *x, int8_t *y)
+{
+    AOT_POOL2D_BODY(&params->pool, x, y, int8_t, params->pool.count_include_pad,
+                    aot_avgpool2d_s8_window, params);
 }

@@ -22,6 +22,22 @@
 
 #define AOT_DW_AVX512_NR 64
 
+/* The flat path (aot_depthwise_conv2d_avx512_s8): stride 1, out_w == in_w,
+ * at most AOT_DW_FLAT_MAX_TAPS taps; targets/rules_x86.py sizes its scratch
+ * with the same rule. */
+#define AOT_DW_FLAT_MAX_TAPS 64
+
+AOT_X86_INLINE int aot_dw_flat_applies(int32_t stride_h, int32_t stride_w, int32_t in_w,
+                                       int32_t out_w, int32_t taps)
+{
+    return stride_h == 1 && stride_w == 1 && in_w == out_w && taps <= AOT_DW_FLAT_MAX_TAPS;
+}
+
+AOT_X86_INLINE int32_t aot_dw_flat_mask_bytes(int32_t taps, int32_t nv)
+{
+    return (taps * nv * 2 + 63) / 64 * 64;
+}
+
 /* Geometry, tap table and row-run table (at *runs); returns where one
  * channel's planes go. */
 AOT_X86_INLINE AOT_AVX512 float *aot_dw_avx512_prepare(

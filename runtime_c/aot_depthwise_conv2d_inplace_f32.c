@@ -39,10 +39,7 @@ void aot_depthwise_conv2d_inplace_f32(const aot_depthwise_conv2d_inplace_params 
             float *row = ring + (oy % ring_rows) * p->out_w;
             int32_t ky_begin, ky_end;
 
-            for (; done < ready; ++done) {
-                aot_memcpy(y_c + done * p->out_w, ring + (done % ring_rows) * p->out_w,
-                           row_bytes);
-            }
+            done = aot_inplace_flush_rows(y_c, ring, done, ready, ring_rows, row_bytes);
             aot_window_taps(iy0, p->dilation_h, p->kernel_h, 0, p->in_h, &ky_begin, &ky_end);
             for (ox = 0; ox < p->out_w; ++ox) {
                 const int32_t ix0 = ox * p->stride_w - p->pad_left;
@@ -61,8 +58,6 @@ void aot_depthwise_conv2d_inplace_f32(const aot_depthwise_conv2d_inplace_params 
                 row[ox] = aot_act_apply_f32(&p->act, acc + b);
             }
         }
-        for (; done < p->out_h; ++done) {
-            aot_memcpy(y_c + done * p->out_w, ring + (done % ring_rows) * p->out_w, row_bytes);
-        }
+        aot_inplace_flush_rows(y_c, ring, done, p->out_h, ring_rows, row_bytes);
     }
 }

@@ -42,10 +42,8 @@ void aot_depthwise_conv2d_inplace_s8(const aot_depthwise_conv2d_inplace_s8_param
             int8_t *row = ring + (oy % ring_rows) * p->out_w;
             int32_t ky_begin, ky_end;
 
-            for (; done < ready; ++done) {
-                aot_memcpy(y_c + done * p->out_w, ring + (done % ring_rows) * p->out_w,
-                           (size_t)p->out_w);
-            }
+            done = aot_inplace_flush_rows(y_c, ring, done, ready, ring_rows,
+                                          (size_t)p->out_w);
             aot_window_taps(iy0, p->dilation_h, p->kernel_h, 0, p->in_h, &ky_begin, &ky_end);
             for (ox = 0; ox < p->out_w; ++ox) {
                 const int32_t ix0 = ox * p->stride_w - p->pad_left;
@@ -69,9 +67,6 @@ void aot_depthwise_conv2d_inplace_s8(const aot_depthwise_conv2d_inplace_s8_param
                 row[ox] = (int8_t)acc;
             }
         }
-        for (; done < p->out_h; ++done) {
-            aot_memcpy(y_c + done * p->out_w, ring + (done % ring_rows) * p->out_w,
-                       (size_t)p->out_w);
-        }
+        aot_inplace_flush_rows(y_c, ring, done, p->out_h, ring_rows, (size_t)p->out_w);
     }
 }

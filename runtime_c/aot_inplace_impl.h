@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Private to the runtime: when the in-place depthwise convolutions
- * (aot_depthwise_conv2d_inplace_f32 / _s8) may copy an output row out of
- * their scratch ring. Ship it with them.
+ * Private to the runtime: when and how the in-place depthwise convolutions
+ * (aot_depthwise_conv2d_inplace_f32 / _s8) copy output rows out of their
+ * scratch ring. Ship it with them.
  *
  * The output starts at the input's address. The kernels walk the planes
  * g = n * channels + c in order and, within a plane, the output rows in
@@ -22,6 +22,7 @@
 #define AOT_INPLACE_IMPL_H
 
 #include "aot_kernels.h"
+#include "aot_math.h"
 
 /* How many of plane g's output rows [0, oy) may be written before output row
  * oy is computed. Element offsets fit int32: they lie inside the tensors. */
@@ -37,6 +38,19 @@ static inline int32_t aot_inplace_rows_ready(int32_t g, int32_t oy, int32_t stri
     free_elems = g * (in_h * in_w - out_h * out_w) + iy * in_w;
     rows = free_elems / out_w;
     return rows < oy ? rows : oy;
+}
+
+/* Copies a plane's finished output rows [done, until) from the ring of
+ * ring_rows rows of row_bytes each to their place in y_plane; returns until. */
+static inline int32_t aot_inplace_flush_rows(void *y_plane, const void *ring, int32_t done,
+                                             int32_t until, int32_t ring_rows,
+                                             size_t row_bytes)
+{
+    for (; done < until; ++done) {
+        aot_memcpy((uint8_t *)y_plane + (size_t)done * row_bytes,
+                   (const uint8_t *)ring + (size_t)(done % ring_rows) * row_bytes, row_bytes);
+    }
+    return done;
 }
 
 #endif /* AOT_INPLACE_IMPL_H */

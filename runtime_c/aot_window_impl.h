@@ -55,4 +55,49 @@ static inline int32_t aot_pool_count(int32_t start, int32_t dilation, int32_t ke
     return pe - pb;
 }
 
+/* One pooling window: its tap (0, 0) sits at input (iy0, ix0); the taps
+ * [ky_begin, ky_end) x [kx_begin, kx_end) lie inside the input; rows * cols
+ * is average pooling's divisor (aot_pool_count). */
+typedef struct {
+    int32_t iy0, ix0;
+    int32_t ky_begin, ky_end;
+    int32_t kx_begin, kx_end;
+    int32_t rows, cols;
+} aot_pool_window;
+
+/*
+ * The body of a 2-D pooling kernel over [planes][in_h][in_w] -> [planes][out_h]
+ * [out_w]: for every output, in order, *y++ = WINDOW(ctx, x_c, &window), with
+ * x_c the plane's input (of element type T). COUNT_PAD is count_include_pad
+ * for the divisor; max pooling passes 0 and never reads rows/cols.
+ */
+#define AOT_POOL2D_BODY(p, x, y, T, COUNT_PAD, WINDOW, ctx)                       \
+    do {                                                                          \
+        const int32_t in_plane_ = (p)->in_h * (p)->in_w;                          \
+        aot_pool_window w_;                                                       \
+        int32_t c_, oy_, ox_;                                                     \
+        for (c_ = 0; c_ < (p)->planes; ++c_) {                                    \
+            const T *x_c_ = (x) + c_ * in_plane_;                                 \
+            for (oy_ = 0; oy_ < (p)->out_h; ++oy_) {                              \
+                w_.iy0 = oy_ * (p)->stride_h - (p)->pad_top;                      \
+                aot_window_taps(w_.iy0, (p)->dilation_h, (p)->kernel_h, 0,        \
+                                (p)->in_h, &w_.ky_begin, &w_.ky_end);             \
+                w_.rows = aot_pool_count(w_.iy0, (p)->dilation_h, (p)->kernel_h,  \
+                                         (p)->in_h, (p)->pad_top, (p)->pad_bottom, \
+                                         (COUNT_PAD), w_.ky_begin, w_.ky_end);    \
+                for (ox_ = 0; ox_ < (p)->out_w; ++ox_) {                          \
+                    w_.ix0 = ox_ * (p)->stride_w - (p)->pad_left;                 \
+                    aot_window_taps(w_.ix0, (p)->dilation_w, (p)->kernel_w, 0,    \
+                                    (p)->in_w, &w_.kx_begin, &w_.kx_end);         \
+                    w_.cols = aot_pool_count(w_.ix0, (p)->dilation_w,             \
+                                             (p)->kernel_w, (p)->in_w,            \
+                                             (p)->pad_left, (p)->pad_right,       \
+                                             (COUNT_PAD), w_.kx_begin,            \
+                                             w_.kx_end);                          \
+                    *(y)++ = WINDOW((ctx), x_c_, &w_);                            \
+                }                                                                 \
+            }                                                                     \
+        }                                                                         \
+    } while (0)
+
 #endif /* AOT_WINDOW_IMPL_H */

@@ -16,7 +16,8 @@ per-channel tables for convolutions; a per-tensor fully connected keeps its
 one multiplier: tables would cost 8 bytes of flash per output.)
 
 `--optimize speed` picks the specialized kernels where a layer's shape fits
-them (pointwise 1x1, depthwise 3x3); `--optimize size` lowers every
+them (pointwise 1x1, depthwise 3x3) and tabulates an Add's input rescalings
+(aot_add_lut_dsp_s8, 2 KiB per layer); `--optimize size` lowers every
 convolution to the two general ones (im2col, depthwise), so fewer kernels
 are linked. The in-place ability of the portable kernels is kept: a
 depthwise kernel copies each input plane (padded) to scratch before writing

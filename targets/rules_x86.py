@@ -63,6 +63,13 @@ def pointwise_direct(p: dict) -> bool:
             and (p["out_h"], p["out_w"]) == (p["in_h"], p["in_w"]))
 
 
+def dw_flat(p: dict) -> bool:
+    """aot_dw_flat_applies (runtime_c/aot_depthwise_avx512_impl.h): the int8
+    avx512 depthwise kernel computes the output plane flat from the input plane."""
+    return (p["stride_h"] == p["stride_w"] == 1 and p["in_w"] == p["out_w"]
+            and p["kernel_h"] * p["kernel_w"] <= 64)
+
+
 def phase_scratch(p: dict, kernel: str) -> int:
     """Scratch bytes of an x86 convolution kernel: the tap-offset table plus the
     phase planes of every input channel (depthwise: of one, and a table of
@@ -77,6 +84,10 @@ def phase_scratch(p: dict, kernel: str) -> int:
     table = _round_up(kh * kw * 4, 64)
     if kernel.endswith("_f32") and kernel.startswith("aot_conv2d") and pointwise_direct(p):
         return table
+    if kernel == "aot_depthwise_conv2d_avx512_s8" and dw_flat(p):
+        # the flat path: tap masks per 16 output pixels, then one channel's plane as is
+        return (_round_up(kh * kw * -(-p["out_h"] * p["out_w"] // 64) * 4 * 2, 64)
+                + _round_up(p["in_h"] * p["in_w"] * 4, 64))
     if "depthwise" in kernel:   # one channel's planes at a time, and every row's runs
         runs = _round_up(p["in_h"] * (1 + 3 * sw) * 4, 64)
         return table + runs + sh * sw * ps * 4

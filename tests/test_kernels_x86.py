@@ -233,6 +233,39 @@ def test_int8_variants_bit_exact_with_portable(batch, tmp_path):
                 np.testing.assert_array_equal(got[name], ref[name], err_msg=f"{kind}: {name}")
 
 
+def test_int8_depthwise_narrow_planes_bit_exact(tmp_path):
+    """Stride-1 depthwise on planes narrower than a vector (the flat path of
+    aot_depthwise_conv2d_avx512_s8: pixels of one vector span several rows)."""
+    need_avx512()
+    c, h, w = 6, 11, 5
+    parts = [_conv("same3", "x", c, c, (3, 3), pads=(1, 1, 1, 1), group=c, seed=1),
+             _conv("same5_d2", "x", c, c, (5, 5), pads=(4, 4, 4, 4), dil=(2, 2), group=c, seed=2),
+             _conv("rows_valid", "x", c, 2 * c, (3, 3), pads=(0, 1, 0, 1), group=c, seed=3),
+             _conv("k2x4", "x", c, c, (2, 4), pads=(1, 1, 0, 2), group=c, relu=True, seed=4)]
+    nodes = [n for p_, _, _ in parts for n in p_]
+    inits = [i for _, i_, _ in parts for i in i_]
+    graph = helper.make_graph(
+        nodes, "narrow", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, c, h, w])],
+        [helper.make_tensor_value_info(o, TensorProto.FLOAT, None) for _, _, o in parts], inits)
+    model = shape_inference.infer_shapes(
+        helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]))
+    rng = np.random.default_rng(5)
+    calib = tmp_path / "calib.npz"
+    np.savez(calib, x=rng.standard_normal((8, 1, c, h, w)).astype(np.float32))
+    feed = {"x": (rng.standard_normal((1, c, h, w)) * 2).astype(np.float32)}
+    results = {}
+    for kind in ("portable", "avx512"):
+        compiled = aot.compile(model.SerializeToString(), TARGET, out_dir=str(tmp_path / kind),
+                               options=aot.Options(name="narrow", kernels=kind, quantize="int8",
+                                                   calibration=str(calib)))
+        if kind == "avx512":
+            assert "aot_depthwise_conv2d_s8" not in _kernels(compiled)
+        results[kind] = compiled.run(feed)
+    for name, ref in results["portable"].items():
+        assert ref.std() > 0
+        np.testing.assert_array_equal(results["avx512"][name], ref, err_msg=name)
+
+
 def matmul_model():
     """Gemm (transB, bias), a batched MatMul of two run-time operands (attention's
     Q x K^T form, with broadcasting) and a 2-D MatMul with a constant B."""
