@@ -106,17 +106,58 @@ AOT_X86_INLINE AOT_AVX512 void rows(const int32_t mr, const aot_conv2d_s8_params
     }
 }
 
+/*
+ * One input channel: the planes' quads hold that channel in byte 0 only, so
+ * four taps are packed into each quad instead (im2col by groups of four taps:
+ * [ceil(taps / 4)][round_up(nv, NR)] in scratch after the planes), which
+ * takes a quarter of the vpdpbusd; the weights then come as quads of taps,
+ * [out_c][ceil(taps / 4)] (see targets/rules_x86.py, tap_packed). Taps past
+ * the last read tap 0, their weight byte is 0.
+ */
+AOT_X86_INLINE AOT_AVX512 void pack_taps(const aot_x86_geom *g, const int32_t *planes,
+                                         const int32_t *offs, int32_t *packed)
+{
+    const int32_t nvr = aot_x86_round_up(g->nv, NR), kq = (g->taps + 3) / 4;
+    const __m512i low = _mm512_set1_epi32(0xFF);
+    int32_t k, j, i;
+    for (k = 0; k < kq; ++k) {
+        const int32_t *src[4];
+        for (i = 0; i < 4; ++i) {
+            src[i] = planes + (4 * k + i < g->taps ? offs[4 * k + i] : offs[0]);
+        }
+        for (j = 0; j < nvr; j += 16) {
+            __m512i q = _mm512_and_si512(_mm512_loadu_si512((const void *)(src[0] + j)), low);
+            q = _mm512_mask_blend_epi8((__mmask64)0x2222222222222222ull, q,
+                                       _mm512_slli_epi32(_mm512_loadu_si512((const void *)(src[1] + j)), 8));
+            q = _mm512_mask_blend_epi8((__mmask64)0x4444444444444444ull, q,
+                                       _mm512_slli_epi32(_mm512_loadu_si512((const void *)(src[2] + j)), 16));
+            q = _mm512_mask_blend_epi8((__mmask64)0x8888888888888888ull, q,
+                                       _mm512_slli_epi32(_mm512_loadu_si512((const void *)(src[3] + j)), 24));
+            _mm512_storeu_si512((void *)(packed + k * nvr + j), q);
+        }
+    }
+}
+
 AOT_AVX512 void aot_conv2d_avx512_s8(const aot_conv2d_s8_params *params, const int8_t *input,
                                      const int32_t *weights, const int32_t *bias,
                                      int8_t *output, void *scratch)
 {
     const aot_conv2d_s8_params *p = params;
     const int32_t in_plane = p->in_h * p->in_w, out_plane = p->out_h * p->out_w;
-    const int32_t kgroups = (p->in_c + 3) / 4;
+    const int tap_packed = p->in_c == 1 && p->kernel_h * p->kernel_w > 1;
     const uint8_t pad = (uint8_t)(128 - p->input_offset);
-    int32_t *offs = (int32_t *)scratch;
+    const int32_t zero = 0;
+    int32_t kgroups = (p->in_c + 3) / 4;
+    int32_t *offs = (int32_t *)scratch, *packed;
+    const int32_t *offs_t;   /* what the tiles read: offs, or one tap 0 when tap_packed */
     uint8_t *planes;
-    aot_x86_geom g;
+    aot_x86_geom g, g_t;
+    /* 1x1, stride 1, unpadded: the phase plane is the input plane, so whole
+     * planes interleave at once instead of row by row (narrow rows are all tail) */
+    const int whole = p->kernel_h == 1 && p->kernel_w == 1 && p->stride_h == 1 &&
+                      p->stride_w == 1 && p->pad_top == 0 && p->pad_left == 0 &&
+                      p->out_h == p->in_h && p->out_w == p->in_w;
+    const int32_t c_rows = whole ? p->in_c / 4 * 4 : 0;   /* channels left to the row loop */
     int32_t n, c, iy, ix, i0, j0;
 
     aot_x86_geom_init(&g, p->out_h, p->out_w, p->kernel_h, p->kernel_w, p->stride_h,
@@ -124,17 +165,29 @@ AOT_AVX512 void aot_conv2d_avx512_s8(const aot_conv2d_s8_params *params, const i
     aot_x86_tap_offsets(&g, p->kernel_w, p->stride_h, p->stride_w, p->dilation_h,
                         p->dilation_w, offs);
     planes = (uint8_t *)scratch + aot_x86_table_bytes(g.taps);
+    packed = (int32_t *)(void *)(planes + g.cs * 4);
+    g_t = g;
+    offs_t = offs;
+    if (tap_packed) {   /* the tiles see one tap of ceil(taps / 4) channel quads */
+        offs_t = &zero;
+        kgroups = (g.taps + 3) / 4;
+        g_t.taps = 1;
+        g_t.cs = aot_x86_round_up(g.nv, NR);
+    }
     for (n = 0; n < p->batch; ++n) {
         const int8_t *x = input + n * p->in_c * in_plane;
         int8_t *y = output + n * p->out_c * out_plane;
         int32_t run, runs, dst[AOT_X86_MAX_STRIDE], ix0[AOT_X86_MAX_STRIDE],
             cnt[AOT_X86_MAX_STRIDE];
-        aot_avx2_fill32(planes, (int32_t)(pad * 0x01010101u), kgroups * g.cs);
-        for (iy = 0; iy < p->in_h; ++iy) {
+        aot_avx2_fill32(planes, (int32_t)(pad * 0x01010101u), (p->in_c + 3) / 4 * g.cs);
+        for (c = 0; c < c_rows; c += 4) {
+            interleave4(planes + (c / 4) * g.cs * 4, x + c * in_plane, in_plane, in_plane);
+        }
+        for (iy = 0; iy < p->in_h && c_rows < p->in_c; ++iy) {
             runs = aot_x86_row_runs(&g, iy, p->in_w, p->kernel_h, p->kernel_w, p->stride_h,
                                     p->stride_w, p->dilation_h, p->dilation_w, p->pad_top,
                                     p->pad_left, dst, ix0, cnt);
-            for (c = 0; c < p->in_c; ++c) {
+            for (c = c_rows; c < p->in_c; ++c) {
                 const int8_t *src = x + c * in_plane + iy * p->in_w;
                 uint8_t *plane = planes + (c / 4) * g.cs * 4 + (c & 3);
                 if (p->stride_w == 1 && (c & 3) == 0 && c + 4 <= p->in_c) {
@@ -153,20 +206,23 @@ AOT_AVX512 void aot_conv2d_avx512_s8(const aot_conv2d_s8_params *params, const i
                 }
             }
         }
+        if (tap_packed) {
+            pack_taps(&g, (const int32_t *)(const void *)planes, offs, packed);
+        }
         for (j0 = 0; j0 < g.nv; j0 += NR) {
             const int32_t m = g.nv - j0 < NR ? g.nv - j0 : NR;
-            const int32_t *pl = (const int32_t *)(const void *)planes;
+            const int32_t *pl = tap_packed ? packed : (const int32_t *)(const void *)planes;
             for (i0 = 0; i0 + MR <= p->out_c; i0 += MR) {
-                rows(MR, p, &g, pl, weights, bias, offs, kgroups, i0, j0, m, y);
+                rows(MR, p, &g_t, pl, weights, bias, offs_t, kgroups, i0, j0, m, y);
             }
             switch (p->out_c - i0) {
-            case 7: rows(7, p, &g, pl, weights, bias, offs, kgroups, i0, j0, m, y); break;
-            case 6: rows(6, p, &g, pl, weights, bias, offs, kgroups, i0, j0, m, y); break;
-            case 5: rows(5, p, &g, pl, weights, bias, offs, kgroups, i0, j0, m, y); break;
-            case 4: rows(4, p, &g, pl, weights, bias, offs, kgroups, i0, j0, m, y); break;
-            case 3: rows(3, p, &g, pl, weights, bias, offs, kgroups, i0, j0, m, y); break;
-            case 2: rows(2, p, &g, pl, weights, bias, offs, kgroups, i0, j0, m, y); break;
-            case 1: rows(1, p, &g, pl, weights, bias, offs, kgroups, i0, j0, m, y); break;
+            case 7: rows(7, p, &g_t, pl, weights, bias, offs_t, kgroups, i0, j0, m, y); break;
+            case 6: rows(6, p, &g_t, pl, weights, bias, offs_t, kgroups, i0, j0, m, y); break;
+            case 5: rows(5, p, &g_t, pl, weights, bias, offs_t, kgroups, i0, j0, m, y); break;
+            case 4: rows(4, p, &g_t, pl, weights, bias, offs_t, kgroups, i0, j0, m, y); break;
+            case 3: rows(3, p, &g_t, pl, weights, bias, offs_t, kgroups, i0, j0, m, y); break;
+            case 2: rows(2, p, &g_t, pl, weights, bias, offs_t, kgroups, i0, j0, m, y); break;
+            case 1: rows(1, p, &g_t, pl, weights, bias, offs_t, kgroups, i0, j0, m, y); break;
             default: break;
             }
         }

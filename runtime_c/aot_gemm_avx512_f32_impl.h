@@ -140,6 +140,44 @@ static AOT_AVX512 int32_t aot_gemm_avx512_f32_rows(const aot_gemm_avx512_f32 *g,
     return 1;
 }
 
+/* A few rows (a matrix-vector product: batch-1 fully connected): one row x 128
+ * pixels, eight independent accumulators instead of two, so the fused
+ * multiply-adds are not bound by their latency (the k order is unchanged). */
+#define AOT_GEMM_AVX512_WIDE 128
+
+static AOT_AVX512 void aot_gemm_avx512_f32_wide(const aot_gemm_avx512_f32 *g, int32_t i,
+                                               int32_t j0)
+{
+    const int32_t n = g->nv - j0 < AOT_GEMM_AVX512_WIDE ? g->nv - j0 : AOT_GEMM_AVX512_WIDE;
+    const float *a = g->a + i * g->a_rs;
+    __mmask16 mk[8];
+    __m512 c[8];
+    int32_t v, kg, t;
+    AOT_X86_UNROLL
+    for (v = 0; v < 8; ++v) {
+        const int32_t left = n - 16 * v;
+        mk[v] = left >= 16 ? (__mmask16)0xFFFF
+                : left <= 0 ? (__mmask16)0
+                            : (__mmask16)((1u << left) - 1u);
+        c[v] = _mm512_setzero_ps();
+    }
+    for (kg = 0; kg < g->kgroups; ++kg) {
+        const float *bg = g->b + kg * g->cs + j0;
+        for (t = 0; t < g->taps; ++t) {
+            const float *bp = bg + g->offs[t];
+            const __m512 w = _mm512_set1_ps(a[(kg * g->taps + t) * g->a_ks]);
+            AOT_X86_UNROLL
+            for (v = 0; v < 8; ++v) {   /* a dead vector's mask is 0: it reads nothing */
+                c[v] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(mk[v], bp + 16 * v), c[v]);
+            }
+        }
+    }
+    for (v = 0; v < 8 && 16 * v < n; v += 2) {
+        aot_gemm_avx512_f32_finish(g, i, j0 + 16 * v, n - 16 * v < 32 ? n - 16 * v : 32, c[v],
+                                   c[v + 1]);
+    }
+}
+
 /* Pixel tiles outermost, unless all of B fits in L2 (here 256 KiB): then row
  * tiles outermost, so each weight (A) row is fetched from memory once -- the
  * late layers of a network have few pixels and many weights. */
@@ -147,6 +185,14 @@ static AOT_AVX512 void aot_gemm_avx512_f32_run(const aot_gemm_avx512_f32 *g)
 {
     const int64_t b_bytes = (int64_t)g->kgroups * g->taps * g->nv * 4;
     int32_t i0, j0, n, mr;
+    if (g->m < 4) {
+        for (i0 = 0; i0 < g->m; ++i0) {
+            for (j0 = 0; j0 < g->nv; j0 += AOT_GEMM_AVX512_WIDE) {
+                aot_gemm_avx512_f32_wide(g, i0, j0);
+            }
+        }
+        return;
+    }
     if (b_bytes <= 256 * 1024) {
         for (i0 = 0; i0 < g->m; i0 += mr) {
             mr = 1;

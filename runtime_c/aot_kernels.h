@@ -166,7 +166,9 @@ void aot_pointwise_conv2d_inplace_s8(const aot_conv2d_s8_params *params, const i
  * zero row, each 4-byte group stored (0, 2, 1, 3); scratch 8 * k4. In place (output at
  * input's address) as aot_pointwise_conv2d_inplace_s8 when 1x1, stride 1, no pad.
  * aot_pointwise_conv2d_dsp_s8: the same for 1x1, stride 1, no padding (in place
- * likewise); k4 = in_c rounded up to 4; scratch 4 * k4.
+ * likewise); k4 = in_c rounded up to 4; scratch 4 * k4; weights in the wide
+ * quad layout: int32 words [out_c4 / 4][k4 / 2][4 rows] (out_c4 = out_c rounded
+ * up to 4, zero rows), each the int16 pair (k even low, k odd high).
  * aot_depthwise_conv2d_3x3_dsp_s8: groups == in_c == out_c, 3x3, dilation 1,
  * stride_w 1 or 2; weights as aot_conv2d_s8's; scratch hp * wp + 4 rounded up
  * to 4, then 4 * (rows * out_w + 1), rows = AOT_DW3_DSP_CHUNK_ROWS(out_h, out_w)
@@ -185,8 +187,13 @@ void aot_conv2d_dsp_s8(const aot_conv2d_s8_params *params, const int8_t *input,
                        const int8_t *weights, const int32_t *bias, int8_t *output,
                        void *scratch);
 void aot_pointwise_conv2d_dsp_s8(const aot_conv2d_s8_params *params, const int8_t *input,
-                                 const int8_t *weights, const int32_t *bias, int8_t *output,
+                                 const int32_t *weights, const int32_t *bias, int8_t *output,
                                  void *scratch);
+/** aot_conv2d_dsp_s8 with weights in the wide quad layout (as aot_pointwise_conv2d_dsp_s8's,
+ * k4 = in_c * kernel_h * kernel_w rounded up to 4); scratch 8 * k4. */
+void aot_conv2d_wide_dsp_s8(const aot_conv2d_s8_params *params, const int8_t *input,
+                            const int32_t *weights, const int32_t *bias, int8_t *output,
+                            void *scratch);
 void aot_depthwise_conv2d_3x3_dsp_s8(const aot_conv2d_s8_params *params,
                                      const int8_t *input, const int8_t *weights,
                                      const int32_t *bias, int8_t *output, void *scratch);
@@ -372,6 +379,8 @@ void aot_depthwise_conv2d_avx512_s8(const aot_conv2d_s8_params *params, const in
 /** aot_add_s8 for same-shape operands (ndim 0); y may alias a or b. */
 void aot_add_avx2_s8(const aot_add_s8_params *params, const int8_t *a, const int8_t *b,
                      int8_t *y);
+void aot_add_avx512_s8(const aot_add_s8_params *params, const int8_t *a, const int8_t *b,
+                       int8_t *y);
 
 /* ---- transformer ops (targets/rules_transformer.py) ---- */
 

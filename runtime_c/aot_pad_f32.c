@@ -12,12 +12,7 @@ void aot_pad_f32(const aot_pad_params *params, const float *x, float *y)
         y[0] = x[0];
         return;
     }
-    g.ndim = p->ndim;
-    g.in_dims = p->in_dims;
-    g.out_dims = p->out_dims;
-    g.pads_begin = p->pads_begin;
-    g.mode = p->mode;
-    aot_pad_cursor_init(&c, &g);
+    aot_pad_cursor_init(&c, &g, p->ndim, p->in_dims, p->out_dims, p->pads_begin, p->mode);
     for (r = 0; r < c.rows; ++r, y += c.n) {
         const int32_t base = aot_pad_cursor_next(&c, &g);
         const float *x_row;

@@ -82,11 +82,19 @@ static inline int32_t aot_pad_source(const aot_pad_geometry *g, int32_t d, int32
     }
 }
 
-static inline void aot_pad_cursor_init(aot_pad_cursor *c, const aot_pad_geometry *g)
+/* Fills g from a params struct's fields (ndim >= 1) and starts c at row 0. */
+static inline void aot_pad_cursor_init(aot_pad_cursor *c, aot_pad_geometry *g, int32_t ndim,
+                                       const int32_t *in_dims, const int32_t *out_dims,
+                                       const int32_t *pads_begin, int32_t mode)
 {
-    const int32_t last = g->ndim - 1;
+    const int32_t last = ndim - 1;
     int32_t lo, hi, d;
 
+    g->ndim = ndim;
+    g->in_dims = in_dims;
+    g->out_dims = out_dims;
+    g->pads_begin = pads_begin;
+    g->mode = mode;
     c->in_strides[last] = 1;
     for (d = last; d > 0; --d) {
         c->in_strides[d - 1] = c->in_strides[d] * g->in_dims[d];

@@ -7,12 +7,13 @@
  * may run in place (same conditions). Two pixels at a time: their in_c
  * inputs are gathered from NCHW into scratch as an int16 pixel pair
  * (aot_dsp_impl.h), then every output channel of both is computed
- * (aot_dsp_gemm_pixels), so an output lands only on input already gathered.
- * An odd last pixel is computed as a pair with itself.
+ * (aot_dsp_gemm_pixels_wide: weights in the wide quad layout, int16 pairs
+ * in int32 words), so an output lands only on input already gathered. An
+ * odd last pixel is computed as a pair with itself.
  */
 AOT_DSP_NO_LIBCALL
 void aot_pointwise_conv2d_dsp_s8(const aot_conv2d_s8_params *params, const int8_t *input,
-                                 const int8_t *weights, const int32_t *bias, int8_t *output,
+                                 const int32_t *weights, const int32_t *bias, int8_t *output,
                                  void *scratch)
 {
     const aot_conv2d_s8_params *p = params;
@@ -53,9 +54,9 @@ void aot_pointwise_conv2d_dsp_s8(const aot_conv2d_s8_params *params, const int8_
                 dst[i + 4] = src[two];
                 src += plane;
             }
-            aot_dsp_gemm_pixels(weights, k4, bias, p->out_c, p->multipliers, p->shifts,
-                                p->output_offset, p->act_min, p->act_max, x, y_n + pix,
-                                two ? y_n + pix + 1 : NULL, plane);
+            aot_dsp_gemm_pixels_wide(weights, k4, bias, p->out_c, p->multipliers, p->shifts,
+                                     p->output_offset, p->act_min, p->act_max, x, y_n + pix,
+                                     two ? y_n + pix + 1 : NULL, plane);
         }
     }
 }

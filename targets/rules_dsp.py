@@ -93,6 +93,21 @@ def quad_layout(rows: np.ndarray) -> np.ndarray:
                                 .transpose(0, 2, 1, 3)).reshape(-1)
 
 
+def wide_quad_layout(rows: np.ndarray) -> np.ndarray:
+    """[r][k] int8 -> the `--optimize speed` kernels' wide quad weights
+    (runtime_c/aot_dsp_impl.h): rows padded to a multiple of 4 and k to a
+    multiple of 4 with zeros, int32 words [r4 / 4][k4 / 2][4 rows], each the
+    int16 pair (k even in the low half, k odd in the high half) -- an SMLAD
+    operand as loaded, twice the bytes of the int8 weights."""
+    r, k = rows.shape
+    r4, k4 = -(-r // 4) * 4, -(-k // 4) * 4
+    padded = np.zeros((r4, k4), np.int64)
+    padded[:r, :k] = rows
+    pairs = padded.reshape(r4 // 4, 4, k4 // 2, 2)
+    words = (pairs[..., 0] & 0xFFFF) | ((pairs[..., 1] & 0xFFFF) << 16)
+    return _wrap32(np.ascontiguousarray(words.transpose(0, 2, 1)).reshape(-1))
+
+
 def doubled_multipliers(params: Params) -> tuple[Params, np.ndarray | None]:
     """The parameter block with each multiplier m replaced by 2 * m wrapped to
     int32, the form aot_dsp_requantize_m2 takes (one SMMULR: see
@@ -172,11 +187,16 @@ def lower_conv_dsp(node: Node, ctx: LoweringContext) -> None:
         raise Fallback     # grouped convolution: the portable kernel
     k = in_c * kh * kw
     k4 = -(-k // 4) * 4
-    wd = _const(ctx, f"{w_name}_dsp", pair_layout(w.reshape(out_c, k)), w_name)
     inplace = pointwise_inplace(g)
     if speed and inplace:
+        wd = _const(ctx, f"{w_name}_dsp", wide_quad_layout(w.reshape(out_c, k)), w_name)
         _emit(ctx, base, "aot_pointwise_conv2d_dsp_s8", params, wd, b_name, 2 * 2 * k4, inplace)
-    else:   # the pixel pair, then the taps' int32 offsets (im2col gather)
+    elif speed:   # the pixel pair, then the taps' int32 offsets (im2col gather)
+        wd = _const(ctx, f"{w_name}_dsp", wide_quad_layout(w.reshape(out_c, k)), w_name)
+        _emit(ctx, base, "aot_conv2d_wide_dsp_s8", params, wd, b_name, 2 * 2 * k4 + 4 * k4,
+              inplace)
+    else:
+        wd = _const(ctx, f"{w_name}_dsp", pair_layout(w.reshape(out_c, k)), w_name)
         _emit(ctx, base, "aot_conv2d_dsp_s8", params, wd, b_name, 2 * 2 * k4 + 4 * k4, inplace)
 
 

@@ -463,32 +463,40 @@ def lower_concat(node: Node, ctx: LoweringContext) -> None:
         offset += row
 
 
-def lower_pad(node: Node, ctx: LoweringContext) -> None:
-    _require_f32(node, ctx)
-    x, y = ctx.tensor(node.inputs[0]), ctx.tensor(node.outputs[0])
+def pad_geometry(node: Node, ctx: LoweringContext, x, y) -> dict:
+    """The geometry fields of aot_pad_params (and aot_pad_s8_params) of a Pad
+    node: dims padded to MAX_DIMS, pads_begin from the constant pads and axes."""
     rank = len(x.shape)
     if rank > MAX_DIMS:
         raise Unsupported(f"pad of rank {rank} (at most {MAX_DIMS})")
     pads = ctx.const_value(node.inputs[1]) if len(node.inputs) > 1 and node.inputs[1] else None
     if pads is None:
         raise Unsupported("Pad's pads must be a constant")
-    value_name = node.inputs[2] if len(node.inputs) > 2 else ""
-    value = ctx.const_value(value_name) if value_name else np.float32(0)
-    if value is None:
-        raise Unsupported("Pad's constant_value must be a constant")
     axes_name = node.inputs[3] if len(node.inputs) > 3 else ""
     axes = ([_axis(int(a), rank, node) for a in ctx.const_value(axes_name).reshape(-1)]
             if axes_name else list(range(rank)))
     begin = [0] * rank
     for i, a in enumerate(axes):
-        begin[a] = int(pads.reshape(-1)[i])
+        begin[a] = int(np.asarray(pads).reshape(-1)[i])
     mode = {"constant": "AOT_PAD_CONSTANT", "reflect": "AOT_PAD_REFLECT", "edge": "AOT_PAD_EDGE",
             "wrap": "AOT_PAD_WRAP"}.get(node.attr("mode", "constant"))
     if mode is None:
         raise Unsupported(f"unknown mode {node.attr('mode')!r}")
     fill = [0] * (MAX_DIMS - rank)
+    return {"ndim": rank, "in_dims": tuple(list(x.shape) + fill),
+            "out_dims": tuple(list(y.shape) + fill), "pads_begin": tuple(begin + fill),
+            "mode": mode}
+
+
+def lower_pad(node: Node, ctx: LoweringContext) -> None:
+    _require_f32(node, ctx)
+    x, y = ctx.tensor(node.inputs[0]), ctx.tensor(node.outputs[0])
+    geometry = pad_geometry(node, ctx, x, y)
+    value_name = node.inputs[2] if len(node.inputs) > 2 else ""
+    value = ctx.const_value(value_name) if value_name else np.float32(0)
+    if value is None:
+        raise Unsupported("Pad's constant_value must be a constant")
     params = Params("aot_pad_params", {
-        "ndim": rank, "in_dims": tuple(list(x.shape) + fill),
-        "out_dims": tuple(list(y.shape) + fill), "pads_begin": tuple(begin + fill),
-        "mode": mode, "value": float(np.asarray(value).reshape(-1)[0]) if np.size(value) else 0.0})
+        **geometry,
+        "value": float(np.asarray(value).reshape(-1)[0]) if np.size(value) else 0.0})
     _call(ctx, node, "aot_pad_f32", params, [Ref(x.name), Ref(y.name)])

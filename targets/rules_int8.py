@@ -14,7 +14,7 @@ from aot.ir import Node, Quant, Tensor
 from aot.program import ConstArray, Null, Params, Ref
 from aot.targets.lowering import LoweringContext, Unsupported
 from aot.targets.rules_generic import (MAX_DIMS, _axis, _as_2d, _call, _prod, _spatial_pads,
-                                       broadcast_fields, conv_geometry)
+                                       broadcast_fields, conv_geometry, pad_geometry)
 
 S8 = np.dtype(np.int8)
 
@@ -592,12 +592,7 @@ def lower_pad_s8(node: Node, ctx: LoweringContext) -> None:
     are a requantization afterwards (TFLite's pad needs them equal)."""
     x, y = ctx.tensor(node.inputs[0]), ctx.tensor(node.outputs[0])
     _require_s8(node, ctx, [x.name, y.name])
-    rank = len(x.shape)
-    if rank > MAX_DIMS:
-        raise Unsupported(f"pad of rank {rank} (at most {MAX_DIMS})")
-    pads = ctx.const_value(node.inputs[1]) if len(node.inputs) > 1 and node.inputs[1] else None
-    if pads is None:
-        raise Unsupported("Pad's pads must be a constant")
+    geometry = pad_geometry(node, ctx, x, y)
     # Raw int8 data (no quantization, e.g. an ONNX integer Pad) is padded as codes.
     raw = x.quant is None and y.quant is None
     scale, zp = (1.0, 0) if raw else _per_tensor(ctx, x.name)
@@ -610,23 +605,9 @@ def lower_pad_s8(node: Node, ctx: LoweringContext) -> None:
         value = np.asarray(value).reshape(-1)
         if value.size:
             code = _pad_code(ctx, value_name, value[0], scale, zp)
-    axes_name = node.inputs[3] if len(node.inputs) > 3 else ""
-    axes = ([_axis(int(a), rank, node) for a in ctx.const_value(axes_name).reshape(-1)]
-            if axes_name else list(range(rank)))
-    begin = [0] * rank
-    for i, a in enumerate(axes):
-        begin[a] = int(np.asarray(pads).reshape(-1)[i])
-    mode = {"constant": "AOT_PAD_CONSTANT", "reflect": "AOT_PAD_REFLECT", "edge": "AOT_PAD_EDGE",
-            "wrap": "AOT_PAD_WRAP"}.get(node.attr("mode", "constant"))
-    if mode is None:
-        raise Unsupported(f"unknown mode {node.attr('mode')!r}")
     requant = not raw and _differs(ctx, x.name, y.name)
     dst = _staged(ctx, node, y, "padded") if requant else y.name
-    fill = [0] * (MAX_DIMS - rank)
-    params = Params("aot_pad_s8_params", {
-        "ndim": rank, "in_dims": tuple(list(x.shape) + fill),
-        "out_dims": tuple(list(y.shape) + fill), "pads_begin": tuple(begin + fill),
-        "mode": mode, "value": code})
+    params = Params("aot_pad_s8_params", {**geometry, "value": code})
     _call(ctx, node, "aot_pad_s8", params, [Ref(x.name), Ref(dst)])
     if requant:
         _emit_requantize(ctx, node, dst, y.name, src_quant=(scale, zp))

@@ -17,7 +17,7 @@ x86 kernel and does the kernel's Prepare work here:
   (input_offset - 128) * sum(w) is folded into the bias. The int8 depthwise kernel sums in float, exact only while
   sum |w| * 255 < 2^24 per channel: checked here, else `Fallback`.
 - int8 fully connected (`aot_fully_connected_{avx2,avx512}_s8`): bias folded.
-- int8 add of same-shape tensors (`aot_add_avx2_s8`, both variants).
+- int8 add of same-shape tensors (`aot_add_{avx2,avx512}_s8`).
 - float Gemm/MatMul with contiguous B rows (`aot_matmul_{avx2,avx512}_f32`).
 
 int8 kernels are bit-exact with the portable ones (no saturating
@@ -70,6 +70,12 @@ def dw_flat(p: dict) -> bool:
             and p["kernel_h"] * p["kernel_w"] <= 64)
 
 
+def tap_packed(p: dict) -> bool:
+    """aot_conv2d_avx512_s8 with one input channel packs four taps per VNNI quad:
+    weights [out_c][ceil(taps / 4)] quads, and an im2col of them in scratch."""
+    return p["in_c"] == 1 and p["kernel_h"] * p["kernel_w"] > 1
+
+
 def phase_scratch(p: dict, kernel: str) -> int:
     """Scratch bytes of an x86 convolution kernel: the tap-offset table plus the
     phase planes of every input channel (depthwise: of one, and a table of
@@ -91,7 +97,10 @@ def phase_scratch(p: dict, kernel: str) -> int:
     if "depthwise" in kernel:   # one channel's planes at a time, and every row's runs
         runs = _round_up(p["in_h"] * (1 + 3 * sw) * 4, 64)
         return table + runs + sh * sw * ps * 4
-    return table + -(-p["in_c"] // LANES.get(kernel, 1)) * sh * sw * ps * 4
+    planes = table + -(-p["in_c"] // LANES.get(kernel, 1)) * sh * sw * ps * 4
+    if kernel == "aot_conv2d_avx512_s8" and tap_packed(p):
+        return planes + -(-kh * kw // 4) * _round_up(nv, NR[kernel]) * 4
+    return planes
 
 
 def _generic_call(node, ctx: LoweringContext, lower) -> Call:
@@ -213,7 +222,11 @@ def _conv_s8(node, ctx: LoweringContext, variant: str) -> None:
     out_c = p["out_c"]
     w3 = np.asarray(ctx.const_value(w_op.tensor)).astype(np.int64).reshape(out_c, p["in_c"], -1)
     kernel = f"aot_conv2d_{variant}_s8"
-    packed = ctx.const(f"{w_op.tensor}_{variant}", _pack_lanes(w3, LANES[kernel]))
+    if kernel == "aot_conv2d_avx512_s8" and tap_packed(p):   # quads of taps, not channels
+        packed = ctx.const(f"{w_op.tensor}_{variant}_taps",
+                           _pack_lanes(w3.reshape(out_c, -1, 1), LANES[kernel]))
+    else:
+        packed = ctx.const(f"{w_op.tensor}_{variant}", _pack_lanes(w3, LANES[kernel]))
     consts = [packed]
     if variant == "avx512":
         folded = _bias_values(ctx, b_op, out_c) \
@@ -253,11 +266,11 @@ def _gemm_s8(node, ctx: LoweringContext, variant: str) -> None:
                       c.op, c.macs))
 
 
-def add_s8(node, ctx: LoweringContext) -> None:
+def _add_s8(node, ctx: LoweringContext, variant: str) -> None:
     call = _generic_call(node, ctx, q.lower_add_s8)
     if call.kernel != "aot_add_s8" or call.params.fields["ndim"] != 0:
         raise Fallback        # broadcasting: the portable kernel's odometer
-    ctx.emit(Call("aot_add_avx2_s8", call.params, call.operands, call.reads, call.writes,
+    ctx.emit(Call(f"aot_add_{variant}_s8", call.params, call.operands, call.reads, call.writes,
                   call.layer, call.op, call.macs, inplace=call.inplace))
 
 
@@ -288,15 +301,22 @@ def gemm_avx512_s8(node, ctx):
     _gemm_s8(node, ctx, "avx512")
 
 
-# (op, variant) -> rule; targets/registry.py registers them. The AVX2 add serves
-# the avx512 variant too.
+def add_avx2_s8(node, ctx):
+    _add_s8(node, ctx, "avx2")
+
+
+def add_avx512_s8(node, ctx):
+    _add_s8(node, ctx, "avx512")
+
+
+# (op, variant) -> rule; targets/registry.py registers them.
 RULES = {
     ("Conv", "avx2"): _by_dtype(conv_avx2_f32, conv_avx2_s8),
     ("Conv", "avx512"): _by_dtype(conv_avx512_f32, conv_avx512_s8),
     ("Gemm", "avx2"): _by_dtype(gemm_avx2_f32, gemm_avx2_s8),
     ("Gemm", "avx512"): _by_dtype(gemm_avx512_f32, gemm_avx512_s8),
-    ("Add", "avx2"): _by_dtype(None, add_s8),
-    ("Add", "avx512"): _by_dtype(None, add_s8),
+    ("Add", "avx2"): _by_dtype(None, add_avx2_s8),
+    ("Add", "avx512"): _by_dtype(None, add_avx512_s8),
     ("MatMul", "avx2"): matmul_avx2_f32,
     ("MatMul", "avx512"): matmul_avx512_f32,
 }

@@ -35,7 +35,7 @@ X86_KERNELS = {"aot_conv2d_avx2_f32", "aot_conv2d_avx512_f32", "aot_depthwise_co
                "aot_matmul_avx2_f32", "aot_matmul_avx512_f32",
                "aot_conv2d_avx2_s8", "aot_conv2d_avx512_s8", "aot_depthwise_conv2d_avx2_s8",
                "aot_fully_connected_avx2_s8", "aot_fully_connected_avx512_s8",
-               "aot_add_avx2_s8", "aot_depthwise_conv2d_avx512_f32",
+               "aot_add_avx2_s8", "aot_add_avx512_s8", "aot_depthwise_conv2d_avx512_f32",
                "aot_depthwise_conv2d_avx512_s8"}
 
 
@@ -226,26 +226,21 @@ def test_int8_variants_bit_exact_with_portable(batch, tmp_path):
     assert {"aot_conv2d_avx2_s8", "aot_depthwise_conv2d_avx2_s8", "aot_fully_connected_avx2_s8",
             "aot_add_avx2_s8"} <= kernels["avx2"]
     assert {"aot_conv2d_avx512_s8", "aot_depthwise_conv2d_avx512_s8",
-            "aot_fully_connected_avx512_s8", "aot_add_avx2_s8"} <= kernels["avx512"]
+            "aot_fully_connected_avx512_s8", "aot_add_avx512_s8"} <= kernels["avx512"]
     for kind in VARIANTS:
         for ref, got in zip(results["portable"], results[kind]):
             for name in ref:
                 np.testing.assert_array_equal(got[name], ref[name], err_msg=f"{kind}: {name}")
 
 
-def test_int8_depthwise_narrow_planes_bit_exact(tmp_path):
-    """Stride-1 depthwise on planes narrower than a vector (the flat path of
-    aot_depthwise_conv2d_avx512_s8: pixels of one vector span several rows)."""
-    need_avx512()
-    c, h, w = 6, 11, 5
-    parts = [_conv("same3", "x", c, c, (3, 3), pads=(1, 1, 1, 1), group=c, seed=1),
-             _conv("same5_d2", "x", c, c, (5, 5), pads=(4, 4, 4, 4), dil=(2, 2), group=c, seed=2),
-             _conv("rows_valid", "x", c, 2 * c, (3, 3), pads=(0, 1, 0, 1), group=c, seed=3),
-             _conv("k2x4", "x", c, c, (2, 4), pads=(1, 1, 0, 2), group=c, relu=True, seed=4)]
+def _portable_vs_avx512(parts, c, h, w, tmp_path, avoid):
+    """Outputs of a model of `parts` (each a _conv result reading "x" [1, c, h, w]),
+    quantized to int8, with the portable and the avx512 kernels: equal bit for bit;
+    `avoid` (a portable kernel) must not be chosen under avx512."""
     nodes = [n for p_, _, _ in parts for n in p_]
     inits = [i for _, i_, _ in parts for i in i_]
     graph = helper.make_graph(
-        nodes, "narrow", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, c, h, w])],
+        nodes, "parts", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, c, h, w])],
         [helper.make_tensor_value_info(o, TensorProto.FLOAT, None) for _, _, o in parts], inits)
     model = shape_inference.infer_shapes(
         helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]))
@@ -256,32 +251,62 @@ def test_int8_depthwise_narrow_planes_bit_exact(tmp_path):
     results = {}
     for kind in ("portable", "avx512"):
         compiled = aot.compile(model.SerializeToString(), TARGET, out_dir=str(tmp_path / kind),
-                               options=aot.Options(name="narrow", kernels=kind, quantize="int8",
+                               options=aot.Options(name="parts", kernels=kind, quantize="int8",
                                                    calibration=str(calib)))
         if kind == "avx512":
-            assert "aot_depthwise_conv2d_s8" not in _kernels(compiled)
+            assert avoid not in _kernels(compiled)
         results[kind] = compiled.run(feed)
     for name, ref in results["portable"].items():
         assert ref.std() > 0
         np.testing.assert_array_equal(results["avx512"][name], ref, err_msg=name)
 
 
+def test_int8_depthwise_narrow_planes_bit_exact(tmp_path):
+    """Stride-1 depthwise on planes narrower than a vector (the flat path of
+    aot_depthwise_conv2d_avx512_s8: pixels of one vector span several rows)."""
+    need_avx512()
+    c = 6
+    _portable_vs_avx512(
+        [_conv("same3", "x", c, c, (3, 3), pads=(1, 1, 1, 1), group=c, seed=1),
+         _conv("same5_d2", "x", c, c, (5, 5), pads=(4, 4, 4, 4), dil=(2, 2), group=c, seed=2),
+         _conv("rows_valid", "x", c, 2 * c, (3, 3), pads=(0, 1, 0, 1), group=c, seed=3),
+         _conv("k2x4", "x", c, c, (2, 4), pads=(1, 1, 0, 2), group=c, relu=True, seed=4)],
+        c, 11, 5, tmp_path, "aot_depthwise_conv2d_s8")
+
+
+def test_int8_one_input_channel_conv_bit_exact(tmp_path):
+    """Convolutions of a single input channel (aot_conv2d_avx512_s8 packs four taps
+    per VNNI quad): tap counts not a multiple of 4, strides, dilation, padding."""
+    need_avx512()
+    _portable_vs_avx512(
+        [_conv("k10x4_s2", "x", 1, 11, (10, 4), stride=(2, 2), pads=(4, 1, 5, 1), seed=1),
+         _conv("k3_same", "x", 1, 8, (3, 3), pads=(1, 1, 1, 1), relu=True, seed=2),
+         _conv("k3x2_d2_s21", "x", 1, 5, (3, 2), stride=(2, 1), dil=(2, 2), seed=3),
+         _conv("k1", "x", 1, 3, (1, 1), seed=4)],
+        1, 17, 9, tmp_path, "aot_conv2d_s8")
+
+
 def matmul_model():
     """Gemm (transB, bias), a batched MatMul of two run-time operands (attention's
-    Q x K^T form, with broadcasting) and a 2-D MatMul with a constant B."""
+    Q x K^T form, with broadcasting), a 2-D MatMul with a constant B, and a batch-1
+    fully connected with n = 300 (the one-row path: two 128-wide tiles and a tail)."""
     rng = np.random.default_rng(3)
     inits = [numpy_helper.from_array(rng.standard_normal((13, 37)).astype(np.float32), "gw"),
              numpy_helper.from_array(rng.standard_normal(13).astype(np.float32), "gb"),
-             numpy_helper.from_array(rng.standard_normal((37, 29)).astype(np.float32), "mw")]
+             numpy_helper.from_array(rng.standard_normal((37, 29)).astype(np.float32), "mw"),
+             numpy_helper.from_array(rng.standard_normal((37, 300)).astype(np.float32), "fw"),
+             numpy_helper.from_array(rng.standard_normal(300).astype(np.float32), "fb")]
     nodes = [helper.make_node("Gemm", ["a", "gw", "gb"], ["gemm"], name="gemm", transB=1),
              helper.make_node("MatMul", ["q", "k"], ["scores"], name="qk"),
-             helper.make_node("MatMul", ["a", "mw"], ["mm"], name="mm")]
+             helper.make_node("MatMul", ["a", "mw"], ["mm"], name="mm"),
+             helper.make_node("Gemm", ["v", "fw", "fb"], ["fc"], name="fc")]
     graph = helper.make_graph(
         nodes, "mm", [helper.make_tensor_value_info("a", TensorProto.FLOAT, [7, 37]),
                       helper.make_tensor_value_info("q", TensorProto.FLOAT, [2, 3, 19, 24]),
-                      helper.make_tensor_value_info("k", TensorProto.FLOAT, [1, 3, 24, 21])],
+                      helper.make_tensor_value_info("k", TensorProto.FLOAT, [1, 3, 24, 21]),
+                      helper.make_tensor_value_info("v", TensorProto.FLOAT, [1, 37])],
         [helper.make_tensor_value_info(o, TensorProto.FLOAT, None)
-         for o in ("gemm", "scores", "mm")], inits)
+         for o in ("gemm", "scores", "mm", "fc")], inits)
     return shape_inference.infer_shapes(
         helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]))
 

@@ -42,8 +42,9 @@ def _gcc() -> str:
 
 
 def _c_name(index: int, case: str) -> str:
-    """A distinct C name (aot lowercases and cuts names at 48 characters)."""
-    return f"c{index}_" + re.sub(r"\W", "_", case.removeprefix("test_").lower())[:36]
+    """A distinct C name, as aot keeps it (lowercase, at most 48 characters, no
+    trailing underscore)."""
+    return (f"c{index}_" + re.sub(r"\W", "_", case.removeprefix("test_").lower())[:36]).rstrip("_")
 
 
 @functools.cache
