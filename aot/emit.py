@@ -700,13 +700,17 @@ def _runtime_closure(kernels: set[str]) -> dict[str, str]:
                         if h not in RUNTIME_HEADERS)
         calls = _CALL.findall(_C_COMMENT.sub(" ", text))
         todo.extend(sorted({m for m in calls if m in available} - seen))
-    files = {h: (pkg / h).read_text() for h in RUNTIME_HEADERS}
-    for p in sorted(pkg.iterdir(), key=lambda p: p.name):
-        if p.name.endswith(".h") and p.name not in files and p.name.startswith("aot_"):
-            files[p.name] = p.read_text()   # private helper headers (e.g. aot_binary_impl.h)
-    for k in sorted(seen):
-        files[f"{k}.c"] = (pkg / f"{k}.c").read_text()
-    return files
+    sources = {f"{k}.c": (pkg / f"{k}.c").read_text() for k in sorted(seen)}
+    # The public headers, the executor's (kept only when a model has _run_ex), and
+    # every private header (e.g. aot_binary_impl.h) these files include, transitively.
+    headers, todo = {}, [*RUNTIME_HEADERS, "aot_executor.h", *(
+        h for text in sources.values() for h in _INCLUDE.findall(text))]
+    while todo:
+        h = todo.pop()
+        if h not in headers:
+            headers[h] = (pkg / h).read_text()
+            todo.extend(_INCLUDE.findall(headers[h]))
+    return {**{h: headers[h] for h in sorted(headers)}, **sources}
 
 
 def _makefile(name: str, up: str, sources: list[str], kernels: list[str],

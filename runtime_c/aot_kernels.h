@@ -203,6 +203,11 @@ void aot_depthwise_conv2d_dsp_s8(const aot_conv2d_s8_params *params, const int8_
 void aot_fully_connected_dsp_s8(const aot_fully_connected_s8_params *params,
                                 const int8_t *input, const int8_t *weights,
                                 const int32_t *bias, int8_t *output);
+/** aot_fully_connected_dsp_s8 with widened weights: int32 words [n4 / 4][k4 / 4][4 rows][2],
+ * each row's group of 4 as the int16 pairs (w0, w2), (w1, w3); no scratch. */
+void aot_fully_connected_wide_dsp_s8(const aot_fully_connected_s8_params *params,
+                                     const int8_t *input, const int32_t *weights,
+                                     const int32_t *bias, int8_t *output);
 /** DSP-variant int8 add of same-shape tensors (ndim == 0; shifts <= 0), as aot_add_s8. */
 void aot_add_dsp_s8(const aot_add_s8_params *params, const int8_t *a, const int8_t *b,
                     int8_t *y);

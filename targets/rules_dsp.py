@@ -108,6 +108,21 @@ def wide_quad_layout(rows: np.ndarray) -> np.ndarray:
     return _wrap32(np.ascontiguousarray(words.transpose(0, 2, 1)).reshape(-1))
 
 
+def wide_fc_layout(rows: np.ndarray) -> np.ndarray:
+    """[r][k] int8 -> aot_fully_connected_wide_dsp_s8's weights: rows padded to a
+    multiple of 4 and k too, int32 words [r4 / 4][k4 / 4][4 rows][2], each row's
+    group of 4 columns as the int16 pairs (w0, w2) and (w1, w3) (low half first),
+    the SMLAD partners of SXTB16 of a word of x and of it rotated by 8."""
+    r, k = rows.shape
+    r4, k4 = -(-r // 4) * 4, -(-k // 4) * 4
+    padded = np.zeros((r4, k4), np.int64)
+    padded[:r, :k] = rows
+    g = padded.reshape(r4 // 4, 4, k4 // 4, 4).transpose(0, 2, 1, 3)
+    lo, hi = g[..., [0, 1]], g[..., [2, 3]]          # words (w0, w2) and (w1, w3)
+    words = (lo & 0xFFFF) | ((hi & 0xFFFF) << 16)
+    return _wrap32(np.ascontiguousarray(words).reshape(-1))
+
+
 def doubled_multipliers(params: Params) -> tuple[Params, np.ndarray | None]:
     """The parameter block with each multiplier m replaced by 2 * m wrapped to
     int32, the form aot_dsp_requantize_m2 takes (one SMMULR: see
@@ -216,8 +231,12 @@ def lower_gemm_dsp(node: Node, ctx: LoweringContext) -> None:
     if zero is not None and zero.any():
         w, bias = w.copy(), bias.copy()
         w[zero], bias[zero] = 0, 0
-    wd = _const(ctx, f"{w_name}_dsp", quad_layout(w), w_name)
     b_name = _const(ctx, f"{node.name}_bias_dsp", bias)
+    if ctx.optimize == "speed":
+        wd = _const(ctx, f"{w_name}_dsp", wide_fc_layout(w), w_name)
+        _emit(ctx, base, "aot_fully_connected_wide_dsp_s8", params, wd, b_name, 0, False)
+        return
+    wd = _const(ctx, f"{w_name}_dsp", quad_layout(w), w_name)
     _emit(ctx, base, "aot_fully_connected_dsp_s8", params, wd, b_name, 0, False)
 
 

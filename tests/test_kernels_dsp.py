@@ -290,7 +290,8 @@ def test_fast_path_breaking_shapes_bit_exact(shapes, toolchain, optimize, io_in_
     assert by_layer["dw5_dil2_conv"] == "aot_depthwise_conv2d_dsp_s8"
     assert by_layer["conv_kws_like_conv"] == ("aot_conv2d_wide_dsp_s8" if optimize == "speed"
                                              else "aot_conv2d_dsp_s8")
-    assert "aot_fully_connected_dsp_s8" in kernels
+    assert ("aot_fully_connected_wide_dsp_s8" if optimize == "speed"
+            else "aot_fully_connected_dsp_s8") in kernels
     assert by_layer["add_same_add"] == ("aot_add_lut_dsp_s8" if optimize == "speed"
                                         else "aot_add_dsp_s8")
     assert by_layer["add_bcast_add"] == "aot_add_s8"             # broadcasting: portable
@@ -372,9 +373,10 @@ def test_dsp_sources_compile_with_the_strict_flags(target, opt, toolchain, tmp_p
 
 
 def test_layouts_match_the_kernels_contract():
-    """pair_layout / quad_layout / wide_quad_layout place element (r, k) where
-    the C reads it."""
-    from aot.targets.rules_dsp import pair_layout, quad_layout, wide_quad_layout
+    """pair_layout / quad_layout / wide_quad_layout / wide_fc_layout place
+    element (r, k) where the C reads it."""
+    from aot.targets.rules_dsp import (pair_layout, quad_layout, wide_fc_layout,
+                                       wide_quad_layout)
     rows = np.arange(5 * 7, dtype=np.int64).reshape(5, 7).astype(np.int8)
     pair = pair_layout(rows)
     k4 = 8
@@ -399,6 +401,13 @@ def test_layouts_match_the_kernels_contract():
             at = (r // 4) * 2 * k4 + (k // 2) * 4 + r % 4
             assert halves[2 * at + k % 2] == -int(rows[r, k])
     assert not halves.reshape(2, k4 // 2, 4, 2)[1, :, 1:].any()    # padded rows
+    fc = wide_fc_layout(-rows).view(np.int16)
+    assert fc.size == 8 * k4
+    for r in range(5):
+        for k in range(7):
+            group, lane = divmod(k, 4)      # words (w0, w2), (w1, w3)
+            at = (r // 4) * 4 * k4 + group * 16 + (r % 4) * 4 + (lane % 2) * 2 + lane // 2
+            assert fc[at] == -int(rows[r, k])
 
 
 _ROUNDING_HARNESS = r"""
