@@ -31,6 +31,7 @@ from __future__ import annotations
 import dataclasses
 
 from aot.program import Call, Null, Program, Scratch, Split
+from aot.targets.rules_x86 import tap_packed
 from aot.targets.target import Target
 
 THREADED_FAMILIES = ("x86-64", "aarch64")
@@ -208,8 +209,10 @@ _PORTABLE = {
     # int8 pairs / quads packed in int32: [out_c][ceil(in_c / 2 or 4)][kh * kw]
     "aot_conv2d_avx2_s8": _simd(_conv, weights_per_channel=lambda p: _ceil(p["in_c"], 2)
                                 * p["kernel_h"] * p["kernel_w"]),
-    "aot_conv2d_avx512_s8": _simd(_conv, weights_per_channel=lambda p: _ceil(p["in_c"], 4)
-                                  * p["kernel_h"] * p["kernel_w"]),
+    # (one input channel: quads of taps instead, [out_c][ceil(kh * kw / 4)])
+    "aot_conv2d_avx512_s8": _simd(_conv, weights_per_channel=lambda p: (
+        _ceil(p["kernel_h"] * p["kernel_w"], 4) if tap_packed(p)
+        else _ceil(p["in_c"], 4) * p["kernel_h"] * p["kernel_w"])),
     # blocks of 8 channels [ceil(out_c / 8)][K][8]: K per channel
     "aot_conv2d_neon_f32": _simd(_conv, weights_per_channel=_k),
     "aot_conv2d_neon_s8": _simd(_conv, weights_per_channel=_k),
