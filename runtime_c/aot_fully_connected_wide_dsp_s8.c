@@ -7,7 +7,7 @@
  * words [n4 / 4][k4 / 4][4 rows][2], for each row and group of 4 columns the
  * int16 pairs (w0, w2) and (w1, w3) -- the SMLAD partners of SXTB16 of a word
  * of x and of it rotated by 8, so only x is unpacked (2 SXTB16 per 16 MACs
- * instead of 10). Four outputs at a time; x's last k % 4 columns one by one
+ * instead of 10), and a row's two words are one LDRD. Four outputs at a time; x's last k % 4 columns one by one
  * (never a word past the row's end). Per-channel right shifts in [1, 23] take
  * the short requantization (aot_dsp_output_fast_clamp).
  */
@@ -36,10 +36,15 @@ void aot_fully_connected_wide_dsp_s8(const aot_fully_connected_s8_params *params
             for (g = 0; g < full; ++g) {
                 const int32_t xv = aot_dsp_load32(x);
                 const int32_t xe = aot_dsp_sxtb16(xv), xo = aot_dsp_sxtb16_ror8(xv);
-                a0 = aot_dsp_smlad(w[1], xo, aot_dsp_smlad(w[0], xe, a0));
-                a1 = aot_dsp_smlad(w[3], xo, aot_dsp_smlad(w[2], xe, a1));
-                a2 = aot_dsp_smlad(w[5], xo, aot_dsp_smlad(w[4], xe, a2));
-                a3 = aot_dsp_smlad(w[7], xo, aot_dsp_smlad(w[6], xe, a3));
+                int32_t we, wo;
+                AOT_DSP_LDRD(we, wo, w, 0);
+                a0 = aot_dsp_smlad(wo, xo, aot_dsp_smlad(we, xe, a0));
+                AOT_DSP_LDRD(we, wo, w, 8);
+                a1 = aot_dsp_smlad(wo, xo, aot_dsp_smlad(we, xe, a1));
+                AOT_DSP_LDRD(we, wo, w, 16);
+                a2 = aot_dsp_smlad(wo, xo, aot_dsp_smlad(we, xe, a2));
+                AOT_DSP_LDRD(we, wo, w, 24);
+                a3 = aot_dsp_smlad(wo, xo, aot_dsp_smlad(we, xe, a3));
                 x += 4;
                 w += 8;
             }
