@@ -165,6 +165,16 @@ def _fully_connected(call: Call, grain: int = 1) -> Split | None:
                  operands=_present(call, {1: p["k"], 2: 1, 3: 1}))
 
 
+def _matmul_w8(call: Call) -> Split | None:
+    """aot_matmul_w8_* (weight-only int8), operands (x [m][k], w, scale, bias, y [m][n]):
+    by rows of x, in blocks of SIMD_GRAIN rows (whole 4-row tiles in every variant)."""
+    p = call.params.fields
+    if p["m"] <= 1:
+        return None
+    return Split("rows", p["m"], SIMD_GRAIN, fields=(("m", 1),),
+                 operands=_present(call, {0: p["k"], 4: p["n"]}))
+
+
 # SIMD variants, with the weight layouts aot_kernels.h documents for them (matrix
 # products: the portable layouts; convolutions: per output channel, as re-laid out by
 # targets/rules_x86.py and rules_neon.py). Parts are whole blocks of 16 rows, columns or
@@ -203,6 +213,10 @@ _PORTABLE = {
     "aot_fully_connected_avx512_s8": _simd(_fully_connected),
     "aot_fully_connected_neon_s8": _simd(_fully_connected),
     "aot_fully_connected_dotprod_s8": _simd(_fully_connected),
+    "aot_matmul_w8_f32": _matmul_w8,
+    "aot_matmul_w8_avx2_f32": _matmul_w8,
+    "aot_matmul_w8_avx512_f32": _matmul_w8,
+    "aot_matmul_w8_neon_f32": _matmul_w8,
     # [out_c][in_c][kh][kw] as the portable kernel
     "aot_conv2d_avx2_f32": _simd(_conv),
     "aot_conv2d_avx512_f32": _simd(_conv),

@@ -41,7 +41,8 @@ def _w(rng, name, shape):
 
 def node_models() -> dict[str, onnx.ModelProto]:
     """Heavy layers of each split form: conv by output channel (odd count), depthwise
-    conv by group, Gemm with one row (by column), MatMul by rows, batched MatMul."""
+    conv by group, Gemm with one row (by column), MatMul by rows, batched MatMul, and
+    the weight-only int8 MatMul by rows."""
     rng = np.random.default_rng(7)
     return {
         "conv": _model([helper.make_node("Conv", ["x", "w", "b"], ["y"], pads=[1, 1, 1, 1],
@@ -61,6 +62,15 @@ def node_models() -> dict[str, onnx.ModelProto]:
         "batched": _model([helper.make_node("MatMul", ["x", "y"], ["z"])],
                           [_vi("x", [5, 40, 64]), _vi("y", [5, 64, 48])],
                           [_vi("z", [5, 40, 48])], []),
+        # weight-only int8 (kept int8, the scale applied in the kernel), by rows
+        "matmul_w8": _model([helper.make_node("Cast", ["w8"], ["wf"], to=TensorProto.FLOAT),
+                             helper.make_node("Mul", ["wf", "scale"], ["w"]),
+                             helper.make_node("MatMul", ["x", "w"], ["y"])],
+                            [_vi("x", [70, 128])], [_vi("y", [70, 60])],
+                            [numpy_helper.from_array(
+                                rng.integers(-128, 128, (128, 60)).astype(np.int8), "w8"),
+                             numpy_helper.from_array(
+                                 (rng.random(60) * 0.01).astype(np.float32), "scale")]),
     }
 
 
