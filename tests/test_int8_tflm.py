@@ -2,8 +2,8 @@
 
 For each model, 100 seeded random int8 inputs (uniform over [-128, 127]) run
 through our generated C (compiled from the tf2onnx QDQ conversion; for
-x86-64 on the host, and for cortex-m4 in the unicorn emulator, all inputs in
-one emulator session without hooks) and
+x86-64 on the host, and for cortex-m4 and cortex-m3 in the unicorn emulator, all
+inputs in one emulator session without hooks) and
 through the TFLM interpreter (`tflite-micro` package) on the original
 `.tflite`; every output element must be equal. The mismatch counts against
 TFLite's reference kernels (ai-edge-litert, BUILTIN_REF) and onnxruntime are
@@ -74,7 +74,8 @@ def mismatches(a, b):
     return int(sum((d > 0).sum() for d in diff)), int(max(d.max() for d in diff))
 
 
-@pytest.mark.parametrize("target", ["x86-64", "cortex-m4"])
+# x86-64 and cortex-m3 run the portable kernels, cortex-m4 its "dsp" variants (auto).
+@pytest.mark.parametrize("target", ["x86-64", "cortex-m4", "cortex-m3"])
 @pytest.mark.parametrize("key", sorted(PAIRS))
 def test_int8_bit_exact_with_tflm(key, target, mlperf_dir, tmp_path):
     onnx_file, tflite_file = PAIRS[key]
