@@ -18,7 +18,7 @@ from typing import Mapping
 
 import numpy as np
 
-from aot.program import Call, ConstArray, Null, Params, Program, Ref, Scratch
+from aot.program import Call, ConstArray, Null, Program, Ref, Scratch
 from aot.version import __version__
 from aot.passes.memory_plan import Plan, scratch_name
 from aot.weights_blob import blob_constants, blob_files
@@ -279,7 +279,7 @@ def _header(program: Program, plan: Plan, name: str, up: str, io_names) -> str:
             for i, t in enumerate(names):
                 out.append(f"#define {up}_{kind}{i}_OFFSET {plan.offsets[program.root(t)[0]]}u")
         out += ["",
-                f"/* Input/output i inside the arena (the static one when arena is NULL and",
+                "/* Input/output i inside the arena (the static one when arena is NULL and",
                 f" * {up}_STATIC_ARENA is defined), or NULL for an out-of-range i. */",
                 f"void *{name}_input_ptr(void *arena, int32_t index);",
                 f"void *{name}_output_ptr(void *arena, int32_t index);"]
@@ -439,7 +439,7 @@ def _source(program: Program, plan: Plan, name: str, up: str, io_names, const_na
     if checks:
         out += [f"    if ({checks}) {{", "        return AOT_E_NULL;", "    }"]
     if plan.arena_bytes:
-        out += [f"    if (arena == NULL) {{", "        return AOT_E_NULL;", "    }",
+        out += ["    if (arena == NULL) {", "        return AOT_E_NULL;", "    }",
                 f"    if (((uintptr_t)arena & ({up}_ARENA_ALIGN - 1u)) != 0u) {{",
                 "        return AOT_E_ALIGN;", "    }"]
     else:

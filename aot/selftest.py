@@ -292,7 +292,7 @@ def _source(name, up, ins, outs, feeds, refs, tols, reference, input_note) -> st
         if ctype not in checkers:
             fn, text = _checker(name, _check_kind(tensor.dtype), ctype)
             checkers[ctype] = fn
-            out += [f"/* Folds the differences of n elements into *worst; 1 if one exceeds tol. */",
+            out += ["/* Folds the differences of n elements into *worst; 1 if one exceeds tol. */",
                     *text]
     args = [f"{name}_selftest_in{i}" for i in range(len(ins))]
     args += [f"({em.c_type(t.dtype)} *)(void *)(mem + {up}_SELFTEST_OUTPUT{i}_OFFSET)"

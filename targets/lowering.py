@@ -26,7 +26,7 @@ import numpy as np
 
 from aot.errors import ModelError, UsageError
 from aot.ir import Graph, Node, Tensor
-from aot.program import Alias, Call, Program, Step
+from aot.program import Call, Program, Step
 from aot.targets.target import Target
 
 
