@@ -48,6 +48,48 @@ typedef struct {
     int32_t rows, cols;  /* padded rows / columns kept: stride_h * rr, stride_w * lw */
 } aot_x86_geom;
 
+/* One float matrix product for the AVX2 and AVX-512 GEMM drivers
+ * (aot_gemm_avx2_f32_impl.h, aot_gemm_avx512_f32_impl.h). */
+typedef struct {
+    int32_t m, nv;
+    const float *a;
+    int32_t a_rs, a_ks;
+    const float *b;
+    int32_t kgroups, taps, cs;
+    const int32_t *offs;
+    float *y;
+    int32_t y_rs;              /* elements between output rows */
+    const aot_x86_geom *geom;  /* non-NULL: scatter virtual pixels (conv with lw > out_w) */
+    int32_t out_w;
+    const float *bias;         /* NULL: none */
+    int32_t bias_rs, bias_cs;
+    float alpha, beta;
+    const aot_act_f32 *act;
+} aot_x86_gemm_f32;
+
+/* The product of one aot_matmul_f32 batch; the caller sets a, b and y per batch. */
+AOT_X86_INLINE void aot_x86_gemm_from_matmul(aot_x86_gemm_f32 *g, const aot_matmul_params *p,
+                                             const int32_t *offs, const float *bias)
+{
+    g->m = p->m;
+    g->nv = p->n;
+    g->a_rs = p->a_row_stride;
+    g->a_ks = p->a_k_stride;
+    g->kgroups = p->k;
+    g->taps = 1;
+    g->cs = p->b_k_stride;
+    g->offs = offs;
+    g->y_rs = p->n;
+    g->geom = NULL;
+    g->out_w = p->n;
+    g->bias = bias;
+    g->bias_rs = p->bias_row_stride;
+    g->bias_cs = p->bias_col_stride;
+    g->alpha = p->alpha;
+    g->beta = p->beta;
+    g->act = &p->act;
+}
+
 static inline int32_t aot_x86_round_up(int32_t x, int32_t m)
 {
     return (x + m - 1) / m * m;

@@ -20,22 +20,7 @@
 #define AOT_GEMM_AVX512_MR 12
 #define AOT_GEMM_AVX512_NR 32
 
-typedef struct {
-    int32_t m, nv;
-    const float *a;
-    int32_t a_rs, a_ks;
-    const float *b;
-    int32_t kgroups, taps, cs;
-    const int32_t *offs;
-    float *y;
-    int32_t y_rs;              /* elements between output rows */
-    const aot_x86_geom *geom;  /* non-NULL: scatter virtual pixels (conv with lw > out_w) */
-    int32_t out_w;
-    const float *bias;         /* NULL: none */
-    int32_t bias_rs, bias_cs;
-    float alpha, beta;
-    const aot_act_f32 *act;
-} aot_gemm_avx512_f32;
+typedef aot_x86_gemm_f32 aot_gemm_avx512_f32;
 
 AOT_X86_INLINE AOT_AVX512 void aot_gemm_avx512_f32_finish(const aot_gemm_avx512_f32 *g,
                                                           int32_t i, int32_t j0, int32_t n,

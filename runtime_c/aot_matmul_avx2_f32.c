@@ -17,23 +17,7 @@ AOT_AVX2 void aot_matmul_avx2_f32(const aot_matmul_params *params, const float *
     aot_gemm_avx2_f32 g;
     int32_t bt;
 
-    g.m = p->m;
-    g.nv = p->n;
-    g.a_rs = p->a_row_stride;
-    g.a_ks = p->a_k_stride;
-    g.kgroups = p->k;
-    g.taps = 1;
-    g.cs = p->b_k_stride;
-    g.offs = offs;
-    g.y_rs = p->n;
-    g.geom = NULL;
-    g.out_w = p->n;
-    g.bias = bias;
-    g.bias_rs = p->bias_row_stride;
-    g.bias_cs = p->bias_col_stride;
-    g.alpha = p->alpha;
-    g.beta = p->beta;
-    g.act = &p->act;
+    aot_x86_gemm_from_matmul(&g, p, offs, bias);
     for (bt = 0; bt < p->batch; ++bt) {
         g.a = a + (p->a_offsets != NULL ? p->a_offsets[bt] : 0);
         g.b = b + (p->b_offsets != NULL ? p->b_offsets[bt] : 0);
