@@ -248,7 +248,8 @@ def test_split_output_is_strict_c_and_race_free(tmp_path):
     strict = ["-std=c99", "-pedantic", "-Wall", "-Wextra", "-Wshadow", "-Wconversion",
               "-Werror", "-O2"]
     from importlib import resources
-    pthreads = str(resources.files("aot.runtime_c") / "aot_executor_pthreads.c")
+    runtime_dir = resources.files("aot.runtime_c")
+    pthreads = str(runtime_dir / "aot_executor_pthreads.c")
     for src in [out / "conv.c", pthreads]:
         proc = subprocess.run([cc, *strict, "-c", str(src), "-o", str(tmp_path / "x.o"),
                                f"-I{out}"], capture_output=True, text=True)
@@ -257,7 +258,7 @@ def test_split_output_is_strict_c_and_race_free(tmp_path):
     main.write_text("""
 #include <string.h>
 #include "conv.h"
-#include "aot_runtime/aot_executor_pthreads.h"
+#include "aot_executor_pthreads.h"
 static float x[CONV_INPUT0_SIZE], y1[CONV_OUTPUT0_SIZE], y2[CONV_OUTPUT0_SIZE];
 static unsigned char arena[CONV_ARENA_SIZE + 1] __attribute__((aligned(16)));
 int main(void)
@@ -281,7 +282,7 @@ int main(void)
             *map(str, sorted((out / "aot_runtime").glob("*.c")))]
     exe = tmp_path / "tsan"
     proc = subprocess.run([cc, "-std=c99", "-O1", "-g", "-fsanitize=thread", "-pthread",
-                           f"-I{out}", *srcs, "-o", str(exe)], capture_output=True, text=True)
+                           f"-I{out}", f"-I{runtime_dir}", *srcs, "-o", str(exe)], capture_output=True, text=True)
     need(proc.returncode == 0, f"no ThreadSanitizer build here: {proc.stderr[:200]}")
     run = subprocess.run([str(exe)], capture_output=True, text=True, timeout=300)
     assert run.returncode == 0 and "ThreadSanitizer" not in run.stderr, run.stderr[-2000:]
