@@ -173,7 +173,7 @@ def _assign_io_names(program: Program, name: str, names: Names) -> dict[str, str
         ident = sanitize(t, "io")
         if ident.startswith(("aot_", f"{name}_")):
             ident = "io_" + ident   # never shadow a kernel or a model symbol
-        result[t] = names.get("io", ident, "io")
+        result[t] = names.get("io", t, "io", text=ident)
     return result
 
 

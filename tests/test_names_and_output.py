@@ -100,6 +100,28 @@ def test_hostile_names_give_valid_warning_free_c(name, tmp_path):
                 assert line.count("/*") == line.count("*/"), (f, line)
 
 
+def test_io_names_that_collide_after_sanitizing(tmp_path):
+    """Inputs and outputs whose names sanitize (or truncate) to the same identifier
+    get distinct C parameters (a regression: they once shared one)."""
+    long = "p2o.Conv.2+p2o.Add.6+p2o.Mul.4+p2o.Mul.6+p2o.Add.0/" * 2
+    outs = [long + "a", long + "b", "Out.1", "out_1"]
+    nodes = [helper.make_node(op, ["X.1"], [o]) for op, o in
+             zip(["Relu", "Sigmoid", "Tanh", "LeakyRelu"], outs)]
+    nodes.append(helper.make_node("Add", ["X.1", "x_1"], ["sum"]))
+    inputs = [helper.make_tensor_value_info(n, TensorProto.FLOAT, [1, 5]) for n in ("X.1", "x_1")]
+    outputs = [helper.make_tensor_value_info(o, TensorProto.FLOAT, [1, 5]) for o in [*outs, "sum"]]
+    model = helper.make_model(helper.make_graph(nodes, "g", inputs, outputs),
+                              opset_imports=[helper.make_opsetid("", 17)])
+    x = np.linspace(-2, 2, 5, dtype=np.float32).reshape(1, 5)
+    y = np.full((1, 5), 0.5, np.float32)
+    compiled = aot.compile(model, "x86-64", out_dir=str(tmp_path / "out"))
+    compile_all_c(tmp_path / "out", compilers()["gcc"])
+    got = compiled.run({"X.1": x, "x_1": y})
+    want = [np.maximum(x, 0), 1 / (1 + np.exp(-x)), np.tanh(x), np.where(x > 0, x, 0.01 * x), x + y]
+    for name, w in zip([*outs, "sum"], want):
+        np.testing.assert_allclose(got[name], w, rtol=1e-6, atol=1e-6, err_msg=name)
+
+
 def test_model_file_named_like_the_runtime(tmp_path):
     """The default name comes from the file stem: a stem the runtime owns is renamed."""
     model, feeds, want = _hostile_model()
