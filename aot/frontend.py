@@ -391,6 +391,9 @@ def _infer_outputs(node: Node, tensors: dict[str, Tensor], opsets: dict[str, int
         if not out:
             continue
         tp = types.get(out) or hints.get(out)
+        if tp is not None and _static_shape(tp) is None and out in hints and \
+                _static_shape(hints[out]) is not None:
+            tp = hints[out]   # a shape the model declares (value_info), e.g. a run-time Range's
         shape = _static_shape(tp) if tp is not None else None
         if shape is None or tp is None or not tp.tensor_type.elem_type:
             if evaluated is None and all(t is None or t.is_const for t in in_tensors):
@@ -401,6 +404,11 @@ def _infer_outputs(node: Node, tensors: dict[str, Tensor], opsets: dict[str, int
                 check_tensor_size(out, value.shape, value.dtype, node.describe())
                 result[out] = Tensor(out, tuple(int(d) for d in value.shape), value.dtype)
                 continue
+            if node.op == "Range" and not node.domain:
+                raise ModelError(f"{node.describe()}: its length depends on run-time values "
+                                 f"(start, limit or delta is not a constant): a dynamic "
+                                 f"shape; make them constants or declare the output's "
+                                 f"length in the model's value_info")
             raise ModelError(f"{node.describe()}: output '{out}' has a dynamic shape "
                              f"{_shape_text(tp) if tp is not None else '(unknown)'}; "
                              f"fix the model inputs' shapes with --input-shape NAME=d0,d1,...")

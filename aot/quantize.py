@@ -19,7 +19,13 @@ our int8 pipeline, passes/qdq.py, folds it) with TFLite's int8 scheme:
 - Softmax and Sigmoid output scale 1/256, zero point -128, Tanh 1/128, 0
   (TFLite's fixed parameters); Pad keeps its input's range (TFLite's PAD);
 - MatMul + bias Add becomes Gemm and BatchNormalization after Conv is folded
-  into the Conv first, so both quantize as one int8 op with an int32 bias.
+  into the Conv first, so both quantize as one int8 op with an int32 bias;
+  likewise a per-channel constant Add and/or BatchNormalization after a
+  ConvTranspose (TFLite's TRANSPOSE_CONV with bias), whose per-channel weight
+  scales are along ONNX's axis 1;
+- Resize keeps its input's range (TFLite's resize ops need equal parameters);
+- a constant per-channel Mul/Add after a Conv, or before an unpadded one, is
+  folded into that Conv (fuse-affine's Conv folds), not quantized on its own.
 
 What gets quantized is the graph our int8 path will compile, not the exported
 one (`simplified`): the frontend's import (opset upgrade, Constant nodes as
@@ -61,7 +67,7 @@ from aot.passes.fuse_activation import fuse_activations
 
 # Ops that TFLite's int8 kernels run with the input's scale and zero point on the output.
 SAME_QUANT_OPS = {"MaxPool", "AveragePool", "GlobalAveragePool", "Reshape", "Flatten",
-                  "Squeeze", "Unsqueeze", "Transpose", "Concat", "Pad"}
+                  "Squeeze", "Unsqueeze", "Transpose", "Concat", "Pad", "Resize"}
 SOFTMAX_SCALE = 1.0 / 256.0
 SOFTMAX_ZERO_POINT = -128
 # The opset the QDQ model is written at (unless the model's own is newer): per-channel
@@ -155,12 +161,24 @@ def simplified(proto: onnx.ModelProto, input_shapes: dict | None = None) -> onnx
     return _to_opset(model, max(QDQ_OPSET, _opset(proto)))
 
 
-# Not 'fuse' (its fused `_act` attributes are no ONNX) nor 'fuse-affine' (its
+def fold_affine_into_conv(graph):
+    """fuse-affine's Conv folds only: a constant per-channel Mul/Add after a Conv, or
+    before an unpadded one, becomes part of its weights and bias (PP-LCNetV3's
+    learnable affine blocks), so it is not quantized on its own -- each int8 Mul
+    and Add would round the activations once more. Its other rule (Mul + Add as
+    a standalone BatchNormalization) is left out: that has no int8 kernel."""
+    from aot.passes.fuse_affine import _backward, _forward
+    from aot.passes.rewrite import apply_rules
+
+    return apply_rules(graph, [(("Mul", "Add"), _backward), ("Conv", _forward)])
+
+
+# Not 'fuse' (its fused `_act` attributes are no ONNX) nor all of 'fuse-affine' (its
 # standalone BatchNormalization has no int8 kernel; Mul/Add have): prepare()
 # folds BatchNormalization into the Conv before it.
 SIMPLIFY_PASSES = (("fold", fold_constants), ("simplify", simplify),
                    ("dce", eliminate_dead_code), ("fuse-hardswish", fuse_activations),
-                   ("dce-final", eliminate_dead_code))
+                   ("fold-affine", fold_affine_into_conv), ("dce-final", eliminate_dead_code))
 
 
 def _opset(model: onnx.ModelProto) -> int:
@@ -233,6 +251,8 @@ def prepare(model: onnx.ModelProto) -> onnx.ModelProto:
         model = onnx.shape_inference.infer_shapes(model)
     except Exception as e:  # onnx raises several types, version-dependent
         raise ModelError(f"shape inference failed: {str(e).splitlines()[0]}") from None
+    while _fold_into_conv_transpose(model):
+        pass
     g = model.graph
     inits = {t.name: t for t in g.initializer}
     consumers: dict[str, int] = {}
@@ -315,6 +335,98 @@ def prepare(model: onnx.ModelProto) -> onnx.ModelProto:
     return model
 
 
+def _channel_vector(c: np.ndarray, channels: int, rank: int) -> np.ndarray | None:
+    """A constant that broadcasts along axis 1 of a rank-`rank` tensor only (or is a
+    scalar), as one value per channel; None otherwise."""
+    if c.size == 1:
+        return np.full(channels, float(c.reshape(-1)[0]))
+    shape = (1,) * (rank - c.ndim) + tuple(c.shape)
+    if len(shape) != rank or shape[1] != channels or \
+            any(d != 1 for i, d in enumerate(shape) if i != 1):
+        return None
+    return c.reshape(-1).astype(np.float64)
+
+
+def _fold_into_conv_transpose(model: onnx.ModelProto) -> bool:
+    """One constant per-channel Add or BatchNormalization after a ConvTranspose
+    (paddle2onnx writes the bias as such an Add) folded into its weights and
+    bias, in place; whether one was. The fused node writes the second op's
+    output. Weights are [in_c][out_c / group][kh][kw]: output channel
+    g * (out_c / group) + j is column j of group g's input-channel rows."""
+    g = model.graph
+    inits = {t.name: t for t in g.initializer}
+    producer = {o: n for n in g.node for o in n.output}
+    readers: dict[str, int] = {}
+    for n in g.node:
+        for i in n.input:
+            readers[i] = readers.get(i, 0) + 1
+    outputs = {o.name for o in g.output}
+    ranks = {vi.name: len(vi.type.tensor_type.shape.dim)
+             for vi in [*g.value_info, *g.input, *g.output]
+             if vi.type.tensor_type.HasField("shape")}
+
+    def const(name):
+        return numpy_helper.to_array(inits[name]) if name in inits else None
+
+    for n in g.node:
+        if n.op_type not in ("Add", "BatchNormalization") or len(n.output) != 1:
+            continue
+        pairs = [(0, 1), (1, 0)] if n.op_type == "Add" else [(0, None)]
+        for data_i, other_i in pairs:
+            ct = producer.get(n.input[data_i])
+            if ct is None or ct.op_type != "ConvTranspose" or \
+                    readers.get(ct.output[0], 0) != 1 or ct.output[0] in outputs:
+                continue
+            w = const(ct.input[1])
+            if w is None or w.ndim < 3:
+                continue
+            groups = next((a.i for a in ct.attribute if a.name == "group"), 1)
+            per_group = w.shape[1]
+            out_c = per_group * groups
+            b = const(ct.input[2]) if len(ct.input) > 2 and ct.input[2] else \
+                np.zeros(out_c, np.float32)
+            if b is None:
+                continue
+            b = b.astype(np.float64)
+            k = np.ones(out_c)
+            if n.op_type == "Add":
+                c = const(n.input[other_i])
+                add = None if c is None else _channel_vector(c, out_c, ranks.get(n.output[0], 0))
+                if add is None:
+                    continue
+                b = b + add
+            else:
+                params = [const(x) for x in n.input[1:5]]
+                if any(v is None for v in params):
+                    continue
+                gamma, beta, mean, var = (v.astype(np.float64).reshape(-1) for v in params)
+                eps = next((a.f for a in n.attribute if a.name == "epsilon"), 1e-5)
+                k = gamma / np.sqrt(var + eps)
+                b = (b - mean) * k + beta
+            # column j of group gi's rows scales with output channel gi * per_group + j
+            scale = k.reshape(groups, 1, per_group).repeat(w.shape[0] // groups, axis=1)
+            w2 = (w * scale.reshape(w.shape[0], per_group, *[1] * (w.ndim - 2))).astype(np.float32)
+            base = ct.name or n.name
+            wn, bn = f"{base}_{n.op_type.lower()}fold_w", f"{base}_{n.op_type.lower()}fold_b"
+            g.initializer.extend([numpy_helper.from_array(w2, wn),
+                                  numpy_helper.from_array(b.astype(np.float32), bn)])
+            fused = helper.make_node("ConvTranspose", [ct.input[0], wn, bn], [n.output[0]],
+                                     name=ct.name or n.name)
+            fused.attribute.extend(ct.attribute)
+            nodes = [fused if m is ct else m for m in g.node if m is not n]
+            del g.node[:]
+            g.node.extend(nodes)
+            used = {i for m in g.node for i in m.input} | outputs
+            keep = [t for t in g.initializer if t.name in used]
+            del g.initializer[:]
+            g.initializer.extend(keep)
+            keep_vi = [vi for vi in g.value_info if vi.name != ct.output[0]]
+            del g.value_info[:]
+            g.value_info.extend(keep_vi)
+            return True
+    return False
+
+
 # -- TFLite's parameter constraints ------------------------------------------------------
 
 def tie_ranges(model: onnx.ModelProto, ranges: dict) -> dict:
@@ -375,6 +487,11 @@ def _overrides(model: onnx.ModelProto, per_channel: bool) -> dict:
                 # weight-quantized one): per tensor keeps them exact, per channel would
                 # round them a second time.
                 over[n.input[1]] = [{"symmetric": True}]
+        elif n.op_type == "ConvTranspose" and per_channel and n.input[1] in inits and \
+                next((a.i for a in n.attribute if a.name == "group"), 1) > 1:
+            # onnxruntime's quantizer scales the bias by the axis-1 weight scales, which
+            # cover one group's output channels only: one scale for the tensor instead
+            over[n.input[1]] = [{"symmetric": True}]
         elif n.op_type in FIXED_OUTPUT:
             scale, zero_point = FIXED_OUTPUT[n.op_type]
             over[n.output[0]] = [{"scale": np.array(scale, np.float32),

@@ -8,7 +8,9 @@ count), the same build flags for every variant of a row (the manifest's),
 and the outputs of every variant checked against the portable build's —
 bit-identical for int8, within 1e-4 relative for float (fused multiply-adds).
 Cortex-M rows are built with arm-none-eabi-gcc -O2, as the TFLM anchor was,
-and shown beside the anchor's instructions; AArch64 rows with zig's clang.
+and shown beside the anchor's instructions and estimated cycles (aot.cycles),
+with zig's clang and `--optimize size` builds of the dsp kernels beside them;
+AArch64 rows with zig's clang.
 """
 
 from __future__ import annotations
@@ -65,14 +67,22 @@ def _models(group: str, models_dir: str):
         yield key, os.path.join(models_dir, "mlperf_tiny", file), {}
 
 
-def _measure(path, target, toolchain, kernels, shapes, tmp):
-    options = aot.Options(kernels=kernels, toolchain=toolchain, input_shapes=shapes)
-    compiled = aot.compile(path, target, out_dir=os.path.join(tmp, kernels), options=options,
-                           force=True)
-    outputs, stats = compiled.run_with_stats(_feeds(compiled))
+def _measure(path, target, toolchain, kernels, shapes, tmp, optimize="speed", cycles=False):
+    options = aot.Options(kernels=kernels, toolchain=toolchain, input_shapes=shapes,
+                          optimize=optimize)
+    out_dir = os.path.join(tmp, f"{kernels}-{toolchain}-{optimize}")
+    compiled = aot.compile(path, target, out_dir=out_dir, options=options, force=True)
+    feeds = _feeds(compiled)
+    est = None
+    if cycles:
+        from aot.cycles import profile_run
+        outputs, stats, profile = profile_run(compiled, feeds, TARGETS[target])
+        est = profile.est_cycles
+    else:
+        outputs, stats = compiled.run_with_stats(feeds)
     macs = sum(layer.get("macs", 0) for layer in compiled.manifest.get("layers", [])) or None
     return outputs, {"instructions": stats["instructions"], "flash": stats["flash_bytes"],
-                     "arena": stats["arena_bytes"], "macs": macs}
+                     "arena": stats["arena_bytes"], "macs": macs, "est_cycles": est}
 
 
 def _same(a: dict, b: dict) -> bool:
@@ -95,14 +105,23 @@ def run(models_dir: str, only: set[str] | None) -> dict:
         rows = results.setdefault(table, [])
         for key, path, shapes in _models(group, models_dir):
             with tempfile.TemporaryDirectory() as tmp:
-                ref_out, ref = _measure(path, target, toolchain, "portable", shapes, tmp)
+                m4 = target == "cortex-m4"
+                ref_out, ref = _measure(path, target, toolchain, "portable", shapes, tmp,
+                                        cycles=m4)
                 row = {"model": key, "portable": ref}
                 for v in variants:
-                    out, m = _measure(path, target, toolchain, v, shapes, tmp)
+                    out, m = _measure(path, target, toolchain, v, shapes, tmp, cycles=m4)
                     m["outputs_match"] = _same(out, ref_out)
                     row[v] = m
+                if m4:
+                    # zig's clang, and the size build (flash within 10 % of portable)
+                    for name, tc, opt in (("dsp zig", "zig", "speed"),
+                                          ("dsp size", toolchain, "size")):
+                        out, m = _measure(path, target, tc, "dsp", shapes, tmp, optimize=opt)
+                        m["outputs_match"] = _same(out, ref_out)
+                        row[name] = m
             if target == "cortex-m4":
-                row["anchor"] = anchors.get(key, {}).get("cmsis_nn", {}).get("instructions")
+                row["anchor"] = anchors.get(key, {}).get("cmsis_nn", {})
             rows.append(row)
             print(f"{table} {key}: " + ", ".join(
                 f"{k} {row[k]['instructions']:,}" for k in ("portable", *variants)),
@@ -110,9 +129,40 @@ def run(models_dir: str, only: set[str] | None) -> dict:
     return results
 
 
+def _m4_markdown(table: str, rows: list) -> list[str]:
+    """The Cortex-M4 table: dsp (gcc and zig) against the TFLM + CMSIS-NN anchor, in
+    instructions and estimated cycles (aot.cycles, the anchor's cost model), with the
+    flash of the portable, speed and size builds."""
+    head = ["model", "MACs", "portable instr.", "dsp instr. (gcc)", "dsp instr. (zig)",
+            "TFLM+CMSIS-NN instr. (anchor)", "gcc ÷ anchor", "zig ÷ anchor",
+            "dsp est. cycles", "anchor est. cycles", "MACs/cycle (limit 2)",
+            "dsp --optimize size instr.", "flash B portable / speed / size",
+            "size ÷ portable flash", "arena B portable / dsp", "outputs = portable"]
+    out = [f"### {table}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        p, d, z, sz, a = r["portable"], r["dsp"], r["dsp zig"], r["dsp size"], r["anchor"]
+        ai, ac = a.get("instructions"), a.get("est_cycles")
+        cells = [r["model"], f"{p['macs']:,}", f"{p['instructions']:,}",
+                 f"{d['instructions']:,}", f"{z['instructions']:,}", f"{ai:,}" if ai else "–",
+                 f"{d['instructions'] / ai:.2f}×" if ai else "–",
+                 f"{z['instructions'] / ai:.2f}×" if ai else "–",
+                 f"{d['est_cycles']:,}", f"{ac:,}" if ac else "–",
+                 f"{p['macs'] / d['est_cycles']:.2f}", f"{sz['instructions']:,}",
+                 f"{p['flash']:,} / {d['flash']:,} / {sz['flash']:,}",
+                 f"{sz['flash'] / p['flash']:.3f}", f"{p['arena']:,} / {d['arena']:,}",
+                 "yes" if all(r[k]["outputs_match"] for k in ("dsp", "dsp zig", "dsp size"))
+                 else "**no**"]
+        out.append("| " + " | ".join(cells) + " |")
+    out.append("")
+    return out
+
+
 def markdown(results: dict) -> str:
     out = []
     for table, rows in results.items():
+        if rows and "dsp zig" in rows[0]:
+            out += _m4_markdown(table, rows)
+            continue
         variants = [k for k in rows[0] if k not in ("model", "portable", "anchor")]
         head = ["model", "MACs", "portable instr."]
         for v in variants:

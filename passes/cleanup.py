@@ -3,8 +3,9 @@
 - `eliminate_dead_code`: drops nodes none of whose outputs reach a graph output.
 - `simplify`: rewrite table that removes Identity and inference-mode Dropout,
   turns Flatten/Squeeze/Unsqueeze into Reshape with a constant shape, merges
-  Reshape chains and drops Reshapes that change nothing. Afterwards the only
-  shape-only op left is Reshape, which lowering turns into a buffer alias.
+  Reshape chains and drops Reshapes that change nothing, and turns
+  DepthToSpace / SpaceToDepth into Reshape -> Transpose -> Reshape. Afterwards
+  the only shape-only op left is Reshape, which lowering turns into a buffer alias.
 """
 
 from __future__ import annotations
@@ -79,10 +80,41 @@ def _reshape(graph: Graph, node: Node) -> Rewrite | None:
     return None
 
 
+def _depth_space(graph: Graph, node: Node) -> Rewrite | None:
+    """DepthToSpace / SpaceToDepth (NCHW) as Reshape -> Transpose -> Reshape,
+    the 6-D shapes and permutation the ONNX definition gives."""
+    x, y = graph.tensor(node.inputs[0]), graph.tensor(node.outputs[0])
+    if len(x.shape) != 4:
+        return None
+    b = int(node.attr("blocksize"))
+    n, c, h, w = x.shape
+    if node.op == "SpaceToDepth":
+        mid, perm = (n, c, h // b, b, w // b, b), (0, 3, 5, 1, 2, 4)
+    elif node.attr("mode", "DCR") == "CRD":
+        mid, perm = (n, c // (b * b), b, b, h, w), (0, 1, 4, 2, 5, 3)
+    elif node.attr("mode", "DCR") == "DCR":
+        mid, perm = (n, b, b, c // (b * b), h, w), (0, 3, 4, 1, 5, 2)
+    else:
+        return None
+    base = node.outputs[0]
+    names = [f"{base}__{s}" for s in ("blocks_shape", "blocks", "moved", "shape")]
+    moved = tuple(mid[p] for p in perm)
+    tensors = {names[0]: Tensor.const(names[0], np.array(mid, np.int64)),
+               names[1]: Tensor(names[1], mid, x.dtype, quant=x.quant),
+               names[2]: Tensor(names[2], moved, x.dtype, quant=x.quant),
+               names[3]: Tensor.const(names[3], np.array(y.shape, np.int64))}
+    return Rewrite([node], [
+        Node("Reshape", (x.name, names[0]), (names[1],), {}, f"{node.name}_blocks"),
+        Node("Transpose", (names[1],), (names[2],), {"perm": list(perm)}, node.name),
+        Node("Reshape", (names[2], names[3]), node.outputs, {}, f"{node.name}_merge")],
+        tensors=tensors)
+
+
 SIMPLIFY_RULES = [
     (("Identity", "Dropout"), _identity),
     (("Flatten", "Squeeze", "Unsqueeze"), _to_reshape),
     ("Reshape", _reshape),
+    (("DepthToSpace", "SpaceToDepth"), _depth_space),
 ]
 
 

@@ -10,6 +10,18 @@
 - Exact GELU written out, `x * 0.5 * (1 + erf(x / sqrt 2))` (the three factors
   in any association, the division also as a multiplication by 1/sqrt 2),
   becomes one `Gelu` node (ONNX's op, approximate="none").
+- Attention's masked softmax: `Softmax(scores + mask)` over the last axis, with
+  a mask that repeats over leading axes (e.g. [1, 1, S, S] against [1, H, S, S])
+  becomes `_SoftmaxRows(scores, mask)`; `Where(IsNaN(p), c, p)` after a
+  last-axis softmax p (a constant scalar c: fully masked rows' NaN to c) joins
+  it as attribute `nan_to`.
+- Attention's layout shuffles: a float `MatMul` operand reached from a tensor
+  through Reshape / Transpose / Mul-by-a-constant-scalar nodes read by nothing
+  else (Q, K^T and V cut into heads) becomes a strided view of that tensor:
+  `_MatMulStrided(a_src, b_src)` with the element strides and per-batch
+  offsets of aot_matmul_params as attributes and alpha = the scalars' product
+  (applied to the sum instead of the operands: a rounding difference). Only
+  when the chain holds a Transpose or Mul, so the copies it saves are real.
 - Layer normalization written out, `(x - mean) / sqrt(mean((x - mean)^2) + eps)`
   over trailing axes (ReduceMean/Sub/Pow or Mul/Add/Sqrt/Div), becomes
   `LayerNormalization(x, ones)`; a following `Mul` by a constant scale and
@@ -28,6 +40,8 @@ from aot.passes.weight_only import DEQUANT_OP, DOMAIN, dequantize, scale_axis
 
 MATMUL_W8 = "_MatMulW8"
 GATHER_W8 = "_GatherW8"
+SOFTMAX_ROWS = "_SoftmaxRows"
+MATMUL_STRIDED = "_MatMulStrided"
 
 
 def _scalar(graph: Graph, name: str) -> float | None:
@@ -282,6 +296,223 @@ def _layer_norm_affine(graph: Graph, node: Node) -> Rewrite | None:
     return Rewrite([ln, node], [fused], tensors={name: Tensor.const(name, data)})
 
 
+# ----------------------------------------------------------------- masked softmax
+
+def _last_axis_softmax(graph: Graph, node: Node | None) -> bool:
+    if node is None or node.domain or node.op not in ("Softmax", SOFTMAX_ROWS):
+        return False
+    x = graph.tensor(node.inputs[0])
+    rank = len(x.shape)
+    return rank >= 1 and x.dtype == np.float32 and \
+        node.attr("axis", -1) in (-1, rank - 1)
+
+
+def _bias_rows(x_shape: tuple[int, ...], b_shape: tuple[int, ...]) -> int | None:
+    """Rows of the bias when it repeats whole over x's rows (leading axes of 1,
+    then x's own axes), else None."""
+    padded = (1,) * (len(x_shape) - len(b_shape)) + tuple(b_shape)
+    if len(padded) != len(x_shape) or not x_shape or padded[-1] != x_shape[-1]:
+        return None
+    j = len(padded) - 1
+    while j > 0 and padded[j - 1] == x_shape[j - 1]:
+        j -= 1
+    if any(d != 1 for d in padded[:j]):
+        return None
+    return int(np.prod(x_shape[j:-1], dtype=np.int64))
+
+
+def _masked_softmax(graph: Graph, sm: Node) -> Rewrite | None:
+    if not _last_axis_softmax(graph, sm) or sm.op != "Softmax":
+        return None
+    add = graph.producers().get(sm.inputs[0])
+    if add is None or add.op != "Add" or add.domain or \
+            sole_consumer(graph, add.outputs[0]) is not sm:
+        return None
+    shape = graph.tensor(sm.inputs[0]).shape
+    for x_in, b_in in ((0, 1), (1, 0)):
+        x, b = graph.tensor(add.inputs[x_in]), graph.tensor(add.inputs[b_in])
+        if x.shape == shape and x.dtype == b.dtype == np.float32 and \
+                _bias_rows(shape, b.shape) is not None:
+            node = Node(SOFTMAX_ROWS, (x.name, b.name), sm.outputs, {},
+                        f"{add.name}+{sm.name}")
+            return Rewrite([add, sm], [node])
+    return None
+
+
+def _softmax_nan_to(graph: Graph, where: Node) -> Rewrite | None:
+    p = graph.producers()
+    isnan = p.get(where.inputs[0])
+    if where.domain or isnan is None or isnan.op != "IsNaN" or isnan.domain:
+        return None
+    sm = p.get(isnan.inputs[0])
+    c = _scalar(graph, where.inputs[1])
+    if not _last_axis_softmax(graph, sm) or c is None or "nan_to" in sm.attrs or \
+            where.inputs[2] != sm.outputs[0] or \
+            graph.tensor(where.outputs[0]).shape != graph.tensor(sm.outputs[0]).shape or \
+            graph.tensor(where.inputs[1]).dtype != np.float32 or \
+            sole_consumer(graph, isnan.outputs[0]) is not where or \
+            sm.outputs[0] in graph.outputs or \
+            {id(n) for n in graph.consumers().get(sm.outputs[0], [])} != {id(isnan), id(where)}:
+        return None
+    inputs = sm.inputs if sm.op == SOFTMAX_ROWS else sm.inputs[:1]
+    node = Node(SOFTMAX_ROWS, inputs, where.outputs, {"nan_to": c},
+                f"{sm.name}+{isnan.name}+{where.name}")
+    return Rewrite([sm, isnan, where], [node])
+
+
+# ----------------------------------------------------------------- strided MatMul operands
+
+def _reshape_strides(shape, strides, new_shape) -> list[int] | None:
+    """Strides that read `new_shape` from a view (shape, strides) without a
+    copy, or None (as numpy's no-copy reshape)."""
+    old = [(d, st) for d, st in zip(shape, strides) if d != 1]
+    new_strides, i = [], 0
+    j = 0
+    new = list(new_shape)
+    while j < len(new):
+        if new[j] == 1:
+            new_strides.append(0)
+            j += 1
+            continue
+        # one group: old dims i..i2 and new dims j..j2 of equal size
+        i2, j2, po, pn = i, j, old[i][0] if i < len(old) else 0, new[j]
+        if i >= len(old):
+            return None
+        while po != pn:
+            if po < pn:
+                i2 += 1
+                if i2 >= len(old):
+                    return None
+                po *= old[i2][0]
+            else:
+                j2 += 1
+                if j2 >= len(new):
+                    return None
+                pn *= new[j2]
+        for t in range(i, i2):
+            if old[t][1] != old[t + 1][1] * old[t + 1][0]:
+                return None
+        st = old[i2][1]
+        group = []
+        for t in range(j2, j - 1, -1):
+            group.append(0 if new[t] == 1 else st)
+            if new[t] != 1:
+                st *= new[t]
+        new_strides.extend(reversed(group))
+        i, j = i2 + 1, j2 + 1
+    return new_strides if i == len(old) else None
+
+
+def _view_chain(graph: Graph, name: str, reader: Node):
+    """(source, [layout nodes from the source on]) behind operand `name`."""
+    chain: list[Node] = []
+    p = graph.producers()
+    while True:
+        node = p.get(name)
+        if node is None or node.domain or sole_consumer(graph, name) is not reader:
+            break
+        if node.op == "Transpose" or node.op == "Reshape" and graph.const(node.inputs[1]) \
+                is not None or node.op == "Mul" and _scalar_operand(graph, node) is not None:
+            chain.append(node)
+            reader = node
+            name = _scalar_operand(graph, node)[0] if node.op == "Mul" else node.inputs[0]
+            continue
+        break
+    return name, chain[::-1]
+
+
+def _scalar_operand(graph: Graph, mul: Node) -> tuple[str, float] | None:
+    """(the other input, c) of a Mul by a constant float32 scalar c."""
+    for x_in, c_in in ((0, 1), (1, 0)):
+        c = graph.tensor(mul.inputs[c_in])
+        x = graph.tensor(mul.inputs[x_in])
+        if c.is_const and c.size == 1 and c.dtype == np.float32 and not x.is_const \
+                and x.shape == graph.tensor(mul.outputs[0]).shape:
+            return x.name, float(c.data.reshape(-1)[0])
+    return None
+
+
+def _view(graph: Graph, src: str, chain: list[Node]):
+    """(strides over src, scalar factor) of the chain's output, or None."""
+    shape = list(graph.tensor(src).shape)
+    strides = [1] * len(shape)
+    for i in range(len(shape) - 2, -1, -1):
+        strides[i] = strides[i + 1] * shape[i + 1]
+    factor = 1.0
+    for node in chain:
+        out_shape = list(graph.tensor(node.outputs[0]).shape)
+        if node.op == "Transpose":
+            perm = node.attr("perm") or list(range(len(shape)))[::-1]
+            shape, strides = [shape[i] for i in perm], [strides[i] for i in perm]
+        elif node.op == "Reshape":
+            strides = _reshape_strides(shape, strides, out_shape)
+            if strides is None:
+                return None
+            shape = out_shape
+        else:
+            factor *= _scalar_operand(graph, node)[1]
+        if shape != out_shape:
+            return None
+    return strides, factor
+
+
+def _strided_matmul(graph: Graph, mm: Node) -> Rewrite | None:
+    if mm.domain:
+        return None
+    y = graph.tensor(mm.outputs[0])
+    a_t, b_t = graph.tensor(mm.inputs[0]), graph.tensor(mm.inputs[1])
+    if len(a_t.shape) < 2 or len(b_t.shape) < 2 or a_t.is_const or b_t.is_const or \
+            not a_t.dtype == b_t.dtype == y.dtype == np.float32:
+        return None
+    if mm.inputs[0] == mm.inputs[1]:
+        return None
+    views, removed, alpha = [], [], 1.0
+    for name in mm.inputs[:2]:
+        src, chain = _view_chain(graph, name, mm)
+        found = None
+        while chain:
+            found = _view(graph, src, chain)
+            if found is not None:
+                break
+            src, chain = chain[0].outputs[0], chain[1:]   # the farthest node stays
+        views.append((src, found, chain))
+        removed += chain
+        if found is not None:
+            alpha *= found[1]
+    if not any(n.op in ("Transpose", "Mul") for n in removed):
+        return None
+    m, k = a_t.shape[-2:]
+    n = b_t.shape[-1]
+    batch_shape = tuple(y.shape[:-2])
+    attrs = {"m": m, "n": n, "k": k, "alpha": alpha, "batch": int(np.prod(batch_shape,
+                                                                        dtype=np.int64))}
+    for key, t, (src, found, _) in zip("ab", (a_t, b_t), views):
+        if found is None:
+            strides = [0] * len(t.shape)
+            acc = 1
+            for i in range(len(t.shape) - 1, -1, -1):
+                strides[i] = acc
+                acc *= t.shape[i]
+        else:
+            strides = found[0]
+        rows, cols = strides[-2:]
+        lead = (0,) * (len(batch_shape) - (len(t.shape) - 2)) + tuple(
+            0 if d == 1 else st for d, st in zip(t.shape[:-2], strides[:-2]))
+        index = np.zeros(batch_shape, np.int64)
+        for axis, st in enumerate(lead):
+            shape = [1] * len(batch_shape)
+            shape[axis] = batch_shape[axis]
+            index = index + np.arange(batch_shape[axis], dtype=np.int64).reshape(shape) * st
+        attrs[f"{key}_strides"] = (int(rows), int(cols))
+        attrs[f"{key}_offsets"] = tuple(int(v) for v in index.reshape(-1))
+        if abs(int(index.max(initial=0)) + (t.shape[-2] - 1) * rows + (t.shape[-1] - 1) * cols) \
+                >= 2**31:
+            return None
+    node = Node(MATMUL_STRIDED, (views[0][0], views[1][0]), mm.outputs, attrs,
+                "+".join(x.name for x in [*views[0][2], *views[1][2], mm]))
+    return Rewrite([*views[0][2], *views[1][2], mm], [node])
+
+
 TRANSFORMER_RULES = [
     ("MatMul", _matmul_w8),
     ("Gather", _gather_w8),
@@ -289,6 +520,9 @@ TRANSFORMER_RULES = [
     ("Mul", _gelu),
     ("Div", _layer_norm),
     (("Mul", "Add"), _layer_norm_affine),
+    ("Softmax", _masked_softmax),
+    ("Where", _softmax_nan_to),
+    ("MatMul", _strided_matmul),
 ]
 
 

@@ -36,7 +36,7 @@ from aot.passes.rewrite import Rewrite, apply_rules, sole_consumer
 INT8_OPS = {"Conv", "MatMul", "Gemm", "Add", "Mul", "AveragePool", "MaxPool",
             "GlobalAveragePool", "ReduceMean", "Softmax", "Sigmoid", "Tanh", "HardSwish",
             "LeakyRelu", "HardSigmoid", "Relu", "Clip", "Pad", "Reshape", "Flatten", "Squeeze",
-            "Unsqueeze", "Transpose", "Concat"}
+            "Unsqueeze", "Transpose", "Concat", "Resize", "ConvTranspose"}
 SHAPE_OPS = {"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Transpose"}
 # Ops that only move or select codes, valid on quantized data under one (scale,
 # zero point): QOperator models apply them to int8/uint8 tensors directly (Pad
@@ -44,7 +44,8 @@ SHAPE_OPS = {"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Transpose"}
 CODE_OPS = SHAPE_OPS | {"MaxPool", "Pad"}
 # Pad's constant_value stays a (dequantized) constant: lowering turns it into a code.
 _STATIC_INPUTS = {("Reshape", 1), ("Squeeze", 1), ("Unsqueeze", 1), ("Clip", 1), ("Clip", 2),
-                  ("ReduceMean", 1), ("Pad", 1), ("Pad", 2), ("Pad", 3)}
+                  ("ReduceMean", 1), ("Pad", 1), ("Pad", 2), ("Pad", 3),
+                  ("Resize", 1), ("Resize", 2), ("Resize", 3)}
 # Integer ops with raw integer operands: (data input, zero-point input) pairs.
 INTEGER_OPS = {"ConvInteger": ((0, 2), (1, 3)), "MatMulInteger": ((0, 2), (1, 3))}
 

@@ -12,7 +12,139 @@
  * [out_c][in_c * kernel_h * kernel_w] times the input's phase planes (see
  * aot_conv2d_x86_impl.h), built in scratch after the tap table. A 1x1,
  * stride 1, unpadded convolution reads the input itself.
+ *
+ * Direct path (aot_conv2d_avx512_f32_direct: at most 4 input channels, a
+ * kernel larger than 1x1 and rows of at least one vector, e.g. a network's
+ * first layer on an image; narrower rows would leave most lanes idle): no planes and no
+ * matrix product of a short K. Sixteen output pixels of a row are loaded once
+ * per tap, as the depthwise kernel does, and feed the accumulators of 16 (or,
+ * with out_c <= 8, 8 channels x two pixel vectors). Weights are packed by the
+ * lowering rule as [ceil(out_c / 16)][in_c * kernel_h * kernel_w][16] (zero
+ * padded), so a tap's channel weights are consecutive; scratch holds the row
+ * masks (aot_avx512_row_masks).
  */
+
+#define AOT_CONV_F32_DIRECT_OB 16
+
+AOT_X86_INLINE int aot_conv2d_avx512_f32_direct(const aot_conv2d_params *p)
+{
+    return p->groups == 1 && p->in_c <= 4 && p->kernel_h * p->kernel_w > 1 && p->out_w >= 16;
+}
+
+/* Output row oy, pixel vectors [v0, v0 + nvec) x channels [oc0, oc0 + ob) (the
+ * block at w); ob, nvec, sw literals (sw 0: stride_w sw_rt, gathered). */
+AOT_X86_INLINE AOT_AVX512 void aot_conv_f32_direct_block(
+    const aot_conv2d_params *p, const float *x, const float *w, const float *bias,
+    const uint32_t *masks, int32_t oy, int32_t v0, const int nvec, int32_t oc0, const int ob,
+    const int sw, int32_t sw_rt, float *y)
+{
+    const int32_t in_h = p->in_h, in_w = p->in_w, kh = p->kernel_h, kw = p->kernel_w;
+    const int32_t plane = in_h * in_w, out_plane = p->out_h * p->out_w;
+    const int32_t stride = sw != 0 ? sw : sw_rt;
+    __m512 acc[16][2];
+    int32_t c, ky, kx, o, v;
+    AOT_X86_UNROLL
+    for (o = 0; o < ob; ++o) {
+        const float b = bias != NULL && oc0 + o < p->out_c ? bias[oc0 + o] : 0.0f;
+        AOT_X86_UNROLL
+        for (v = 0; v < nvec; ++v) {
+            acc[o][v] = _mm512_set1_ps(b);
+        }
+    }
+    for (c = 0; c < p->in_c; ++c) {
+        for (ky = 0; ky < kh; ++ky) {
+            const int32_t iy = oy * p->stride_h + ky * p->dilation_h - p->pad_top;
+            const float *row, *wt;
+            if (iy < 0 || iy >= in_h) {
+                continue;
+            }
+            row = x + c * plane + iy * in_w + 16 * v0 * stride - p->pad_left;
+            wt = w + ((c * kh + ky) * kw) * AOT_CONV_F32_DIRECT_OB;
+            for (kx = 0; kx < kw; ++kx) {
+                __m512 in[2];
+                AOT_X86_UNROLL
+                for (v = 0; v < nvec; ++v) {
+                    in[v] = aot_avx512_lanes_load(row + kx * p->dilation_w + 16 * v * stride,
+                                                  stride, masks[(v0 + v) * kw + kx]);
+                }
+                AOT_X86_UNROLL
+                for (o = 0; o < ob; ++o) {
+                    const __m512 wv = _mm512_set1_ps(wt[kx * AOT_CONV_F32_DIRECT_OB + o]);
+                    AOT_X86_UNROLL
+                    for (v = 0; v < nvec; ++v) {
+                        acc[o][v] = _mm512_fmadd_ps(wv, in[v], acc[o][v]);
+                    }
+                }
+            }
+        }
+    }
+    AOT_X86_UNROLL
+    for (o = 0; o < ob; ++o) {
+        if (oc0 + o < p->out_c) {
+            AOT_X86_UNROLL
+            for (v = 0; v < nvec; ++v) {
+                const int32_t left = p->out_w - 16 * (v0 + v);
+                const __mmask16 k = left >= 16 ? (__mmask16)0xFFFF
+                                               : (__mmask16)((1u << left) - 1u);
+                _mm512_mask_storeu_ps(y + (oc0 + o) * out_plane + oy * p->out_w + 16 * (v0 + v),
+                                      k, aot_avx512_act(&p->act, acc[o][v]));
+            }
+        }
+    }
+}
+
+AOT_X86_INLINE AOT_AVX512 void aot_conv_f32_direct_image(const aot_conv2d_params *p,
+                                                         const float *x, const float *w,
+                                                         const float *bias,
+                                                         const uint32_t *masks, const int sw,
+                                                         int32_t sw_rt, float *y)
+{
+    const int32_t nvec = (p->out_w + 15) / 16;
+    const int32_t k = p->in_c * p->kernel_h * p->kernel_w;
+    int32_t oy, v0, oc0;
+    for (oc0 = 0; oc0 < p->out_c; oc0 += AOT_CONV_F32_DIRECT_OB) {
+        const float *wb = w + oc0 * k;
+        for (oy = 0; oy < p->out_h; ++oy) {
+            if (p->out_c - oc0 > 8) {
+                for (v0 = 0; v0 < nvec; ++v0) {
+                    aot_conv_f32_direct_block(p, x, wb, bias, masks, oy, v0, 1, oc0, 16, sw,
+                                              sw_rt, y);
+                }
+            } else {
+                for (v0 = 0; v0 + 2 <= nvec; v0 += 2) {
+                    aot_conv_f32_direct_block(p, x, wb, bias, masks, oy, v0, 2, oc0, 8, sw,
+                                              sw_rt, y);
+                }
+                if (v0 < nvec) {
+                    aot_conv_f32_direct_block(p, x, wb, bias, masks, oy, v0, 1, oc0, 8, sw,
+                                              sw_rt, y);
+                }
+            }
+        }
+    }
+}
+
+static AOT_AVX512 void aot_conv_f32_direct_s1(const aot_conv2d_params *p, const float *x,
+                                             const float *w, const float *bias,
+                                             const uint32_t *masks, float *y)
+{
+    aot_conv_f32_direct_image(p, x, w, bias, masks, 1, 1, y);
+}
+
+static AOT_AVX512 void aot_conv_f32_direct_s2(const aot_conv2d_params *p, const float *x,
+                                             const float *w, const float *bias,
+                                             const uint32_t *masks, float *y)
+{
+    aot_conv_f32_direct_image(p, x, w, bias, masks, 2, 2, y);
+}
+
+static AOT_AVX512 void aot_conv_f32_direct_any(const aot_conv2d_params *p, const float *x,
+                                              const float *w, const float *bias,
+                                              const uint32_t *masks, float *y)
+{
+    aot_conv_f32_direct_image(p, x, w, bias, masks, 0, p->stride_w, y);
+}
+
 AOT_AVX512 void aot_conv2d_avx512_f32(const aot_conv2d_params *params, const float *input,
                                   const float *weights, const float *bias, float *output,
                                   void *scratch)
@@ -30,6 +162,21 @@ AOT_AVX512 void aot_conv2d_avx512_f32(const aot_conv2d_params *params, const flo
     aot_gemm_avx512_f32 g;
     int32_t n;
 
+    if (aot_conv2d_avx512_f32_direct(p)) {
+        aot_avx512_row_masks(p, (uint32_t *)scratch);
+        for (n = 0; n < p->batch; ++n) {
+            const float *x = input + n * p->in_c * in_plane;
+            float *y = output + n * p->out_c * out_plane;
+            if (p->stride_w == 1) {
+                aot_conv_f32_direct_s1(p, x, weights, bias, (const uint32_t *)scratch, y);
+            } else if (p->stride_w == 2) {
+                aot_conv_f32_direct_s2(p, x, weights, bias, (const uint32_t *)scratch, y);
+            } else {
+                aot_conv_f32_direct_any(p, x, weights, bias, (const uint32_t *)scratch, y);
+            }
+        }
+        return;
+    }
     aot_x86_geom_init(&geom, p->out_h, p->out_w, p->kernel_h, p->kernel_w, p->stride_h,
                       p->stride_w, p->dilation_h, p->dilation_w, AOT_GEMM_AVX512_NR);
     aot_x86_tap_offsets(&geom, p->kernel_w, p->stride_h, p->stride_w, p->dilation_h,

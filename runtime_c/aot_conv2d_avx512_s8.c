@@ -72,15 +72,49 @@ static AOT_AVX512 void interleave4(uint8_t *dst, const int8_t *src, int32_t plan
     }
 }
 
+/*
+ * count pixels of one channel, src[0], src[stride], ... (stride 1 or 2), as
+ * (x + 128) into byte `lane` of consecutive quads from quad (a quad-aligned
+ * address), the quads' other bytes kept: channels that do not fill a quad
+ * (in_c 3) or a stride-2 row, 16 pixels per masked byte store. Reads no byte
+ * past the last pixel.
+ */
+static AOT_AVX512 void put_channel(uint8_t *quad, int32_t lane, const int8_t *src,
+                                   int32_t stride, int32_t count)
+{
+    const __mmask64 bytes = (__mmask64)0x1111111111111111ull << lane;
+    const __m128i by = _mm_cvtsi32_si128(8 * lane);
+    const __m512i flip = _mm512_set1_epi32(0x80), low = _mm512_set1_epi32(0xFF);
+    int32_t i;
+    for (i = 0; i < count; i += 16) {
+        const int32_t left = count - i < 16 ? count - i : 16;
+        const __mmask64 keep = left == 16 ? bytes : bytes & (((__mmask64)1 << (4 * left)) - 1u);
+        __m512i v;
+        if (stride == 1) {
+            v = _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8((__mmask16)((1u << left) - 1u),
+                                                          src + i));
+        } else {   /* every other byte: the low byte of each 16-bit pair */
+            const int32_t r = 2 * left - 1;
+            const __mmask32 kr = r >= 32 ? (__mmask32)0xFFFFFFFFu : (__mmask32)((1u << r) - 1u);
+            v = _mm512_and_si512(_mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi8(kr, src + 2 * i)),
+                                 low);
+        }
+        v = _mm512_sll_epi32(_mm512_xor_si512(v, flip), by);
+        _mm512_mask_storeu_epi8(quad + 4 * i, keep, v);
+    }
+}
+
+/* Output channels i0 .. i0 + mr - 1 of virtual pixels j0 .. j0 + n - 1, read from
+ * element jr of the planes (jr == j0 but for the pointwise tile buffer). */
 AOT_X86_INLINE AOT_AVX512 void rows(const int32_t mr, const aot_conv2d_s8_params *p,
                                     const aot_x86_geom *g, const int32_t *planes,
                                     const int32_t *weights, const int32_t *bias,
                                     const int32_t *offs, int32_t kgroups, int32_t i0,
-                                    int32_t j0, int32_t n, int8_t *y)
+                                    int32_t jr, int32_t j0, int32_t n, int8_t *y)
 {
     __m512i c0[MR], c1[MR];
     int32_t r;
-    tile(mr, planes, weights + i0 * kgroups * g->taps, offs, kgroups, g->taps, g->cs, j0, c0,
+    tile(mr, planes, weights + i0 * kgroups * g->taps, offs, kgroups, g->taps, g->cs, jr, c0,
          c1);
     AOT_X86_UNROLL
     for (r = 0; r < mr; ++r) {
@@ -109,32 +143,67 @@ AOT_X86_INLINE AOT_AVX512 void rows(const int32_t mr, const aot_conv2d_s8_params
 /*
  * One input channel: the planes' quads hold that channel in byte 0 only, so
  * four taps are packed into each quad instead (im2col by groups of four taps:
- * [ceil(taps / 4)][round_up(nv, NR)] in scratch after the planes), which
- * takes a quarter of the vpdpbusd; the weights then come as quads of taps,
+ * [ceil(taps / 4)][round_up(out_h * out_w, NR)] in scratch after the planes),
+ * which takes a quarter of the vpdpbusd; the weights then come as quads of taps,
  * [out_c][ceil(taps / 4)] (see targets/rules_x86.py, tap_packed). Taps past
- * the last read tap 0, their weight byte is 0.
+ * the last read tap 0, their weight byte is 0. The im2col is indexed by output
+ * pixel (the virtual pixels past each row's end are left out), so the tiles
+ * store whole vectors and compute no dropped pixel; lanes past the plane are 0.
  */
-AOT_X86_INLINE AOT_AVX512 void pack_taps(const aot_x86_geom *g, const int32_t *planes,
-                                         const int32_t *offs, int32_t *packed)
+AOT_X86_INLINE AOT_AVX512 void pack_taps(const aot_x86_geom *g, int32_t out_h, int32_t out_w,
+                                         const int32_t *planes, const int32_t *offs,
+                                         int32_t *packed)
 {
-    const int32_t nvr = aot_x86_round_up(g->nv, NR), kq = (g->taps + 3) / 4;
+    const int32_t out_plane = out_h * out_w, nvr = aot_x86_round_up(out_plane, NR);
+    const int32_t kq = (g->taps + 3) / 4;
     const __m512i low = _mm512_set1_epi32(0xFF);
-    int32_t k, j, i;
+    int32_t k, oy, x0, i;
     for (k = 0; k < kq; ++k) {
         const int32_t *src[4];
+        int32_t *dst = packed + k * nvr;
         for (i = 0; i < 4; ++i) {
             src[i] = planes + (4 * k + i < g->taps ? offs[4 * k + i] : offs[0]);
         }
-        for (j = 0; j < nvr; j += 16) {
-            __m512i q = _mm512_and_si512(_mm512_loadu_si512((const void *)(src[0] + j)), low);
-            q = _mm512_mask_blend_epi8((__mmask64)0x2222222222222222ull, q,
-                                       _mm512_slli_epi32(_mm512_loadu_si512((const void *)(src[1] + j)), 8));
-            q = _mm512_mask_blend_epi8((__mmask64)0x4444444444444444ull, q,
-                                       _mm512_slli_epi32(_mm512_loadu_si512((const void *)(src[2] + j)), 16));
-            q = _mm512_mask_blend_epi8((__mmask64)0x8888888888888888ull, q,
-                                       _mm512_slli_epi32(_mm512_loadu_si512((const void *)(src[3] + j)), 24));
-            _mm512_storeu_si512((void *)(packed + k * nvr + j), q);
+        for (oy = 0; oy < out_h; ++oy) {
+            for (x0 = 0; x0 < out_w; x0 += 16) {
+                const int32_t n = out_w - x0 < 16 ? out_w - x0 : 16;
+                const __mmask16 m = (__mmask16)((1u << n) - 1u);
+                const int32_t at = oy * g->lw + x0;
+                __m512i q = _mm512_and_si512(_mm512_maskz_loadu_epi32(m, src[0] + at), low);
+                q = _mm512_mask_blend_epi8((__mmask64)0x2222222222222222ull, q,
+                                           _mm512_slli_epi32(_mm512_maskz_loadu_epi32(m, src[1] + at), 8));
+                q = _mm512_mask_blend_epi8((__mmask64)0x4444444444444444ull, q,
+                                           _mm512_slli_epi32(_mm512_maskz_loadu_epi32(m, src[2] + at), 16));
+                q = _mm512_mask_blend_epi8((__mmask64)0x8888888888888888ull, q,
+                                           _mm512_slli_epi32(_mm512_maskz_loadu_epi32(m, src[3] + at), 24));
+                _mm512_mask_storeu_epi32(dst + oy * out_w + x0, m, q);
+            }
         }
+        for (i = out_plane; i < nvr; ++i) {
+            dst[i] = 0;
+        }
+    }
+}
+
+/* Every output channel of one tile of NR virtual pixels. */
+static AOT_AVX512 void all_rows(const aot_conv2d_s8_params *p, const aot_x86_geom *g,
+                                const int32_t *planes, const int32_t *weights,
+                                const int32_t *bias, const int32_t *offs, int32_t kgroups,
+                                int32_t jr, int32_t j0, int32_t m, int8_t *y)
+{
+    int32_t i0;
+    for (i0 = 0; i0 + MR <= p->out_c; i0 += MR) {
+        rows(MR, p, g, planes, weights, bias, offs, kgroups, i0, jr, j0, m, y);
+    }
+    switch (p->out_c - i0) {
+    case 7: rows(7, p, g, planes, weights, bias, offs, kgroups, i0, jr, j0, m, y); break;
+    case 6: rows(6, p, g, planes, weights, bias, offs, kgroups, i0, jr, j0, m, y); break;
+    case 5: rows(5, p, g, planes, weights, bias, offs, kgroups, i0, jr, j0, m, y); break;
+    case 4: rows(4, p, g, planes, weights, bias, offs, kgroups, i0, jr, j0, m, y); break;
+    case 3: rows(3, p, g, planes, weights, bias, offs, kgroups, i0, jr, j0, m, y); break;
+    case 2: rows(2, p, g, planes, weights, bias, offs, kgroups, i0, jr, j0, m, y); break;
+    case 1: rows(1, p, g, planes, weights, bias, offs, kgroups, i0, jr, j0, m, y); break;
+    default: break;
     }
 }
 
@@ -152,13 +221,14 @@ AOT_AVX512 void aot_conv2d_avx512_s8(const aot_conv2d_s8_params *params, const i
     const int32_t *offs_t;   /* what the tiles read: offs, or one tap 0 when tap_packed */
     uint8_t *planes;
     aot_x86_geom g, g_t;
-    /* 1x1, stride 1, unpadded: the phase plane is the input plane, so whole
-     * planes interleave at once instead of row by row (narrow rows are all tail) */
+    /* 1x1, stride 1, unpadded: the phase plane is the input plane, so each tile's
+     * pixels interleave at once (narrow rows would be all tail) into a buffer of one
+     * tile, not the whole input: small scratch, and the quads are still in L1 */
     const int whole = p->kernel_h == 1 && p->kernel_w == 1 && p->stride_h == 1 &&
                       p->stride_w == 1 && p->pad_top == 0 && p->pad_left == 0 &&
                       p->out_h == p->in_h && p->out_w == p->in_w;
-    const int32_t c_rows = whole ? p->in_c / 4 * 4 : 0;   /* channels left to the row loop */
-    int32_t n, c, iy, ix, i0, j0;
+    const int32_t c_rows = p->in_c / 4 * 4;   /* whole: channels of full quads */
+    int32_t n, c, iy, ix, j0;
 
     aot_x86_geom_init(&g, p->out_h, p->out_w, p->kernel_h, p->kernel_w, p->stride_h,
                       p->stride_w, p->dilation_h, p->dilation_w, NR);
@@ -168,26 +238,44 @@ AOT_AVX512 void aot_conv2d_avx512_s8(const aot_conv2d_s8_params *params, const i
     packed = (int32_t *)(void *)(planes + g.cs * 4);
     g_t = g;
     offs_t = offs;
+    if (whole) {   /* the tiles read a buffer of one tile: every pixel stays (lw == out_w) */
+        g_t.cs = NR;
+        /* channels past in_c (zero weights) read the padding value, never stale bytes */
+        aot_avx2_fill32(planes, (int32_t)(pad * 0x01010101u), kgroups * NR);
+    }
     if (tap_packed) {   /* the tiles see one tap of ceil(taps / 4) channel quads */
         offs_t = &zero;
         kgroups = (g.taps + 3) / 4;
         g_t.taps = 1;
-        g_t.cs = aot_x86_round_up(g.nv, NR);
+        g_t.lw = p->out_w;
+        g_t.nv = out_plane;
+        g_t.cs = aot_x86_round_up(out_plane, NR);
     }
     for (n = 0; n < p->batch; ++n) {
         const int8_t *x = input + n * p->in_c * in_plane;
         int8_t *y = output + n * p->out_c * out_plane;
         int32_t run, runs, dst[AOT_X86_MAX_STRIDE], ix0[AOT_X86_MAX_STRIDE],
             cnt[AOT_X86_MAX_STRIDE];
-        aot_avx2_fill32(planes, (int32_t)(pad * 0x01010101u), (p->in_c + 3) / 4 * g.cs);
-        for (c = 0; c < c_rows; c += 4) {
-            interleave4(planes + (c / 4) * g.cs * 4, x + c * in_plane, in_plane, in_plane);
+        if (whole) {   /* quads of one tile of pixels at a time: [kgroups][NR] scratch */
+            for (j0 = 0; j0 < g.nv; j0 += NR) {
+                const int32_t m = g.nv - j0 < NR ? g.nv - j0 : NR;
+                for (c = 0; c < c_rows; c += 4) {
+                    interleave4(planes + c * NR, x + c * in_plane + j0, in_plane, m);
+                }
+                for (c = c_rows; c < p->in_c; ++c) {
+                    put_channel(planes + (c / 4) * NR * 4, c & 3, x + c * in_plane + j0, 1, m);
+                }
+                all_rows(p, &g_t, (const int32_t *)(const void *)planes, weights, bias, offs,
+                         kgroups, 0, j0, m, y);
+            }
+            continue;
         }
-        for (iy = 0; iy < p->in_h && c_rows < p->in_c; ++iy) {
+        aot_avx2_fill32(planes, (int32_t)(pad * 0x01010101u), (p->in_c + 3) / 4 * g.cs);
+        for (iy = 0; iy < p->in_h; ++iy) {
             runs = aot_x86_row_runs(&g, iy, p->in_w, p->kernel_h, p->kernel_w, p->stride_h,
                                     p->stride_w, p->dilation_h, p->dilation_w, p->pad_top,
                                     p->pad_left, dst, ix0, cnt);
-            for (c = c_rows; c < p->in_c; ++c) {
+            for (c = 0; c < p->in_c; ++c) {
                 const int8_t *src = x + c * in_plane + iy * p->in_w;
                 uint8_t *plane = planes + (c / 4) * g.cs * 4 + (c & 3);
                 if (p->stride_w == 1 && (c & 3) == 0 && c + 4 <= p->in_c) {
@@ -200,6 +288,10 @@ AOT_AVX512 void aot_conv2d_avx512_s8(const aot_conv2d_s8_params *params, const i
                 for (run = 0; run < runs; ++run) {
                     uint8_t *d = plane + 4 * dst[run];
                     const int8_t *sp = src + ix0[run];
+                    if (p->stride_w <= 2) {
+                        put_channel(d - (c & 3), c & 3, sp, p->stride_w, cnt[run]);
+                        continue;
+                    }
                     for (ix = 0; ix < cnt[run]; ++ix) {
                         d[4 * ix] = (uint8_t)((uint8_t)sp[ix * p->stride_w] ^ 0x80u);
                     }
@@ -207,24 +299,13 @@ AOT_AVX512 void aot_conv2d_avx512_s8(const aot_conv2d_s8_params *params, const i
             }
         }
         if (tap_packed) {
-            pack_taps(&g, (const int32_t *)(const void *)planes, offs, packed);
+            pack_taps(&g, p->out_h, p->out_w, (const int32_t *)(const void *)planes, offs,
+                      packed);
         }
-        for (j0 = 0; j0 < g.nv; j0 += NR) {
-            const int32_t m = g.nv - j0 < NR ? g.nv - j0 : NR;
+        for (j0 = 0; j0 < g_t.nv; j0 += NR) {
+            const int32_t m = g_t.nv - j0 < NR ? g_t.nv - j0 : NR;
             const int32_t *pl = tap_packed ? packed : (const int32_t *)(const void *)planes;
-            for (i0 = 0; i0 + MR <= p->out_c; i0 += MR) {
-                rows(MR, p, &g_t, pl, weights, bias, offs_t, kgroups, i0, j0, m, y);
-            }
-            switch (p->out_c - i0) {
-            case 7: rows(7, p, &g_t, pl, weights, bias, offs_t, kgroups, i0, j0, m, y); break;
-            case 6: rows(6, p, &g_t, pl, weights, bias, offs_t, kgroups, i0, j0, m, y); break;
-            case 5: rows(5, p, &g_t, pl, weights, bias, offs_t, kgroups, i0, j0, m, y); break;
-            case 4: rows(4, p, &g_t, pl, weights, bias, offs_t, kgroups, i0, j0, m, y); break;
-            case 3: rows(3, p, &g_t, pl, weights, bias, offs_t, kgroups, i0, j0, m, y); break;
-            case 2: rows(2, p, &g_t, pl, weights, bias, offs_t, kgroups, i0, j0, m, y); break;
-            case 1: rows(1, p, &g_t, pl, weights, bias, offs_t, kgroups, i0, j0, m, y); break;
-            default: break;
-            }
+            all_rows(p, &g_t, pl, weights, bias, offs_t, kgroups, j0, j0, m, y);
         }
     }
 }

@@ -481,4 +481,68 @@ AOT_X86_INLINE AOT_AVX512 __m128i aot_avx512_output_s8(__m512i acc, int32_t mult
     return _mm512_cvtsepi32_epi8(v);
 }
 
+/* ---- AVX-512 float convolutions reading NCHW rows in place ---------------------
+ * (aot_depthwise_conv2d_avx512_f32, the direct path of aot_conv2d_avx512_f32):
+ * output lanes l = 16 pixels of a row read input columns start + l * stride_w;
+ * lanes outside the row are masked, reading 0 (the padding). */
+
+/* Lanes l of 16 with 0 <= start + l < n. */
+AOT_X86_INLINE uint32_t aot_avx512_span(int32_t start, int32_t n)
+{
+    const int32_t lo = start < 0 ? -start : 0;
+    const int32_t hi = n - start > 16 ? 16 : n - start;
+    if (hi <= lo) {
+        return 0u;
+    }
+    return (((uint32_t)1 << hi) - 1u) & ~(((uint32_t)1 << lo) - 1u);
+}
+
+/* Masks of output vector v, tap column kx at [v * kernel_w + kx]: stride_w 1 the
+ * lanes of one load, 2 two loads (low half, high half: an even-lane permute
+ * follows), larger the lanes of a gather. */
+static inline void aot_avx512_row_masks(const aot_conv2d_params *p, uint32_t *masks)
+{
+    const int32_t sw = p->stride_w;
+    int32_t v, kx, l;
+    for (v = 0; v < (p->out_w + 15) / 16; ++v) {
+        for (kx = 0; kx < p->kernel_w; ++kx) {
+            const int32_t start = 16 * v * sw + kx * p->dilation_w - p->pad_left;
+            uint32_t m = 0u;
+            if (sw == 1) {
+                m = aot_avx512_span(start, p->in_w);
+            } else if (sw == 2) {
+                m = aot_avx512_span(start, p->in_w) | aot_avx512_span(start + 16, p->in_w) << 16;
+            } else {
+                for (l = 0; l < 16; ++l) {
+                    const int32_t col = start + l * sw;
+                    if (16 * v + l < p->out_w && col >= 0 && col < p->in_w) {
+                        m |= (uint32_t)1 << l;
+                    }
+                }
+            }
+            masks[v * p->kernel_w + kx] = m;
+        }
+    }
+}
+
+/* Input pixels (16 output lanes) at row[l * sw] under mask m; sw a literal. */
+AOT_X86_INLINE AOT_AVX512 __m512 aot_avx512_lanes_load(const float *row, const int sw, uint32_t m)
+{
+    if (sw == 1) {
+        return _mm512_maskz_loadu_ps((__mmask16)m, row);
+    }
+    if (sw == 2) {
+        const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24,
+                                               26, 28, 30);
+        return _mm512_permutex2var_ps(_mm512_maskz_loadu_ps((__mmask16)m, row), even,
+                                      _mm512_maskz_loadu_ps((__mmask16)(m >> 16), row + 16));
+    }
+    return _mm512_mask_i32gather_ps(_mm512_setzero_ps(), (__mmask16)m,
+                                    _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7,
+                                                                         8, 9, 10, 11, 12, 13,
+                                                                         14, 15),
+                                                       _mm512_set1_epi32(sw)),
+                                    row, 4);
+}
+
 #endif /* AOT_CONV2D_X86_IMPL_H */

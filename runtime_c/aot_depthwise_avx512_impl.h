@@ -22,20 +22,56 @@
 
 #define AOT_DW_AVX512_NR 64
 
-/* The flat path (aot_depthwise_conv2d_avx512_s8): stride 1, out_w == in_w,
- * at most AOT_DW_FLAT_MAX_TAPS taps; targets/rules_x86.py sizes its scratch
- * with the same rule. */
+/* The flat path (aot_depthwise_conv2d_avx512_s8): at most AOT_DW_FLAT_MAX_TAPS taps,
+ * and either stride 1 with out_w == in_w ("direct": the virtual pixels are the
+ * output's), or every output pixel's top-left stride multiple inside the input
+ * (stride_h * (out_h - 1) < in_h, likewise w) on a plane of at most
+ * AOT_DW_FLAT_MAX_PIXELS (subsampled: it computes up to stride_h * stride_w times
+ * the pixels it keeps, which beats per-channel phase planes on small planes only;
+ * measured on MobileNet planes: 12x12 and 6x6 gain, 24x24 is even, 48x48 loses).
+ * targets/rules_x86.py (dw_flat, phase_scratch) follows the same rules and sizes. */
 #define AOT_DW_FLAT_MAX_TAPS 64
+#define AOT_DW_FLAT_MAX_PIXELS 512
 
-AOT_X86_INLINE int aot_dw_flat_applies(int32_t stride_h, int32_t stride_w, int32_t in_w,
-                                       int32_t out_w, int32_t taps)
+AOT_X86_INLINE int aot_dw_flat_direct(int32_t stride_h, int32_t stride_w, int32_t in_w,
+                                      int32_t out_w)
 {
-    return stride_h == 1 && stride_w == 1 && in_w == out_w && taps <= AOT_DW_FLAT_MAX_TAPS;
+    return stride_h == 1 && stride_w == 1 && in_w == out_w;
+}
+
+AOT_X86_INLINE int aot_dw_flat_applies(int32_t in_h, int32_t in_w, int32_t out_h, int32_t out_w,
+                                       int32_t taps, int32_t stride_h, int32_t stride_w)
+{
+    if (taps > AOT_DW_FLAT_MAX_TAPS) {
+        return 0;
+    }
+    return aot_dw_flat_direct(stride_h, stride_w, in_w, out_w) ||
+           (stride_h * (out_h - 1) < in_h && stride_w * (out_w - 1) < in_w &&
+            in_h * in_w <= AOT_DW_FLAT_MAX_PIXELS);
+}
+
+/* Virtual rows computed: the output's (direct), else up to the last one picked. */
+AOT_X86_INLINE int32_t aot_dw_flat_rows(int32_t stride_h, int32_t stride_w, int32_t in_w,
+                                        int32_t out_h, int32_t out_w)
+{
+    return aot_dw_flat_direct(stride_h, stride_w, in_w, out_w) ? out_h
+                                                              : stride_h * (out_h - 1) + 1;
+}
+
+/* Vectors of 16 virtual pixels computed: whole tiles of 4. */
+AOT_X86_INLINE int32_t aot_dw_flat_vectors(int32_t pixels)
+{
+    return (pixels + 63) / 64 * 4;
 }
 
 AOT_X86_INLINE int32_t aot_dw_flat_mask_bytes(int32_t taps, int32_t nv)
 {
     return (taps * nv * 2 + 63) / 64 * 64;
+}
+
+AOT_X86_INLINE int32_t aot_dw_flat_plane_floats(int32_t in_plane)
+{
+    return (in_plane + 15) / 16 * 16;
 }
 
 /* Geometry, tap table and row-run table (at *runs); returns where one

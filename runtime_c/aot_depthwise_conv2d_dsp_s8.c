@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#include "aot_dsp_impl.h"
+#include "aot_dsp_dw_impl.h"
 
 /*
  * int8 depthwise convolution (groups == in_c, out_c = in_c * multiplier, any
  * kernel, stride, dilation and padding) with SMLAD, bit-exact with
- * aot_conv2d_s8. Each input plane is copied, padded, into scratch
- * (aot_dsp_pad_plane) before its multiplier output planes are written, so
- * with multiplier 1 and out_h * out_w <= in_h * in_w it may run in place.
- * bias has the input offset folded in (always present).
+ * aot_conv2d_s8. Each input plane is copied into the padded plane in
+ * scratch before its multiplier output planes are written, so with
+ * multiplier 1 and out_h * out_w <= in_h * in_w it may run in place; the
+ * padded plane's border (the input zero point) is filled once per call
+ * (aot_dsp_dw_fill, aot_dsp_dw_copy_interior). bias has the input offset
+ * folded in (always present).
  *
  * weights: [out_c][kernel_h][kw4] int8, each row zero-padded to kw4 (a
  * multiple of 4), so one word of weights and one word of a padded input
@@ -31,17 +33,21 @@ void aot_depthwise_conv2d_dsp_s8(const aot_conv2d_s8_params *params, const int8_
     const int32_t wp = (out_w - 1) * sw + (kw - 1) * dw + 1;
     const int32_t mult_c = p->out_c / p->in_c;
     const int32_t planes = p->batch * p->in_c;
+    const int32_t full_range = p->act_min == -128 && p->act_max == 127;
     int8_t *pad = (int8_t *)scratch;
     int32_t g, j, oy, ox, ky, kx;
 
+    aot_dsp_dw_fill(pad, hp * wp + 4, (int8_t)(-p->input_offset));
     for (g = 0; g < planes; ++g) {
-        aot_dsp_pad_plane(input + g * in_plane, p->in_h, p->in_w, p->pad_top, p->pad_left,
-                          hp, wp, (int8_t)(-p->input_offset), pad);
+        aot_dsp_dw_copy_interior(input + g * in_plane, p->in_h, p->in_w, p->pad_top,
+                                 p->pad_left, hp, wp, pad);
         for (j = 0; j < mult_c; ++j) {
             const int32_t oc = (g % p->in_c) * mult_c + j;
             const int8_t *w = weights + oc * kh * kw4;
             int8_t *y = output + (g * mult_c + j) * out_plane;
             const int32_t b = bias[oc], mult = p->multipliers[oc], shift = p->shifts[oc];
+            const int32_t fast = shift <= -1 && shift >= -23 && full_range;
+            const int32_t right = fast ? -shift : 1, half = (int32_t)1 << (right - 1);
 
             for (oy = 0; oy < p->out_h; ++oy) {
                 const int8_t *r0 = pad + oy * sh * wp;
@@ -66,8 +72,10 @@ void aot_depthwise_conv2d_dsp_s8(const aot_conv2d_s8_params *params, const int8_
                             }
                         }
                     }
-                    y[oy * out_w + ox] = aot_dsp_output(acc, mult, shift, p->output_offset,
-                                                        p->act_min, p->act_max);
+                    y[oy * out_w + ox] =
+                        fast ? aot_dsp_output_fast(acc, mult, right, half, p->output_offset)
+                             : aot_dsp_output(acc, mult, shift, p->output_offset, p->act_min,
+                                              p->act_max);
                 }
             }
         }

@@ -485,114 +485,6 @@ AOT_DSP_INLINE void aot_dsp_gemm_pixels(const int8_t *w, int32_t k4, const int32
 }
 
 /*
- * Wide quad weights (`--optimize speed`, made at compile time): rows padded to
- * a multiple of 4 and k to k4 with zeros, stored as int32 words
- * [rows / 4][k4 / 2][4 rows], each word the int16 pair (k even, k odd) -- SMLAD
- * operands as they are, so no SXTB16 per load, and one loaded activation pair
- * serves 4 output channels: 8 sums of 4 channels x 2 pixels stay in registers
- * with the pointers under gcc -O2 (33 instructions per 32 MACs, against 21 per
- * 16 for aot_dsp_dot_2x2; zig's clang spills a few, measured).
- */
-AOT_DSP_INLINE void aot_dsp_dot_4x2_wide(const int32_t *w, const int16_t *x, int32_t groups,
-                                         int32_t acc[8])
-{
-    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
-    int32_t b0 = acc[4], b1 = acc[5], b2 = acc[6], b3 = acc[7];
-    /* k pair (0, 1) or (2, 3) of a group, both pixels: x + xo, w + wo */
-#define AOT_DSP_DOT_4X2_WIDE_PAIR(xo, wo)                                             \
-    do {                                                                            \
-        const int32_t xa = aot_dsp_load32(x + (xo)), xb = aot_dsp_load32(x + (xo) + 4); \
-        int32_t t = w[(wo)];                                                        \
-        a0 = aot_dsp_smlad(t, xa, a0);                                              \
-        b0 = aot_dsp_smlad(t, xb, b0);                                              \
-        t = w[(wo) + 1];                                                            \
-        a1 = aot_dsp_smlad(t, xa, a1);                                              \
-        b1 = aot_dsp_smlad(t, xb, b1);                                              \
-        t = w[(wo) + 2];                                                            \
-        a2 = aot_dsp_smlad(t, xa, a2);                                              \
-        b2 = aot_dsp_smlad(t, xb, b2);                                              \
-        t = w[(wo) + 3];                                                            \
-        a3 = aot_dsp_smlad(t, xa, a3);                                              \
-        b3 = aot_dsp_smlad(t, xb, b3);                                              \
-    } while (0)
-    /* one group per iteration: unrolled twice, gcc spills (measured); an end
-     * pointer, not a count, leaves one more register free */
-    const int16_t *const end = x + 8 * groups;
-    while (x != end) {
-        AOT_DSP_DOT_4X2_WIDE_PAIR(0, 0);
-        AOT_DSP_DOT_4X2_WIDE_PAIR(2, 4);
-        w += 8;
-        x += 8;
-    }
-#undef AOT_DSP_DOT_4X2_WIDE_PAIR
-    acc[0] = a0;
-    acc[1] = a1;
-    acc[2] = a2;
-    acc[3] = a3;
-    acc[4] = b0;
-    acc[5] = b1;
-    acc[6] = b2;
-    acc[7] = b3;
-}
-
-/* aot_dsp_gemm_pixels for wide quad weights (above): the same contract. */
-AOT_DSP_INLINE void aot_dsp_gemm_pixels_wide(const int32_t *w, int32_t k4, const int32_t *bias,
-                                             int32_t out_c, const int32_t *multipliers,
-                                             const int32_t *shifts, int32_t output_offset,
-                                             int32_t act_min, int32_t act_max,
-                                             const int16_t *x, int8_t *ya, int8_t *yb,
-                                             int32_t y_stride)
-{
-    const int32_t full = act_min == -128 && act_max == 127;
-    int32_t oc, c;
-    if (yb == NULL) {
-        yb = ya;
-    }
-    for (oc = 0; oc < out_c; oc += 4) {
-        const int32_t rows = out_c - oc < 4 ? out_c - oc : 4;
-        int32_t acc[8];
-        if (rows == 4) {
-            acc[0] = acc[4] = bias[oc];
-            acc[1] = acc[5] = bias[oc + 1];
-            acc[2] = acc[6] = bias[oc + 2];
-            acc[3] = acc[7] = bias[oc + 3];
-        } else {
-            for (c = 0; c < 4; ++c) {
-                acc[c] = acc[c + 4] = c < rows ? bias[oc + c] : 0;
-            }
-        }
-        aot_dsp_dot_4x2_wide(w, x, k4 >> 2, acc);
-        for (c = 0; c < rows; ++c) {
-            /* read before the int8 stores, which may alias anything */
-            const int32_t m = multipliers[oc + c], s = shifts[oc + c];
-            int8_t *const y0a = ya + (oc + c) * y_stride, *const y0b = yb + (oc + c) * y_stride;
-            if (s <= -1 && s >= -23) {
-                const int32_t h = (int32_t)1 << (-s - 1);
-                if (full) {
-                    y0a[0] = aot_dsp_output_fast(acc[c], m, -s, h, output_offset);
-                    y0b[0] = aot_dsp_output_fast(acc[c + 4], m, -s, h, output_offset);
-                } else {
-                    y0a[0] = aot_dsp_output_fast_clamp(acc[c], m, -s, h, output_offset,
-                                                       act_min, act_max);
-                    y0b[0] = aot_dsp_output_fast_clamp(acc[c + 4], m, -s, h, output_offset,
-                                                       act_min, act_max);
-                }
-            } else {
-                y0a[0] = aot_dsp_output(acc[c], m, s, output_offset, act_min, act_max);
-                y0b[0] = aot_dsp_output(acc[c + 4], m, s, output_offset, act_min, act_max);
-            }
-        }
-        w += 2 * k4;
-    }
-}
-
-/* Output rows per pass of aot_depthwise_conv2d_3x3_dsp_s8 (its int32 sums buffer
- * holds rows * out_w + 1 of them): at most 64 outputs, or one row -- enough to
- * spread a pass's setup, little arena. */
-#define AOT_DW3_DSP_CHUNK_ROWS(out_h, out_w) \
-    ((out_w) >= 64 ? 1 : (64 / (out_w) < (out_h) ? 64 / (out_w) : (out_h)))
-
-/*
  * Copy input plane x ([in_h][in_w] int8) into scratch as the padded plane
  * the depthwise kernels read without bounds tests: [hp][wp] bytes, input
  * pixel (iy, ix) at (iy + pad_top, ix + pad_left), every other byte `fill`
@@ -635,7 +527,7 @@ AOT_DSP_INLINE void aot_dsp_pad_plane(const int8_t *x, int32_t in_h, int32_t in_
     }
 }
 
-/* The im2col kernels' scratch (aot_conv2d_dsp_s8, aot_conv2d_wide_dsp_s8): the
+/* aot_conv2d_dsp_s8's scratch: the
  * pixel pair x (2 * k4 int16, zeroed: past k, the zero weights there make any
  * value add 0), then offsets, each of the k4 taps' offset from its window's
  * first input byte (0 past k). */

@@ -143,6 +143,31 @@ void aot_conv2d_s8(const aot_conv2d_s8_params *params, const int8_t *input,
 void aot_conv2d_asym_s8(const aot_conv2d_s8_params *params, const int8_t *input,
                         const int8_t *weights, const int32_t *bias, int8_t *output);
 
+/**
+ * int8 transposed convolution (TFLite's TRANSPOSE_CONV, per-channel), NCHW:
+ * input [batch][in_c][in_h][in_w]; weights as ONNX has them,
+ * [in_c][out_c / groups][kernel_h][kernel_w], symmetric (weights_offsets ignored);
+ * bias [out_c] int32 or NULL; output [batch][out_c][out_h][out_w]; geometry as
+ * aot_conv_transpose2d_f32. Scratch: stride_w * ceil(out_w / stride_w) int32.
+ */
+void aot_conv_transpose2d_s8(const aot_conv2d_s8_params *params, const int8_t *input,
+                             const int8_t *weights, const int32_t *bias, int8_t *output,
+                             void *scratch);
+
+/**
+ * int8 resize [planes][in_h][in_w] -> [planes][out_h][out_w], input and output
+ * with one scale and zero point; tables as aot_resize_nearest_f32 /
+ * aot_resize_separable_f32, separable weights Q10 (1024 = 1.0, each row and
+ * column of taps summing to 1024), result rounded half away from zero from Q20
+ * and clamped to int8 (TFLite's ResizeBilinearInteger). An index of -1 gives
+ * params->extrapolation_code.
+ */
+void aot_resize_nearest_s8(const aot_resize_s8_params *params, const int8_t *x,
+                           const int32_t *index_h, const int32_t *index_w, int8_t *y);
+void aot_resize_separable_s8(const aot_resize_s8_params *params, const int8_t *x,
+                             const int32_t *index_h, const int32_t *coeff_h,
+                             const int32_t *index_w, const int32_t *coeff_w, int8_t *y);
+
 /** int8 in-place depthwise and pointwise convolution: see the float ones above. */
 void aot_depthwise_conv2d_inplace_s8(const aot_depthwise_conv2d_inplace_s8_params *params,
                                      const int8_t *input, const int8_t *weights,
@@ -166,13 +191,17 @@ void aot_pointwise_conv2d_inplace_s8(const aot_conv2d_s8_params *params, const i
  * zero row, each 4-byte group stored (0, 2, 1, 3); scratch 8 * k4. In place (output at
  * input's address) as aot_pointwise_conv2d_inplace_s8 when 1x1, stride 1, no pad.
  * aot_pointwise_conv2d_dsp_s8: the same for 1x1, stride 1, no padding (in place
- * likewise); k4 = in_c rounded up to 4; scratch 4 * k4; weights in the wide
+ * likewise); k4 = in_c rounded up to 4; scratch 4 * (k4 + 10); weights in the wide
  * quad layout: int32 words [out_c4 / 4][k4 / 2][4 rows] (out_c4 = out_c rounded
- * up to 4, zero rows), each the int16 pair (k even low, k odd high).
+ * up to 4, zero rows), each the int16 pair (k even low, k odd high); bias
+ * [out_c4] (zero-padded); multipliers the requantization table [out_c][3]
+ * {m2, right, c} of aot_dsp_gemm_impl.h (shifts then unused).
  * aot_depthwise_conv2d_3x3_dsp_s8: groups == in_c == out_c, 3x3, dilation 1,
- * stride_w 1 or 2; weights as aot_conv2d_s8's; scratch hp * wp + 4 rounded up
- * to 4, then 4 * (rows * out_w + 1), rows = AOT_DW3_DSP_CHUNK_ROWS(out_h, out_w)
- * (aot_dsp_impl.h), with hp = (out_h - 1) * stride_h + 3, wp = (out_w - 1) *
+ * stride_w 1 or 2; weights as aot_conv2d_s8's; bias doubled (2 * the folded
+ * bias) and multipliers NOT doubled (TFLite's), for |folded bias| + 128 *
+ * sum |w| < 2^29 per channel (aot_dsp_dw_impl.h); scratch hp * wp + 4 rounded
+ * up to 4, then 4 * rows * (out_w + 1), rows = AOT_DSP_DW3_ROWS(out_h, out_w)
+ * (aot_dsp_dw_impl.h), with hp = (out_h - 1) * stride_h + 3, wp = (out_w - 1) *
  * stride_w + 3.
  * aot_depthwise_conv2d_dsp_s8: groups == in_c, out_c = in_c * multiplier, any
  * kernel/stride/dilation/padding; weights [out_c][kernel_h][kw4] (rows
@@ -189,8 +218,9 @@ void aot_conv2d_dsp_s8(const aot_conv2d_s8_params *params, const int8_t *input,
 void aot_pointwise_conv2d_dsp_s8(const aot_conv2d_s8_params *params, const int8_t *input,
                                  const int32_t *weights, const int32_t *bias, int8_t *output,
                                  void *scratch);
-/** aot_conv2d_dsp_s8 with weights in the wide quad layout (as aot_pointwise_conv2d_dsp_s8's,
- * k4 = in_c * kernel_h * kernel_w rounded up to 4); scratch 8 * k4. */
+/** aot_conv2d_dsp_s8 with weights, bias and multipliers as aot_pointwise_conv2d_dsp_s8's
+ * (k4 = in_c * kernel_h * kernel_w rounded up to 4; the taps in the channel-pair
+ * order where aot_dsp_channel_pairs says so); scratch 4 * (2 * k4 + 10). */
 void aot_conv2d_wide_dsp_s8(const aot_conv2d_s8_params *params, const int8_t *input,
                             const int32_t *weights, const int32_t *bias, int8_t *output,
                             void *scratch);
@@ -204,15 +234,21 @@ void aot_fully_connected_dsp_s8(const aot_fully_connected_s8_params *params,
                                 const int8_t *input, const int8_t *weights,
                                 const int32_t *bias, int8_t *output);
 /** aot_fully_connected_dsp_s8 with widened weights: int32 words [n4 / 4][k4 / 4][4 rows][2],
- * each row's group of 4 as the int16 pairs (w0, w2), (w1, w3); no scratch. */
+ * each row's group of 4 as the int16 pairs (w0, w2), (w1, w3); bias [n4]; multipliers
+ * the requantization table [n][3] of aot_dsp_gemm_impl.h or NULL (per tensor:
+ * multiplier doubled, shift); no scratch. */
 void aot_fully_connected_wide_dsp_s8(const aot_fully_connected_s8_params *params,
                                      const int8_t *input, const int32_t *weights,
                                      const int32_t *bias, int8_t *output);
+/** DSP-variant int8 average pooling, as aot_avgpool2d_s8 for count_multipliers NULL and
+ * dilation_w 1 (TFLite's AVERAGE_POOL_2D). */
+void aot_avgpool2d_dsp_s8(const aot_pool2d_s8_params *params, const int8_t *x, int8_t *y);
 /** DSP-variant int8 add of same-shape tensors (ndim == 0; shifts <= 0), as aot_add_s8. */
 void aot_add_dsp_s8(const aot_add_s8_params *params, const int8_t *a, const int8_t *b,
                     int8_t *y);
 /** The same with both inputs' rescalings tabulated at compile time: tables [2][256]
- * (a's, then b's, indexed by the int8 code & 0xFF); output_multiplier doubled. */
+ * (twice a's, then twice b's, indexed by the int8 code & 0xFF; |a| + |b| < 2^29);
+ * output_multiplier TFLite's. */
 void aot_add_lut_dsp_s8(const aot_add_s8_params *params, const int8_t *a, const int8_t *b,
                         const int32_t *tables, int8_t *y);
 
@@ -369,23 +405,37 @@ void aot_fully_connected_avx512_s8(const aot_fully_connected_s8_params *params,
                                    const int32_t *bias, int8_t *output);
 void aot_matmul_avx2_f32(const aot_matmul_params *params, const float *a, const float *b,
                          const float *bias, float *y);
-/** AVX-512 twins of the avx2 float and depthwise kernels (same contracts). */
+/** AVX-512 twins of the avx2 float and depthwise kernels (same contracts), except:
+ * aot_conv2d_avx512_f32 with in_c <= 4, a kernel above 1x1 and out_w >= 16 takes
+ * weights packed [ceil(out_c / 16)][in_c * kh * kw][16] (zero padded) and scratch
+ * of row masks only (rules_x86.conv_f32_direct). */
 void aot_conv2d_avx512_f32(const aot_conv2d_params *params, const float *input,
                            const float *weights, const float *bias, float *output,
                            void *scratch);
 void aot_matmul_avx512_f32(const aot_matmul_params *params, const float *a, const float *b,
                            const float *bias, float *y);
+/** aot_depthwise_conv2d_avx512_f32 reads the NCHW input in place (no phase planes):
+ * scratch holds only lane-mask tables (see its file and rules_x86.phase_scratch). */
 void aot_depthwise_conv2d_avx512_f32(const aot_conv2d_params *params, const float *input,
                                      const float *weights, const float *bias, float *output,
                                      void *scratch);
 void aot_depthwise_conv2d_avx512_s8(const aot_conv2d_s8_params *params, const int8_t *input,
                                     const float *weights, const int32_t *bias, int8_t *output,
                                     void *scratch);
+/** Depthwise int8, stride 1, out_w == in_w, kernel_w <= 4 (AVX-512 VNNI): weights as one
+ * int8 quad per kernel row, int32 [out_c][kernel_h] (byte kx: w[oc][ky][kx], 0 past
+ * kernel_w); bias [out_c] folded: bias + (input_offset - 128) * sum w; scratch: the rule's. */
+void aot_depthwise_conv2d_rows_avx512_s8(const aot_conv2d_s8_params *params,
+                                         const int8_t *input, const int32_t *weights,
+                                         const int32_t *bias, int8_t *output, void *scratch);
 /** aot_add_s8 for same-shape operands (ndim 0); y may alias a or b. */
 void aot_add_avx2_s8(const aot_add_s8_params *params, const int8_t *a, const int8_t *b,
                      int8_t *y);
 void aot_add_avx512_s8(const aot_add_s8_params *params, const int8_t *a, const int8_t *b,
                        int8_t *y);
+/** aot_avgpool2d_s8 where each window is a whole plane (out 1x1, kernel = input, no
+ * padding) and input and output parameters are equal (count_multipliers NULL). */
+void aot_avgpool2d_avx512_s8(const aot_pool2d_s8_params *params, const int8_t *x, int8_t *y);
 
 /* ---- transformer ops (targets/rules_transformer.py) ---- */
 
@@ -398,6 +448,10 @@ void aot_add_avx512_s8(const aot_add_s8_params *params, const int8_t *a, const i
 void aot_layer_norm_f32(const aot_layer_norm_params *params, const float *x,
                         const float *scale, const float *bias, float *y, float *mean_out,
                         float *inv_std_out);
+/** aot_layer_norm_f32 with AVX-512: mean and variance summed in 16 lanes (rounding). */
+void aot_layer_norm_avx512_f32(const aot_layer_norm_params *params, const float *x,
+                               const float *scale, const float *bias, float *y,
+                               float *mean_out, float *inv_std_out);
 
 /**
  * Weight-only int8 matrix product: x [m][k] float, w [k][n] int8 (any value),
@@ -407,14 +461,17 @@ void aot_layer_norm_f32(const aot_layer_norm_params *params, const float *x,
 void aot_matmul_w8_f32(const aot_matmul_w8_params *params, const float *x,
                        const int8_t *w, const float *scale, const float *bias, float *y);
 /** aot_matmul_w8_f32 with AVX2 + FMA (x86-64): fused multiply-adds, so results
- * differ from the portable kernel by rounding. */
+ * differ from the portable kernel by rounding; w re-laid out in panels of 16
+ * columns: [ceil(n / 16)][k][16], zero padded. */
 void aot_matmul_w8_avx2_f32(const aot_matmul_w8_params *params, const float *x,
                             const int8_t *w, const float *scale, const float *bias, float *y);
-/** aot_matmul_w8_f32 with AVX-512 (x86-64-avx512), fused multiply-adds as the AVX2 one. */
+/** aot_matmul_w8_f32 with AVX-512 (x86-64-avx512), fused multiply-adds as the AVX2 one;
+ *  w re-laid out in panels of 32 columns: [ceil(n / 32)][k][32], zero padded. */
 void aot_matmul_w8_avx512_f32(const aot_matmul_w8_params *params, const float *x,
                               const int8_t *w, const float *scale, const float *bias, float *y);
 /** aot_matmul_w8_f32 with AArch64 NEON: FMLA fuses, so results differ from the
- * portable kernel by rounding. */
+ * portable kernel by rounding; w re-laid out in panels of 8 columns:
+ * [ceil(n / 8)][k][8], zero padded. */
 void aot_matmul_w8_neon_f32(const aot_matmul_w8_params *params, const float *x,
                             const int8_t *w, const float *scale, const float *bias, float *y);
 
@@ -422,6 +479,40 @@ void aot_matmul_w8_neon_f32(const aot_matmul_w8_params *params, const float *x,
 void aot_erf_f32(const aot_unary_params *params, const float *x, float *y);
 /** Exact GELU, y = x * 0.5 * (1 + erf(x / sqrt 2)). In place allowed. */
 void aot_gelu_f32(const aot_unary_params *params, const float *x, float *y);
+/**
+ * aot_matmul_f32 with AVX-512 for any operand strides and batch offsets; bias
+ * must be NULL and act none. scratch: k * (n rounded up to 32) floats (one
+ * batch of B, packed). Fused multiply-adds: results differ by rounding.
+ */
+void aot_matmul_strided_avx512_f32(const aot_matmul_params *params, const float *a,
+                                   const float *b, const float *bias, float *y,
+                                   void *scratch);
+/**
+ * aot_matmul_avx2_f32 / aot_matmul_neon_f32 for any B strides (bias NULL): B is
+ * used in place when b_col_stride == 1 (scratch may be NULL), else each batch of
+ * B is first copied to scratch (k * n floats) as a dense [k][n] matrix.
+ */
+void aot_matmul_strided_avx2_f32(const aot_matmul_params *params, const float *a,
+                                 const float *b, const float *bias, float *y, void *scratch);
+void aot_matmul_strided_neon_f32(const aot_matmul_params *params, const float *a,
+                                 const float *b, const float *bias, float *y, void *scratch);
+/** aot_gelu_f32 with AVX-512 (x86-64-avx512): bit for bit the same results. */
+void aot_gelu_avx512_f32(const aot_unary_params *params, const float *x, float *y);
+/**
+ * Softmax over each row of x [rows][cols] plus bias [bias_rows][cols] (row r adds
+ * bias row r % bias_rows; bias may be NULL): max subtracted, a NaN or an all -inf
+ * row gives NaN, which replace_nan turns into nan_value. y may be x (in place).
+ */
+void aot_softmax_rows_f32(const aot_softmax_rows_params *params, const float *x,
+                          const float *bias, float *y);
+/** aot_gelu_f32 with AArch64 NEON: bit for bit the same results. */
+void aot_gelu_neon_f32(const aot_unary_params *params, const float *x, float *y);
+/** aot_softmax_rows_f32 with NEON: the same exponentials, the row sum in 4 lanes. */
+void aot_softmax_rows_neon_f32(const aot_softmax_rows_params *params, const float *x,
+                               const float *bias, float *y);
+/** aot_softmax_rows_f32 with AVX-512: the same exponentials, the row sum in 16 lanes. */
+void aot_softmax_rows_avx512_f32(const aot_softmax_rows_params *params, const float *x,
+                                 const float *bias, float *y);
 /** tanh-approximated GELU, 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))). In place allowed. */
 void aot_gelu_tanh_f32(const aot_unary_params *params, const float *x, float *y);
 /** y = 1 where x is NaN, else 0 (bool bytes). */
@@ -451,6 +542,121 @@ int aot_gather_w8_f32(const aot_gather_w8_params *params, const int64_t *indices
                       const int8_t *table, const float *scale, float *output);
 /** Rows of bytes copied from compile-time offsets, see aot_gather_rows_params. */
 void aot_gather_rows(const aot_gather_rows_params *params, const void *src, void *dst);
+
+/* Mask construction and run-time shape ops (targets/rules_mask.py). */
+
+/** Expand: broadcast copy of any element type, see aot_strided_copy_params
+ * (broadcast dims have source stride 0). input and output do not overlap. */
+void aot_expand(const aot_strided_copy_params *params, const void *input, void *output);
+/** Slice: strided copy of any element type (any axes, steps of either sign),
+ * see aot_strided_copy_params. input and output do not overlap. */
+void aot_slice(const aot_strided_copy_params *params, const void *input, void *output);
+/** Broadcasting y = a OP b (OP: params->op, an aot_compare_op) of float32; y bool
+ * bytes 0 or 1. NaN compares false (Equal too). */
+void aot_compare_f32(const aot_compare_params *params, const float *a, const float *b, uint8_t *y);
+/** aot_compare_f32 for the other element types (u8 also compares bool bytes). */
+void aot_compare_s8(const aot_compare_params *params, const int8_t *a, const int8_t *b, uint8_t *y);
+void aot_compare_u8(const aot_compare_params *params, const uint8_t *a, const uint8_t *b,
+                    uint8_t *y);
+void aot_compare_s16(const aot_compare_params *params, const int16_t *a, const int16_t *b,
+                     uint8_t *y);
+void aot_compare_u16(const aot_compare_params *params, const uint16_t *a, const uint16_t *b,
+                     uint8_t *y);
+void aot_compare_s32(const aot_compare_params *params, const int32_t *a, const int32_t *b,
+                     uint8_t *y);
+void aot_compare_u32(const aot_compare_params *params, const uint32_t *a, const uint32_t *b,
+                     uint8_t *y);
+void aot_compare_s64(const aot_compare_params *params, const int64_t *a, const int64_t *b,
+                     uint8_t *y);
+void aot_compare_u64(const aot_compare_params *params, const uint64_t *a, const uint64_t *b,
+                     uint8_t *y);
+void aot_compare_f64(const aot_compare_params *params, const double *a, const double *b,
+                     uint8_t *y);
+/** Broadcasting logical or of bool bytes (nonzero is true); y is 0 or 1. */
+void aot_or_bool(const aot_binary_params *params, const uint8_t *a, const uint8_t *b,
+                 uint8_t *y);
+/** Broadcasting logical exclusive or of bool bytes (nonzero is true); y is 0 or 1. */
+void aot_xor_bool(const aot_binary_params *params, const uint8_t *a, const uint8_t *b,
+                  uint8_t *y);
+/** y = 1 where x is 0, else 0 (bool bytes). */
+void aot_not_bool(const aot_unary_params *params, const uint8_t *x, uint8_t *y);
+/**
+ * Broadcasting elementwise maximum / minimum of two float32 tensors (params->act
+ * is ignored); NaN in either operand gives NaN. y may be a itself when a is not
+ * broadcast (Max / Min of three or more inputs accumulates in y).
+ */
+void aot_max_f32(const aot_binary_params *params, const float *a, const float *b, float *y);
+void aot_min_f32(const aot_binary_params *params, const float *a, const float *b, float *y);
+/** aot_max_f32 / aot_min_f32 for the other element types. */
+void aot_max_s8(const aot_binary_params *params, const int8_t *a, const int8_t *b, int8_t *y);
+void aot_min_s8(const aot_binary_params *params, const int8_t *a, const int8_t *b, int8_t *y);
+void aot_max_u8(const aot_binary_params *params, const uint8_t *a, const uint8_t *b, uint8_t *y);
+void aot_min_u8(const aot_binary_params *params, const uint8_t *a, const uint8_t *b, uint8_t *y);
+void aot_max_s16(const aot_binary_params *params, const int16_t *a, const int16_t *b, int16_t *y);
+void aot_min_s16(const aot_binary_params *params, const int16_t *a, const int16_t *b, int16_t *y);
+void aot_max_u16(const aot_binary_params *params, const uint16_t *a, const uint16_t *b,
+                 uint16_t *y);
+void aot_min_u16(const aot_binary_params *params, const uint16_t *a, const uint16_t *b,
+                 uint16_t *y);
+void aot_max_s32(const aot_binary_params *params, const int32_t *a, const int32_t *b, int32_t *y);
+void aot_min_s32(const aot_binary_params *params, const int32_t *a, const int32_t *b, int32_t *y);
+void aot_max_u32(const aot_binary_params *params, const uint32_t *a, const uint32_t *b,
+                 uint32_t *y);
+void aot_min_u32(const aot_binary_params *params, const uint32_t *a, const uint32_t *b,
+                 uint32_t *y);
+void aot_max_s64(const aot_binary_params *params, const int64_t *a, const int64_t *b, int64_t *y);
+void aot_min_s64(const aot_binary_params *params, const int64_t *a, const int64_t *b, int64_t *y);
+void aot_max_u64(const aot_binary_params *params, const uint64_t *a, const uint64_t *b,
+                 uint64_t *y);
+void aot_min_u64(const aot_binary_params *params, const uint64_t *a, const uint64_t *b,
+                 uint64_t *y);
+void aot_max_f64(const aot_binary_params *params, const double *a, const double *b, double *y);
+void aot_min_f64(const aot_binary_params *params, const double *a, const double *b, double *y);
+/** aot_where_f32 for elements of any type of params->elem_bytes (1, 2, 4 or 8) bytes. */
+void aot_where(const aot_where_params *params, const uint8_t *cond, const void *x,
+               const void *y, void *out);
+/**
+ * GatherND with run-time int64 indices, see aot_gather_nd_params. Returns
+ * AOT_E_RANGE, writing nothing, if an index lies outside [-dims[d], dims[d]);
+ * else AOT_OK.
+ */
+int aot_gather_nd(const aot_gather_nd_params *params, const void *data,
+                  const int64_t *indices, void *output);
+/**
+ * Range with run-time scalars: output[i] = start + i * delta for i < params->count.
+ * Returns AOT_E_RANGE, writing nothing, if max(ceil((limit - start) / delta), 0)
+ * is not params->count (the compiled length) or delta is 0; else AOT_OK.
+ */
+int aot_range_f32(const aot_range_params *params, const float *start, const float *limit,
+                  const float *delta, float *output);
+/** aot_range_f32 for int32 (the length computed exactly, in int64). */
+int aot_range_s32(const aot_range_params *params, const int32_t *start, const int32_t *limit,
+                  const int32_t *delta, int32_t *output);
+/** aot_range_f32 for int64 (the length computed exactly, in unsigned 64-bit arithmetic). */
+int aot_range_s64(const aot_range_params *params, const int64_t *start, const int64_t *limit,
+                  const int64_t *delta, int64_t *output);
+
+/**
+ * Element-wise float32 function params->op (an aot_unary_op: Neg, Abs, Sqrt,
+ * Exp, Log, Floor, Round, Softplus, Elu, ...) over params->size elements,
+ * any float values (NaN and inf as the ONNX/numpy definition gives). y may be x.
+ */
+void aot_unary_f32(const aot_unary_math_params *params, const float *x, float *y);
+/** Broadcasting x^y (aot_powf), fields as aot_add_f32. */
+void aot_pow_f32(const aot_binary_params *params, const float *a, const float *b, float *y);
+/** Broadcasting PRelu: y = a < 0 ? a * slope : a, slope b; fields as aot_add_f32. */
+void aot_prelu_f32(const aot_binary_params *params, const float *a, const float *b, float *y);
+/**
+ * Sum / Max / Min / Prod / SumSquare / L1 / L2 / LogSumExp / LogSum (params->op,
+ * an aot_reduce_op) over the middle axis of [outer][reduce][inner] into [outer][inner].
+ */
+void aot_reduce_f32(const aot_reduce_op_params *params, const float *x, float *y);
+/** ArgMax / ArgMin over the middle axis of [outer][reduce][inner]: int64 indices [outer][inner]. */
+void aot_arg_reduce_f32(const aot_arg_reduce_params *params, const float *x, int64_t *y);
+/** LogSoftmax over the middle axis of [outer][axis][inner]; y may be x. */
+void aot_log_softmax_f32(const aot_softmax_params *params, const float *x, float *y);
+/** Hardmax over the middle axis of [outer][axis][inner]: 1 at the first max, else 0; y may be x. */
+void aot_hardmax_f32(const aot_softmax_params *params, const float *x, float *y);
 
 #ifdef __cplusplus
 }

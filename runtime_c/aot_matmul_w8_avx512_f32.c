@@ -9,66 +9,101 @@
 #define AOT_W8_AVX512 __attribute__((target("avx2,fma,avx512f,avx512bw,avx512vl")))
 
 /*
- * aot_matmul_w8_f32 with 4 x 32 output tiles held in eight zmm accumulators:
- * per k, 32 int8 weights are widened to two float vectors and each of the
- * four rows' x[k] is broadcast into two fused multiply-adds. Columns outer,
- * so one column block of W (k x 32 bytes) stays in L1 for every row block.
- * Tiles at the right or bottom edge run in scalar code. Uses FMA, so results
- * differ from aot_matmul_w8_f32 by rounding (sums in the same k order).
+ * aot_matmul_w8_f32 on panels of 32 columns, with w re-laid out by the
+ * lowering rule as [ceil(n / 32)][k][32] (zero padded): each panel is one
+ * contiguous run of k * 32 bytes, so streaming the weights in from memory
+ * uses whole cache lines in order. Per k, the panel's 32 int8 weights are
+ * widened to two float vectors once and used by 12 rows (24 zmm
+ * accumulators), so the widening costs 4 instructions per 24 fused
+ * multiply-adds. Columns outer, so one panel stays in cache while every row
+ * block streams past. Rows left over run in tiles of 4 and 1, the columns
+ * past n with masked scale, bias and output.
+ * Every output is the same sequence of fused multiply-adds (k ascending from
+ * 0, then acc * scale + bias fused) in every tile shape, so neither the
+ * tiling nor a split by rows changes a bit; results differ from
+ * aot_matmul_w8_f32 by that fusing only.
  */
-static AOT_W8_AVX512 void aot_w8_avx512_tile(const float *x, const int8_t *w,
-                                             const float *scale, const float *bias, float *y,
-                                             int32_t n, int32_t k, int32_t j)
+static inline AOT_W8_AVX512 __mmask16 aot_w8_avx512_mask(int32_t left)
 {
-    __m512 a00 = _mm512_setzero_ps(), a01 = _mm512_setzero_ps();
-    __m512 a10 = _mm512_setzero_ps(), a11 = _mm512_setzero_ps();
-    __m512 a20 = _mm512_setzero_ps(), a21 = _mm512_setzero_ps();
-    __m512 a30 = _mm512_setzero_ps(), a31 = _mm512_setzero_ps();
-    __m512 s0, s1, b0, b1;
-    int32_t kk;
-
-    for (kk = 0; kk < k; ++kk) {
-        const int8_t *wr = w + kk * n + j;
-        const __m512 w0 = _mm512_cvtepi32_ps(
-            _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(const void *)wr)));
-        const __m512 w1 = _mm512_cvtepi32_ps(
-            _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(const void *)(wr + 16))));
-        __m512 v = _mm512_set1_ps(x[kk]);
-        a00 = _mm512_fmadd_ps(v, w0, a00);
-        a01 = _mm512_fmadd_ps(v, w1, a01);
-        v = _mm512_set1_ps(x[k + kk]);
-        a10 = _mm512_fmadd_ps(v, w0, a10);
-        a11 = _mm512_fmadd_ps(v, w1, a11);
-        v = _mm512_set1_ps(x[2 * k + kk]);
-        a20 = _mm512_fmadd_ps(v, w0, a20);
-        a21 = _mm512_fmadd_ps(v, w1, a21);
-        v = _mm512_set1_ps(x[3 * k + kk]);
-        a30 = _mm512_fmadd_ps(v, w0, a30);
-        a31 = _mm512_fmadd_ps(v, w1, a31);
-    }
-    s0 = _mm512_loadu_ps(scale + j);
-    s1 = _mm512_loadu_ps(scale + j + 16);
-    b0 = bias != NULL ? _mm512_loadu_ps(bias + j) : _mm512_setzero_ps();
-    b1 = bias != NULL ? _mm512_loadu_ps(bias + j + 16) : _mm512_setzero_ps();
-    _mm512_storeu_ps(y + j, _mm512_fmadd_ps(a00, s0, b0));
-    _mm512_storeu_ps(y + j + 16, _mm512_fmadd_ps(a01, s1, b1));
-    _mm512_storeu_ps(y + n + j, _mm512_fmadd_ps(a10, s0, b0));
-    _mm512_storeu_ps(y + n + j + 16, _mm512_fmadd_ps(a11, s1, b1));
-    _mm512_storeu_ps(y + 2 * n + j, _mm512_fmadd_ps(a20, s0, b0));
-    _mm512_storeu_ps(y + 2 * n + j + 16, _mm512_fmadd_ps(a21, s1, b1));
-    _mm512_storeu_ps(y + 3 * n + j, _mm512_fmadd_ps(a30, s0, b0));
-    _mm512_storeu_ps(y + 3 * n + j + 16, _mm512_fmadd_ps(a31, s1, b1));
+    return left >= 16 ? (__mmask16)0xffff : left <= 0 ? (__mmask16)0
+                                                       : (__mmask16)((1u << left) - 1u);
 }
 
-/* One output element in scalar code (edge tiles). */
-static float aot_w8_avx512_dot(const float *xr, const int8_t *w, int32_t n, int32_t k, int32_t j)
+static inline AOT_W8_AVX512 __m512 aot_w8_avx512_widen(const int8_t *w)
 {
-    float acc = 0.0f;
-    int32_t kk;
-    for (kk = 0; kk < k; ++kk) {
-        acc += xr[kk] * (float)w[kk * n + j];
+    const __m128i q = _mm_loadu_si128((const __m128i *)(const void *)w);
+    return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q));
+}
+
+#define AOT_W8_ROW(r)                                                               \
+    {                                                                               \
+        const __m512 v = _mm512_set1_ps(xk[(r) * k]);                               \
+        c##r##0 = _mm512_fmadd_ps(v, w0, c##r##0);                                  \
+        c##r##1 = _mm512_fmadd_ps(v, w1, c##r##1);                                  \
     }
-    return acc;
+#define AOT_W8_STORE(r)                                                             \
+    _mm512_mask_storeu_ps(y + (r) * n, m0, _mm512_fmadd_ps(c##r##0, s0, b0));       \
+    _mm512_mask_storeu_ps(y + (r) * n + 16, m1, _mm512_fmadd_ps(c##r##1, s1, b1))
+#define AOT_W8_TILE_BEGIN                                                           \
+    const __mmask16 m0 = aot_w8_avx512_mask(n - j), m1 = aot_w8_avx512_mask(n - j - 16); \
+    const __m512 s0 = _mm512_maskz_loadu_ps(m0, scale + j);                         \
+    const __m512 s1 = _mm512_maskz_loadu_ps(m1, scale + j + 16);                    \
+    const __m512 b0 = bias != NULL ? _mm512_maskz_loadu_ps(m0, bias + j)             \
+                                   : _mm512_setzero_ps();                           \
+    const __m512 b1 = bias != NULL ? _mm512_maskz_loadu_ps(m1, bias + j + 16)        \
+                                   : _mm512_setzero_ps();                           \
+    const int8_t *wp = w + (j / 32) * k * 32;                                       \
+    int32_t kk
+#define AOT_W8_K_BEGIN                                                              \
+    for (kk = 0; kk < k; ++kk) {                                                    \
+        const float *xk = x + kk;                                                   \
+        const __m512 w0 = aot_w8_avx512_widen(wp + kk * 32);                        \
+        const __m512 w1 = aot_w8_avx512_widen(wp + kk * 32 + 16);
+#define AOT_W8_K_END }
+
+/* Rows 0..11 (x and y point at the first) of the panel at column j. */
+static AOT_W8_AVX512 void aot_w8_avx512_tile12(const float *x, const int8_t *w,
+                                               const float *scale, const float *bias,
+                                               float *y, int32_t n, int32_t k, int32_t j)
+{
+    __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+    __m512 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+    __m512 c60 = c00, c61 = c00, c70 = c00, c71 = c00, c80 = c00, c81 = c00;
+    __m512 c90 = c00, c91 = c00, c100 = c00, c101 = c00, c110 = c00, c111 = c00;
+    AOT_W8_TILE_BEGIN;
+    AOT_W8_K_BEGIN
+        AOT_W8_ROW(0) AOT_W8_ROW(1) AOT_W8_ROW(2) AOT_W8_ROW(3)
+        AOT_W8_ROW(4) AOT_W8_ROW(5) AOT_W8_ROW(6) AOT_W8_ROW(7)
+        AOT_W8_ROW(8) AOT_W8_ROW(9) AOT_W8_ROW(10) AOT_W8_ROW(11)
+    AOT_W8_K_END
+    AOT_W8_STORE(0); AOT_W8_STORE(1); AOT_W8_STORE(2); AOT_W8_STORE(3);
+    AOT_W8_STORE(4); AOT_W8_STORE(5); AOT_W8_STORE(6); AOT_W8_STORE(7);
+    AOT_W8_STORE(8); AOT_W8_STORE(9); AOT_W8_STORE(10); AOT_W8_STORE(11);
+}
+
+static AOT_W8_AVX512 void aot_w8_avx512_tile4(const float *x, const int8_t *w,
+                                              const float *scale, const float *bias,
+                                              float *y, int32_t n, int32_t k, int32_t j)
+{
+    __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+    __m512 c30 = c00, c31 = c00;
+    AOT_W8_TILE_BEGIN;
+    AOT_W8_K_BEGIN
+        AOT_W8_ROW(0) AOT_W8_ROW(1) AOT_W8_ROW(2) AOT_W8_ROW(3)
+    AOT_W8_K_END
+    AOT_W8_STORE(0); AOT_W8_STORE(1); AOT_W8_STORE(2); AOT_W8_STORE(3);
+}
+
+static AOT_W8_AVX512 void aot_w8_avx512_tile1(const float *x, const int8_t *w,
+                                              const float *scale, const float *bias,
+                                              float *y, int32_t n, int32_t k, int32_t j)
+{
+    __m512 c00 = _mm512_setzero_ps(), c01 = c00;
+    AOT_W8_TILE_BEGIN;
+    AOT_W8_K_BEGIN
+        AOT_W8_ROW(0)
+    AOT_W8_K_END
+    AOT_W8_STORE(0);
 }
 
 AOT_W8_AVX512 void aot_matmul_w8_avx512_f32(const aot_matmul_w8_params *params,
@@ -76,18 +111,17 @@ AOT_W8_AVX512 void aot_matmul_w8_avx512_f32(const aot_matmul_w8_params *params,
                                             const float *scale, const float *bias, float *y)
 {
     const int32_t m = params->m, n = params->n, k = params->k;
-    const int32_t m4 = m - m % 4, n32 = n - n % 32;
     int32_t i, j;
 
-    for (j = 0; j < n32; j += 32) {
-        for (i = 0; i < m4; i += 4) {
-            aot_w8_avx512_tile(x + i * k, w, scale, bias, y + i * n, n, k, j);
+    for (j = 0; j < n; j += 32) {
+        for (i = 0; i + 12 <= m; i += 12) {
+            aot_w8_avx512_tile12(x + i * k, w, scale, bias, y + i * n + j, n, k, j);
         }
-    }
-    for (i = 0; i < m; ++i) {
-        for (j = i < m4 ? n32 : 0; j < n; ++j) {
-            y[i * n + j] = aot_w8_avx512_dot(x + i * k, w, n, k, j) * scale[j] +
-                           (bias != NULL ? bias[j] : 0.0f);
+        for (; i + 4 <= m; i += 4) {
+            aot_w8_avx512_tile4(x + i * k, w, scale, bias, y + i * n + j, n, k, j);
+        }
+        for (; i < m; ++i) {
+            aot_w8_avx512_tile1(x + i * k, w, scale, bias, y + i * n + j, n, k, j);
         }
     }
 }

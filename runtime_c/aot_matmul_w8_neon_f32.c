@@ -5,87 +5,155 @@
 #include <arm_neon.h>
 
 /*
- * aot_matmul_w8_f32 with 4 x 16 output tiles in sixteen q-register
- * accumulators: per k, 16 int8 weights are widened to four float vectors
- * and each of the four rows' x[k] feeds four fused multiply-adds (FMLA by
- * scalar). Columns outer, so one column block of W (k x 16 bytes) stays in
- * L1 for every row block. Edge tiles run in scalar code. FMLA fuses, so
- * results differ from aot_matmul_w8_f32 by rounding (same k order).
+ * aot_matmul_w8_f32 on panels of 8 columns, with w re-laid out by the
+ * lowering rule as [ceil(n / 8)][k][8] (zero padded): a panel is one
+ * contiguous run, 32 bytes per 4 k. Tiles of 8 rows x 8 columns in sixteen
+ * q-register accumulators: per k the panel's 8 weights are widened to two
+ * float vectors once for all 8 rows, and each row's x is loaded 4 k at a time
+ * and used lane by lane (FMLA by element). Rows left over run one at a time,
+ * k % 4 one step at a time, the columns past n through a local buffer. Every
+ * output is the same sequence of fused multiply-adds (k ascending from 0,
+ * then bias + acc * scale fused) in every tile shape, so neither the tiling
+ * nor a split by rows changes a bit; results differ from aot_matmul_w8_f32
+ * by that fusing only.
  */
-#define W8_NEON_ROW(r)                                                      \
-    do {                                                                    \
-        const float xv = x[(r) * k + kk];                                   \
-        a##r##0 = vfmaq_n_f32(a##r##0, w0, xv);                             \
-        a##r##1 = vfmaq_n_f32(a##r##1, w1, xv);                             \
-        a##r##2 = vfmaq_n_f32(a##r##2, w2, xv);                             \
-        a##r##3 = vfmaq_n_f32(a##r##3, w3, xv);                             \
-    } while (0)
+#define W8_NEON_WIDEN(lo16, w0, w1)                                             \
+    const float32x4_t w0 = vcvtq_f32_s32(vmovl_s16(vget_low_s16(lo16)));        \
+    const float32x4_t w1 = vcvtq_f32_s32(vmovl_high_s16(lo16))
 
-#define W8_NEON_STORE(r)                                                    \
-    do {                                                                    \
-        vst1q_f32(y + (r) * n + j, vfmaq_f32(b0, a##r##0, s0));             \
-        vst1q_f32(y + (r) * n + j + 4, vfmaq_f32(b1, a##r##1, s1));         \
-        vst1q_f32(y + (r) * n + j + 8, vfmaq_f32(b2, a##r##2, s2));         \
-        vst1q_f32(y + (r) * n + j + 12, vfmaq_f32(b3, a##r##3, s3));        \
-    } while (0)
+#define W8_NEON_FMA(r, w0, w1, lane)                                            \
+    a##r##0 = vfmaq_laneq_f32(a##r##0, w0, x##r, lane);                         \
+    a##r##1 = vfmaq_laneq_f32(a##r##1, w1, x##r, lane)
 
-/* Named accumulators, not an array: compilers keep them in registers. */
-static void aot_w8_neon_tile(const float *x, const int8_t *w, const float *scale,
-                             const float *bias, float *y, int32_t n, int32_t k, int32_t j)
+#define W8_NEON_STORE(r)                                                        \
+    w8_neon_store(y + (r) * n, cols, vfmaq_f32(b0, a##r##0, s0), vfmaq_f32(b1, a##r##1, s1))
+
+static inline void w8_neon_store(float *y, int32_t cols, float32x4_t v0, float32x4_t v1)
+{
+    if (cols >= 8) {
+        vst1q_f32(y, v0);
+        vst1q_f32(y + 4, v1);
+    } else {
+        float t[8];
+        int32_t c;
+        vst1q_f32(t, v0);
+        vst1q_f32(t + 4, v1);
+        for (c = 0; c < cols; ++c) {
+            y[c] = t[c];
+        }
+    }
+}
+
+static inline void w8_neon_affine(const float *scale, const float *bias, int32_t cols,
+                                  float32x4_t *s0, float32x4_t *s1, float32x4_t *b0,
+                                  float32x4_t *b1)
+{
+    float s[8], b[8];
+    int32_t c;
+    /* no initializer: gcc may make one a call to libc's memset */
+    for (c = 0; c < 8; ++c) {
+        s[c] = c < cols ? scale[c] : 0.0f;
+        b[c] = c < cols && bias != NULL ? bias[c] : 0.0f;
+    }
+    *s0 = vld1q_f32(s);
+    *s1 = vld1q_f32(s + 4);
+    *b0 = vld1q_f32(b);
+    *b1 = vld1q_f32(b + 4);
+}
+
+/* Rows 0..7 (x and y point at the first) of the panel wp; cols of it are real. */
+static void aot_w8_neon_tile8(const float *x, const int8_t *wp, const float *scale,
+                              const float *bias, float *y, int32_t n, int32_t k, int32_t cols)
 {
     const float32x4_t z = vdupq_n_f32(0.0f);
-    float32x4_t a00 = z, a01 = z, a02 = z, a03 = z, a10 = z, a11 = z, a12 = z, a13 = z;
-    float32x4_t a20 = z, a21 = z, a22 = z, a23 = z, a30 = z, a31 = z, a32 = z, a33 = z;
-    float32x4_t s0, s1, s2, s3, b0 = z, b1 = z, b2 = z, b3 = z;
+    float32x4_t a00 = z, a01 = z, a10 = z, a11 = z, a20 = z, a21 = z, a30 = z, a31 = z;
+    float32x4_t a40 = z, a41 = z, a50 = z, a51 = z, a60 = z, a61 = z, a70 = z, a71 = z;
+    float32x4_t s0, s1, b0, b1;
+    int32_t kk = 0;
+
+    for (; kk + 4 <= k; kk += 4) {
+        const int8x16_t q01 = vld1q_s8(wp + kk * 8), q23 = vld1q_s8(wp + kk * 8 + 16);
+        const int16x8_t h0 = vmovl_s8(vget_low_s8(q01)), h1 = vmovl_high_s8(q01);
+        const int16x8_t h2 = vmovl_s8(vget_low_s8(q23)), h3 = vmovl_high_s8(q23);
+        const float32x4_t x0 = vld1q_f32(x + kk), x1 = vld1q_f32(x + k + kk);
+        const float32x4_t x2 = vld1q_f32(x + 2 * k + kk), x3 = vld1q_f32(x + 3 * k + kk);
+        const float32x4_t x4 = vld1q_f32(x + 4 * k + kk), x5 = vld1q_f32(x + 5 * k + kk);
+        const float32x4_t x6 = vld1q_f32(x + 6 * k + kk), x7 = vld1q_f32(x + 7 * k + kk);
+        {
+            W8_NEON_WIDEN(h0, w0, w1);
+            W8_NEON_FMA(0, w0, w1, 0); W8_NEON_FMA(1, w0, w1, 0); W8_NEON_FMA(2, w0, w1, 0);
+            W8_NEON_FMA(3, w0, w1, 0); W8_NEON_FMA(4, w0, w1, 0); W8_NEON_FMA(5, w0, w1, 0);
+            W8_NEON_FMA(6, w0, w1, 0); W8_NEON_FMA(7, w0, w1, 0);
+        }
+        {
+            W8_NEON_WIDEN(h1, w0, w1);
+            W8_NEON_FMA(0, w0, w1, 1); W8_NEON_FMA(1, w0, w1, 1); W8_NEON_FMA(2, w0, w1, 1);
+            W8_NEON_FMA(3, w0, w1, 1); W8_NEON_FMA(4, w0, w1, 1); W8_NEON_FMA(5, w0, w1, 1);
+            W8_NEON_FMA(6, w0, w1, 1); W8_NEON_FMA(7, w0, w1, 1);
+        }
+        {
+            W8_NEON_WIDEN(h2, w0, w1);
+            W8_NEON_FMA(0, w0, w1, 2); W8_NEON_FMA(1, w0, w1, 2); W8_NEON_FMA(2, w0, w1, 2);
+            W8_NEON_FMA(3, w0, w1, 2); W8_NEON_FMA(4, w0, w1, 2); W8_NEON_FMA(5, w0, w1, 2);
+            W8_NEON_FMA(6, w0, w1, 2); W8_NEON_FMA(7, w0, w1, 2);
+        }
+        {
+            W8_NEON_WIDEN(h3, w0, w1);
+            W8_NEON_FMA(0, w0, w1, 3); W8_NEON_FMA(1, w0, w1, 3); W8_NEON_FMA(2, w0, w1, 3);
+            W8_NEON_FMA(3, w0, w1, 3); W8_NEON_FMA(4, w0, w1, 3); W8_NEON_FMA(5, w0, w1, 3);
+            W8_NEON_FMA(6, w0, w1, 3); W8_NEON_FMA(7, w0, w1, 3);
+        }
+    }
+    for (; kk < k; ++kk) {
+        const int16x8_t h = vmovl_s8(vld1_s8(wp + kk * 8));
+        const float32x4_t x0 = vdupq_n_f32(x[kk]), x1 = vdupq_n_f32(x[k + kk]);
+        const float32x4_t x2 = vdupq_n_f32(x[2 * k + kk]), x3 = vdupq_n_f32(x[3 * k + kk]);
+        const float32x4_t x4 = vdupq_n_f32(x[4 * k + kk]), x5 = vdupq_n_f32(x[5 * k + kk]);
+        const float32x4_t x6 = vdupq_n_f32(x[6 * k + kk]), x7 = vdupq_n_f32(x[7 * k + kk]);
+        W8_NEON_WIDEN(h, w0, w1);
+        W8_NEON_FMA(0, w0, w1, 0); W8_NEON_FMA(1, w0, w1, 0); W8_NEON_FMA(2, w0, w1, 0);
+        W8_NEON_FMA(3, w0, w1, 0); W8_NEON_FMA(4, w0, w1, 0); W8_NEON_FMA(5, w0, w1, 0);
+        W8_NEON_FMA(6, w0, w1, 0); W8_NEON_FMA(7, w0, w1, 0);
+    }
+    w8_neon_affine(scale, bias, cols, &s0, &s1, &b0, &b1);
+    W8_NEON_STORE(0); W8_NEON_STORE(1); W8_NEON_STORE(2); W8_NEON_STORE(3);
+    W8_NEON_STORE(4); W8_NEON_STORE(5); W8_NEON_STORE(6); W8_NEON_STORE(7);
+}
+
+/* One row of the panel wp. */
+static void aot_w8_neon_tile1(const float *x, const int8_t *wp, const float *scale,
+                              const float *bias, float *y, int32_t n, int32_t k, int32_t cols)
+{
+    float32x4_t a00 = vdupq_n_f32(0.0f), a01 = a00, s0, s1, b0, b1;
     int32_t kk;
 
     for (kk = 0; kk < k; ++kk) {
-        const int8x16_t q = vld1q_s8(w + kk * n + j);
-        const int16x8_t lo = vmovl_s8(vget_low_s8(q)), hi = vmovl_high_s8(q);
-        const float32x4_t w0 = vcvtq_f32_s32(vmovl_s16(vget_low_s16(lo)));
-        const float32x4_t w1 = vcvtq_f32_s32(vmovl_high_s16(lo));
-        const float32x4_t w2 = vcvtq_f32_s32(vmovl_s16(vget_low_s16(hi)));
-        const float32x4_t w3 = vcvtq_f32_s32(vmovl_high_s16(hi));
-        W8_NEON_ROW(0);
-        W8_NEON_ROW(1);
-        W8_NEON_ROW(2);
-        W8_NEON_ROW(3);
+        const int16x8_t h = vmovl_s8(vld1_s8(wp + kk * 8));
+        const float32x4_t x0 = vdupq_n_f32(x[kk]);
+        W8_NEON_WIDEN(h, w0, w1);
+        W8_NEON_FMA(0, w0, w1, 0);
     }
-    s0 = vld1q_f32(scale + j);
-    s1 = vld1q_f32(scale + j + 4);
-    s2 = vld1q_f32(scale + j + 8);
-    s3 = vld1q_f32(scale + j + 12);
-    if (bias != NULL) {
-        b0 = vld1q_f32(bias + j);
-        b1 = vld1q_f32(bias + j + 4);
-        b2 = vld1q_f32(bias + j + 8);
-        b3 = vld1q_f32(bias + j + 12);
-    }
+    w8_neon_affine(scale, bias, cols, &s0, &s1, &b0, &b1);
+    (void)n;
     W8_NEON_STORE(0);
-    W8_NEON_STORE(1);
-    W8_NEON_STORE(2);
-    W8_NEON_STORE(3);
 }
 
 void aot_matmul_w8_neon_f32(const aot_matmul_w8_params *params, const float *x,
                             const int8_t *w, const float *scale, const float *bias, float *y)
 {
     const int32_t m = params->m, n = params->n, k = params->k;
-    const int32_t m4 = m - m % 4, n16 = n - n % 16;
-    int32_t i, j, kk;
+    int32_t i, j;
 
-    for (j = 0; j < n16; j += 16) {
-        for (i = 0; i < m4; i += 4) {
-            aot_w8_neon_tile(x + i * k, w, scale, bias, y + i * n, n, k, j);
+    for (j = 0; j < n; j += 8) {
+        const int8_t *wp = w + (j / 8) * k * 8;
+        const int32_t cols = n - j;
+        for (i = 0; i + 8 <= m; i += 8) {
+            aot_w8_neon_tile8(x + i * k, wp, scale + j, bias != NULL ? bias + j : NULL,
+                              y + i * n + j, n, k, cols);
         }
-    }
-    for (i = 0; i < m; ++i) {
-        for (j = i < m4 ? n16 : 0; j < n; ++j) {
-            float acc = 0.0f;
-            for (kk = 0; kk < k; ++kk) {
-                acc += x[i * k + kk] * (float)w[kk * n + j];
-            }
-            y[i * n + j] = acc * scale[j] + (bias != NULL ? bias[j] : 0.0f);
+        for (; i < m; ++i) {
+            aot_w8_neon_tile1(x + i * k, wp, scale + j, bias != NULL ? bias + j : NULL,
+                              y + i * n + j, n, k, cols);
         }
     }
 }

@@ -220,6 +220,16 @@ typedef struct {
     float extrapolation_value;  /* where a table index is -1 (tf_crop_and_resize) */
 } aot_resize_params;
 
+/* int8 resize (aot_resize_nearest_s8, aot_resize_separable_s8): as aot_resize_params,
+ * with the extrapolation value as an int8 code of the tensor's parameters. */
+typedef struct {
+    int32_t planes;
+    int32_t in_h, in_w;
+    int32_t out_h, out_w;
+    int32_t taps_h, taps_w;
+    int32_t extrapolation_code;
+} aot_resize_s8_params;
+
 
 /*
  * ---- int8 (TFLite int8 scheme) ----
@@ -407,6 +417,14 @@ typedef struct {
     int32_t m, n, k;
 } aot_matmul_w8_params;
 
+/* Softmax of `rows` rows of `cols` elements after adding bias row (r % bias_rows);
+ * with replace_nan, NaN results become nan_value. */
+typedef struct {
+    int32_t rows, cols, bias_rows;
+    int32_t replace_nan;
+    float nan_value;
+} aot_softmax_rows_params;
+
 /*
  * Gather along one axis with run-time indices: data is [outer][axis_dim][inner]
  * (inner counted in bytes), indices has `count` entries, output is
@@ -446,6 +464,7 @@ typedef struct {
     int32_t c_strides[AOT_MAX_DIMS];
     int32_t x_strides[AOT_MAX_DIMS];
     int32_t y_strides[AOT_MAX_DIMS];
+    int32_t elem_bytes;  /* of x, y and out: 1, 2, 4 or 8 (aot_where; 4 for aot_where_f32) */
 } aot_where_params;
 
 /* Element types, numbered as ONNX's TensorProto.DataType. */
@@ -469,6 +488,124 @@ typedef struct {
     int32_t from;
     int32_t to;
 } aot_cast_params;
+
+/* Mask construction and run-time shape ops (targets/rules_mask.py). */
+
+/*
+ * A strided copy (Expand, Slice): the output is dense [dims[0]]...[dims[ndim-1]]
+ * of elem_bytes-byte elements; output element (i_0, ..., i_{ndim-1}) is read
+ * at byte src_offset + sum_d i_d * src_strides[d] of the source. A stride is
+ * 0 where the source is broadcast and negative where a slice runs backwards.
+ * 1 <= ndim <= AOT_MAX_DIMS.
+ */
+typedef struct {
+    int32_t ndim;
+    int32_t elem_bytes;
+    int32_t src_offset;
+    int32_t dims[AOT_MAX_DIMS];
+    int32_t src_strides[AOT_MAX_DIMS];
+} aot_strided_copy_params;
+
+/* Comparison of aot_compare_params.op, y = a OP b. */
+typedef enum {
+    AOT_CMP_EQUAL = 0,
+    AOT_CMP_LESS = 1,
+    AOT_CMP_LESS_EQUAL = 2,
+    AOT_CMP_GREATER = 3,
+    AOT_CMP_GREATER_EQUAL = 4
+} aot_compare_op;
+
+/* Broadcasting comparison: broadcast fields as aot_binary_params, op an aot_compare_op. */
+typedef struct {
+    int32_t size;
+    int32_t ndim;
+    int32_t dims[AOT_MAX_DIMS];
+    int32_t a_strides[AOT_MAX_DIMS];
+    int32_t b_strides[AOT_MAX_DIMS];
+    int32_t op;
+} aot_compare_params;
+
+/*
+ * GatherND with run-time indices: data is [batch][...][row_bytes], indices
+ * [batch][count][depth]; index tuple (j_0, ..., j_{depth-1}) of batch entry b
+ * selects the row at byte b * batch_bytes + sum_d j_d * strides[d], where
+ * j_d is valid in [-dims[d], dims[d]). Output: [batch][count][row_bytes].
+ */
+typedef struct {
+    int32_t batch;
+    int32_t count;
+    int32_t depth;
+    int32_t row_bytes;
+    int32_t batch_bytes;
+    int32_t dims[AOT_MAX_DIMS];
+    int32_t strides[AOT_MAX_DIMS];
+} aot_gather_nd_params;
+
+/* Range with run-time start / limit / delta: `count` elements, the length the
+ * model was compiled for. */
+typedef struct {
+    int32_t count;
+} aot_range_params;
+
+/* Element-wise float32 function of aot_unary_math_params.op (aot_unary_f32);
+ * alpha, beta, gamma are the ONNX attributes each one names. */
+typedef enum {
+    AOT_UNARY_NEG = 0,
+    AOT_UNARY_ABS = 1,
+    AOT_UNARY_SQRT = 2,
+    AOT_UNARY_RECIPROCAL = 3,
+    AOT_UNARY_EXP = 4,
+    AOT_UNARY_LOG = 5,
+    AOT_UNARY_FLOOR = 6,
+    AOT_UNARY_CEIL = 7,
+    AOT_UNARY_ROUND = 8,            /* half to even */
+    AOT_UNARY_SIGN = 9,
+    AOT_UNARY_POW = 10,             /* x^alpha */
+    AOT_UNARY_SQUARE = 11,
+    AOT_UNARY_CUBE = 12,
+    AOT_UNARY_SOFTPLUS = 13,
+    AOT_UNARY_SOFTSIGN = 14,
+    AOT_UNARY_ELU = 15,             /* alpha */
+    AOT_UNARY_SELU = 16,            /* alpha, gamma */
+    AOT_UNARY_CELU = 17,            /* alpha */
+    AOT_UNARY_MISH = 18,
+    AOT_UNARY_THRESHOLDED_RELU = 19, /* alpha */
+    AOT_UNARY_SHRINK = 20,          /* bias = alpha, lambd = beta */
+    AOT_UNARY_COPY = 21
+} aot_unary_op;
+
+/* Element-wise function `op` (an aot_unary_op) over `size` dense elements. */
+typedef struct {
+    int32_t size;
+    int32_t op;
+    float alpha, beta, gamma;
+} aot_unary_math_params;
+
+/* Reduction of aot_reduce_op_params.op (aot_reduce_f32). */
+typedef enum {
+    AOT_REDUCE_SUM = 0,
+    AOT_REDUCE_MAX = 1,
+    AOT_REDUCE_MIN = 2,
+    AOT_REDUCE_PROD = 3,
+    AOT_REDUCE_SUM_SQUARE = 4,
+    AOT_REDUCE_L1 = 5,
+    AOT_REDUCE_L2 = 6,
+    AOT_REDUCE_LOG_SUM_EXP = 7,
+    AOT_REDUCE_LOG_SUM = 8
+} aot_reduce_op;
+
+/* Reduction `op` (an aot_reduce_op) over the middle axis of [outer][reduce][inner]. */
+typedef struct {
+    int32_t outer, reduce, inner;
+    int32_t op;
+} aot_reduce_op_params;
+
+/* ArgMax / ArgMin over the middle axis of [outer][reduce][inner]. */
+typedef struct {
+    int32_t outer, reduce, inner;
+    int32_t is_min;        /* 0: ArgMax, 1: ArgMin */
+    int32_t select_last;   /* ties: 0 the first index, 1 the last */
+} aot_arg_reduce_params;
 
 #ifdef __cplusplus
 }

@@ -243,6 +243,8 @@ SECTIONS
     .ARM.exidx : {{ *(.ARM.exidx .ARM.exidx.*) }} > FLASH
     .data : ALIGN(16) {{ *(.data .data.*) }} > RAM
     .bss (NOLOAD) : ALIGN(16) {{ *(.bss .bss.* COMMON) }} > RAM
+    /* unreferenced, so GNU ld's --gc-sections would drop it (per-layer images) */
+    {LAYER_MARKS} 0 (INFO) : {{ KEEP(*({LAYER_MARKS})) }}
     /DISCARD/ : {{ *(.comment) *(.note .note.*) *(.ARM.extab .ARM.extab.*) }}
 }}
 """

@@ -10,6 +10,8 @@ import numpy as np
 from aot.targets import rules_generic as g
 from aot.targets import rules_int8 as q
 from aot.targets import rules_transformer as tf
+from aot.targets import rules_mask as mask
+from aot.targets import rules_elementwise as ew
 from aot.targets import rules_neon as neon
 from aot.targets import rules_dsp as dsp
 from aot.targets import rules_upsample as up
@@ -60,8 +62,8 @@ GENERIC = {
     "DequantizeLinear": q.lower_dequantize,
     "ConvInteger": q.lower_conv_integer,
     "MatMulInteger": q.lower_matmul_integer,
-    "Resize": up.lower_resize,
-    "ConvTranspose": up.lower_conv_transpose,
+    "Resize": by_dtype(up.lower_resize, up.lower_resize_s8),
+    "ConvTranspose": by_dtype(up.lower_conv_transpose, up.lower_conv_transpose_s8),
     # internal ops made by passes (never accepted from a model)
     "_U8ToS8": q.lower_sign_convert,
     "_S8ToU8": q.lower_sign_convert,
@@ -73,6 +75,12 @@ for _op, _rule in tf.RULES.items():
     register(_op, "generic", _rule)
 for (_op, _variant), _rule in tf.VARIANT_RULES.items():
     register(_op, _variant, _rule)
+# Mask construction and run-time shape ops (Expand, Slice, compares, Max/Min, ...).
+for _op, _rule in mask.RULES.items():
+    register(_op, "generic", _rule)
+# Element-wise functions, reductions, Split / Tile, normalizations (float32).
+for _op, _rule in ew.RULES.items():
+    register(_op, "generic", _rule)
 
 # Cortex-M DSP extension (cortex-m4/m7/m33): int8 SMLAD kernels, Fallback to generic.
 for _op, _rule in dsp.RULES.items():
@@ -93,4 +101,6 @@ REMOVED_BY_PASSES.update({
     "Unsqueeze": "becomes Reshape (pass 'simplify')",
     "Shape": "folded to a constant (pass 'fold'); shapes are static",
     "Size": "folded to a constant (pass 'fold'); shapes are static",
+    "DepthToSpace": "becomes Reshape-Transpose-Reshape (pass 'simplify')",
+    "SpaceToDepth": "becomes Reshape-Transpose-Reshape (pass 'simplify')",
 })

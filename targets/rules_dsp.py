@@ -15,14 +15,24 @@ high multiply (SMMULR), scratch sizes. (Multipliers and shifts already are
 per-channel tables for convolutions; a per-tensor fully connected keeps its
 one multiplier: tables would cost 8 bytes of flash per output.)
 
+The `--optimize speed` convolution and fully-connected kernels
+(runtime_c/aot_dsp_gemm_impl.h) take int16-pair weights (twice the flash of
+int8), a bias padded to whole blocks of 4 channels and a per-channel
+requantization table (`requant_table`, 12 bytes per channel); an im2col layer
+with an even in_c and 3-wide rows at stride 1 has its taps in the kernel's
+channel-pair order.
+
 `--optimize speed` picks the specialized kernels where a layer's shape fits
 them (pointwise 1x1, depthwise 3x3) and tabulates an Add's input rescalings
-(aot_add_lut_dsp_s8, 2 KiB per layer); `--optimize size` lowers every
-convolution to the two general ones (im2col, depthwise), so fewer kernels
-are linked. The in-place ability of the portable kernels is kept: a
-depthwise kernel copies each input plane (padded) to scratch before writing
-its output plane, the matrix-product ones gather two pixels before writing
-them, under the same conditions (aot.targets.rules_inplace).
+(aot_add_lut_dsp_s8, 2 KiB per layer); those two keep TFLite's multipliers
+and take doubled sums instead (bias / tables doubled), for one SMMLAR with
+the output offset folded in (runtime_c/aot_dsp_dw_impl.h), where the sums'
+bound admits it (|sum| < 2^29, checked here; else the general kernel);
+`--optimize size` lowers every convolution to the two general ones (im2col,
+depthwise), so fewer kernels are linked. The in-place ability of the portable
+kernels is kept: a depthwise kernel copies each input plane (padded) to
+scratch before writing its output plane, the matrix-product ones gather two
+pixels before writing them, under the same conditions (aot.targets.rules_inplace).
 """
 
 from __future__ import annotations
@@ -66,6 +76,13 @@ def _folded_bias(ctx, bias_op, weights: np.ndarray, input_offset: int) -> np.nda
     bias = (np.zeros(rows.shape[0], np.int64) if not isinstance(bias_op, Ref)
             else np.asarray(ctx.const_value(bias_op.tensor), np.int64).reshape(-1))
     return _wrap32(bias + input_offset * rows.sum(axis=1))
+
+
+def _sum_bound(bias: np.ndarray, weights: np.ndarray) -> int:
+    """The largest |bias + sum(w * x)| of any channel over int8 inputs x (bias with
+    the input offset folded in): what a kernel's int32 sums can reach."""
+    rows = np.abs(weights.reshape(weights.shape[0], -1).astype(np.int64)).sum(axis=1)
+    return int((np.abs(bias.astype(np.int64)) + 128 * rows).max(initial=0))
 
 
 def pair_layout(rows: np.ndarray) -> np.ndarray:
@@ -143,6 +160,32 @@ def doubled_multipliers(params: Params) -> tuple[Params, np.ndarray | None]:
     return Params(params.ctype, f), zero
 
 
+def requant_table(params: Params, output_offset: int) -> Params:
+    """The parameter block (multipliers already doubled) with `multipliers` replaced by
+    the speed kernels' requantization table (runtime_c/aot_dsp_gemm_impl.h): per
+    channel {m2, right, c}, right = -shift and c = 2^(right - 1) + output_offset *
+    2^right for a right shift in [1, 23], else right = 0 and c = shift (the general
+    path). A per-tensor block (no multipliers table) is returned unchanged: the
+    kernel makes the one entry."""
+    f = dict(params.fields)
+    if f.get("multipliers") is None:
+        return params
+    m2 = np.asarray(f["multipliers"].data, np.int64)
+    shift = np.asarray(f["shifts"].data, np.int64)
+    fast = (shift <= -1) & (shift >= -23)
+    right = np.where(fast, -shift, 0)
+    c = np.where(fast, (1 << np.maximum(right - 1, 0)) + output_offset * (1 << right), shift)
+    f["multipliers"] = ConstArray(_wrap32(np.stack([m2, right, c], axis=1).reshape(-1)))
+    return Params(params.ctype, f)
+
+
+def _padded4(values: np.ndarray) -> np.ndarray:
+    """values zero-padded to a multiple of 4 (a block's 4 bias words)."""
+    out = np.zeros(-(-values.size // 4) * 4, np.int32)
+    out[:values.size] = values
+    return out
+
+
 def _const(ctx: LoweringContext, hint: str, data: np.ndarray, like: str | None = None) -> str:
     name = ctx.const(hint, data)
     if like is not None:   # keep the weights' quantization for reports
@@ -183,13 +226,17 @@ def lower_conv_dsp(node: Node, ctx: LoweringContext) -> None:
         hp = (g["out_h"] - 1) * g["stride_h"] + (kh - 1) * g["dilation_h"] + 1
         wp = (g["out_w"] - 1) * g["stride_w"] + (kw - 1) * g["dilation_w"] + 1
         if (speed and kh == kw == 3 and out_c == in_c and g["dilation_h"] == 1
-                and g["dilation_w"] == 1 and g["stride_w"] in (1, 2)):
+                and g["dilation_w"] == 1 and g["stride_w"] in (1, 2)
+                and _sum_bound(bias, w) < 2**29):
             w3 = _const(ctx, f"{w_name}_zeroed", w, w_name) if zeroed else w_name
+            # doubled sums, TFLite's multipliers (runtime_c/aot_dsp_dw_impl.h)
+            b2 = _const(ctx, f"{node.name}_bias2_dsp",
+                        (2 * bias.astype(np.int64)).astype(np.int32))
             # the padded plane, word-aligned, then the int32 sums of a chunk of rows
-            # (AOT_DW3_DSP_CHUNK_ROWS in runtime_c/aot_dsp_impl.h)
-            rows = min(g["out_h"], max(1, 64 // g["out_w"]))
-            _emit(ctx, base, "aot_depthwise_conv2d_3x3_dsp_s8", params, w3, b_name,
-                  -(-(hp * wp + 4) // 4) * 4 + 4 * (rows * g["out_w"] + 1), inplace)
+            # (AOT_DSP_DW3_ROWS in runtime_c/aot_dsp_dw_impl.h)
+            rows = min(g["out_h"], max(2, (64 // g["out_w"]) & ~1))
+            _emit(ctx, base, "aot_depthwise_conv2d_3x3_dsp_s8", base.params, w3, b2,
+                  -(-(hp * wp + 4) // 4) * 4 + 4 * rows * (g["out_w"] + 1), inplace)
             return
         kw4 = -(-kw // 4) * 4
         rows = np.zeros((out_c, kh, kw4), np.int8)
@@ -203,13 +250,23 @@ def lower_conv_dsp(node: Node, ctx: LoweringContext) -> None:
     k = in_c * kh * kw
     k4 = -(-k // 4) * 4
     inplace = pointwise_inplace(g)
-    if speed and inplace:
-        wd = _const(ctx, f"{w_name}_dsp", wide_quad_layout(w.reshape(out_c, k)), w_name)
-        _emit(ctx, base, "aot_pointwise_conv2d_dsp_s8", params, wd, b_name, 2 * 2 * k4, inplace)
-    elif speed:   # the pixel pair, then the taps' int32 offsets (im2col gather)
-        wd = _const(ctx, f"{w_name}_dsp", wide_quad_layout(w.reshape(out_c, k)), w_name)
-        _emit(ctx, base, "aot_conv2d_wide_dsp_s8", params, wd, b_name, 2 * 2 * k4 + 4 * k4,
-              inplace)
+    if speed:
+        # the pixel pair (k4 words, 2 end words, 8 sums), then for im2col the taps'
+        # int32 offsets (runtime_c/aot_dsp_gemm_impl.h)
+        taps = w.reshape(out_c, in_c, kh, kw)
+        if (not inplace and in_c % 2 == 0 and kw == 3 and g["stride_w"] == 1
+                and g["dilation_w"] == 1):
+            # aot_dsp_channel_pairs: k = ((ic / 2 * kh + ky) * 3 + kx) * 2 + ic % 2
+            taps = taps.reshape(out_c, in_c // 2, 2, kh, kw).transpose(0, 1, 3, 4, 2)
+        wd = _const(ctx, f"{w_name}_dsp", wide_quad_layout(taps.reshape(out_c, k)), w_name)
+        b4 = _const(ctx, f"{node.name}_bias4_dsp", _padded4(bias))
+        table = requant_table(params, g["output_offset"])
+        if inplace:
+            _emit(ctx, base, "aot_pointwise_conv2d_dsp_s8", table, wd, b4, 4 * (k4 + 10),
+                  inplace)
+        else:
+            _emit(ctx, base, "aot_conv2d_wide_dsp_s8", table, wd, b4, 4 * (k4 + 10) + 4 * k4,
+                  inplace)
     else:
         wd = _const(ctx, f"{w_name}_dsp", pair_layout(w.reshape(out_c, k)), w_name)
         _emit(ctx, base, "aot_conv2d_dsp_s8", params, wd, b_name, 2 * 2 * k4 + 4 * k4, inplace)
@@ -231,18 +288,20 @@ def lower_gemm_dsp(node: Node, ctx: LoweringContext) -> None:
     if zero is not None and zero.any():
         w, bias = w.copy(), bias.copy()
         w[zero], bias[zero] = 0, 0
-    b_name = _const(ctx, f"{node.name}_bias_dsp", bias)
     if ctx.optimize == "speed":
         wd = _const(ctx, f"{w_name}_dsp", wide_fc_layout(w), w_name)
-        _emit(ctx, base, "aot_fully_connected_wide_dsp_s8", params, wd, b_name, 0, False)
+        b4 = _const(ctx, f"{node.name}_bias4_dsp", _padded4(bias))
+        _emit(ctx, base, "aot_fully_connected_wide_dsp_s8",
+              requant_table(params, f["output_offset"]), wd, b4, 0, False)
         return
+    b_name = _const(ctx, f"{node.name}_bias_dsp", bias)
     wd = _const(ctx, f"{w_name}_dsp", quad_layout(w), w_name)
     _emit(ctx, base, "aot_fully_connected_dsp_s8", params, wd, b_name, 0, False)
 
 
 def add_tables(f: dict) -> np.ndarray:
     """[2][256] int32: TFLite's rescaled a and b (left_shift included) for each int8
-    code, indexed by code & 0xFF (aot_add_lut_dsp_s8)."""
+    code, indexed by code & 0xFF (aot_add_lut_dsp_s8 takes them doubled)."""
     codes = (np.arange(256) ^ 0x80) - 0x80          # index i holds code (int8)i
     return np.array([[mul_by_quantized_multiplier(
         int(_wrap32(np.array([(int(c) + f[f"{s}_offset"]) << f["left_shift"]]))[0]),
@@ -256,13 +315,13 @@ def lower_add_dsp(node: Node, ctx: LoweringContext) -> None:
     f = base.params.fields
     if f["ndim"] != 0:
         raise Fallback
-    if ctx.optimize == "speed" and f["output_multiplier"] >= 2**30:
-        tables = _const(ctx, f"{node.name}_add_tables", add_tables(f).reshape(-1))
-        m2 = int(_wrap32(np.array([2 * f["output_multiplier"]]))[0])
+    tab = add_tables(f).astype(np.int64) if ctx.optimize == "speed" else None
+    # doubled sums below 2^30: aot_add_lut_dsp_s8's requantization (aot_dsp_dw_impl.h)
+    if tab is not None and np.abs(tab).max(axis=1).sum() < 2**29:
+        tables = _const(ctx, f"{node.name}_add_tables", (2 * tab).astype(np.int32).reshape(-1))
         a, b, y = base.operands
         ctx.emit(dataclasses.replace(
             base, kernel="aot_add_lut_dsp_s8",
-            params=Params(base.params.ctype, {**f, "output_multiplier": m2}),
             operands=(a, b, Ref(tables), y), reads=(*base.reads, tables)))
         return
     if max(f["a_shift"], f["b_shift"], f["output_shift"]) > 0:
@@ -270,8 +329,19 @@ def lower_add_dsp(node: Node, ctx: LoweringContext) -> None:
     ctx.emit(dataclasses.replace(base, kernel="aot_add_dsp_s8"))
 
 
+def lower_avgpool_dsp(node: Node, ctx: LoweringContext) -> None:
+    """int8 AveragePool with TFLite's equal input and output parameters and
+    dilation_w 1: the same call, its window sums four taps per word."""
+    base = _generic_call(node, ctx, q.lower_pool_s8, "aot_avgpool2d_s8")
+    f = base.params.fields
+    if f["count_multipliers"] is not None or f["pool"]["dilation_w"] != 1:
+        raise Fallback
+    ctx.emit(dataclasses.replace(base, kernel="aot_avgpool2d_dsp_s8"))
+
+
 RULES = {
     "Conv": lower_conv_dsp,
     "Gemm": lower_gemm_dsp,
     "Add": lower_add_dsp,
+    "AveragePool": lower_avgpool_dsp,
 }

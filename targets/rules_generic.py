@@ -319,20 +319,25 @@ def lower_global_pool(node: Node, ctx: LoweringContext) -> None:
             _prod(x.shape[2:]), 1)
 
 
-def lower_reduce_mean(node: Node, ctx: LoweringContext) -> None:
-    _require_f32(node, ctx)
+def reduce_layout(node: Node, ctx: LoweringContext) -> tuple[str, int, int, int] | None:
+    """(source, outer, reduce, inner) of a Reduce* node over its axes (the
+    input `axes`, or the attribute of older opsets), or None when the node
+    reduces nothing (empty axes with noop_with_empty_axes: a copy). Axes
+    that are not adjacent are first moved last by a transpose into a temporary."""
     x = ctx.tensor(node.inputs[0])
     rank = len(x.shape)
     axes_name = node.inputs[1] if len(node.inputs) > 1 else ""
     if axes_name and ctx.const_value(axes_name) is None:
-        raise Unsupported("ReduceMean axes must be a constant")
-    axes = [int(a) for a in ctx.const_value(axes_name).reshape(-1)] if axes_name else []
+        raise Unsupported(f"{node.op} axes must be a constant")
+    axes = ([int(a) for a in ctx.const_value(axes_name).reshape(-1)] if axes_name
+            else [int(a) for a in node.attr("axes", [])])
     if not axes:
         if node.attr("noop_with_empty_axes", 0):
-            emit_copy(ctx, x.name, node.outputs[0], node.name)
-            return
+            return None
         axes = list(range(rank))
     axes = sorted({_axis(a, rank, node) for a in axes})
+    if not axes:   # a scalar: reducing over no dims leaves it as it is
+        return x.name, 1, 1, 1
     src = x.name
     if axes != list(range(axes[0], axes[-1] + 1)):
         # Prepare: move the reduced axes last with a transpose into a temporary.
@@ -341,8 +346,18 @@ def lower_reduce_mean(node: Node, ctx: LoweringContext) -> None:
         _transpose(ctx, node, x.name, src, x.shape, perm)
         axes = list(range(rank - len(axes), rank))
     shape = ctx.tensor(src).shape
-    _reduce(ctx, node, "aot_reduce_mean_f32", src, node.outputs[0], _prod(shape[:axes[0]]),
-            _prod(shape[axes[0]:axes[-1] + 1]), _prod(shape[axes[-1] + 1:]))
+    return (src, _prod(shape[:axes[0]]), _prod(shape[axes[0]:axes[-1] + 1]),
+            _prod(shape[axes[-1] + 1:]))
+
+
+def lower_reduce_mean(node: Node, ctx: LoweringContext) -> None:
+    _require_f32(node, ctx)
+    layout = reduce_layout(node, ctx)
+    if layout is None:
+        emit_copy(ctx, node.inputs[0], node.outputs[0], node.name)
+        return
+    src, outer, red, inner = layout
+    _reduce(ctx, node, "aot_reduce_mean_f32", src, node.outputs[0], outer, red, inner)
 
 
 def lower_pool(node: Node, ctx: LoweringContext) -> None:

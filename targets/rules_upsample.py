@@ -13,6 +13,20 @@ ConvTranspose: the kernel reads ONNX's weight layout [in_c][out_c/g][kh][kw]
 as is (so run-time weights work too); pads come from `pads`, or from `output_shape` /
 SAME_* auto_pad as the ONNX definition derives them; output_padding is the
 extra output the kernel leaves at the bias.
+
+int8 (QDQ groups folded by passes/qdq.py), TFLite's arithmetic:
+- Resize nearest is a gather of codes; linear/cubic use Q10 tap weights per
+  axis and TFLite's ResizeBilinearInteger sum and rounding. Where the ONNX
+  coordinate mode is one TFLite has (asymmetric, half_pixel, align_corners,
+  pytorch_half_pixel with more than one output) and the scale is out/in, the
+  bilinear taps come from TFLite's own integer coordinates (scale rounded to
+  Q10), so the result is TFLite's bit for bit; other modes, cubic and
+  antialiasing round the ONNX float taps to Q10. TFLite resizes with equal
+  input and output parameters: where a model's differ (or a fused Relu/Clip
+  narrows the range), the result is requantized afterwards (TFLite's QUANTIZE).
+- ConvTranspose is TFLite's TRANSPOSE_CONV: symmetric int8 weights per tensor
+  or per output channel (ONNX axis 1), int32 bias, int32 sums requantized per
+  output channel.
 """
 
 from __future__ import annotations
@@ -21,10 +35,13 @@ import math
 
 import numpy as np
 
+from aot import quantmath as qm
 from aot.ir import Node
-from aot.program import Call, Null, Params, Ref, Scratch
+from aot.program import Call, ConstArray, Null, Params, Ref, Scratch
 from aot.targets.lowering import LoweringContext, Unsupported
 from aot.targets.rules_generic import _act, _call, _op_label, _require_f32
+from aot.targets.rules_int8 import (S8, _act_range, _const_bias, _emit_requantize, _per_tensor,
+                                    _quant, _require_s8)
 
 # ----------------------------------------------------------------- Resize
 
@@ -165,8 +182,9 @@ def _resize_geometry(node: Node, ctx: LoweringContext) -> tuple[list[float], lis
     return scales, roi
 
 
-def lower_resize(node: Node, ctx: LoweringContext) -> None:
-    _require_f32(node, ctx)
+def _resize_tables(node: Node, ctx: LoweringContext):
+    """Checks Resize's attributes; returns (x, y, geometry fields, per-axis (index,
+    coeff) tables for H and W, scales, roi)."""
     mode = node.attr("mode", "nearest")
     if mode not in ("nearest", "linear", "cubic"):
         raise Unsupported(f"unknown mode {mode!r}")
@@ -191,17 +209,26 @@ def lower_resize(node: Node, ctx: LoweringContext) -> None:
             tables.append((np.zeros((1, 1), np.int32), np.ones((1, 1), np.float32)))
         else:
             tables.append(_taps(node, i, o, scales[axis], (roi[axis], roi[rank + axis])))
+    geometry = {"planes": int(np.prod(x.shape[:-2], dtype=np.int64)),
+                "in_h": in_hw[0], "in_w": in_hw[1], "out_h": out_hw[0], "out_w": out_hw[1],
+                "taps_h": tables[0][0].shape[1], "taps_w": tables[1][0].shape[1]}
+    return x, y, geometry, tables, scales, roi
+
+
+def _nearest_index(index: np.ndarray, coeff: np.ndarray) -> np.ndarray:
+    """The one source index per output of a nearest table (-1 outside the crop box)."""
+    pick = coeff.argmax(axis=1)
+    # an outside-the-crop row or column keeps its -1 whatever tap was picked
+    return np.where(index[:, 0] < 0, -1, index[np.arange(len(index)), pick]).astype(np.int32)
+
+
+def lower_resize(node: Node, ctx: LoweringContext) -> None:
+    _require_f32(node, ctx)
+    x, y, geometry, tables, _, _ = _resize_tables(node, ctx)
     (ih, ch), (iw, cw) = tables
-    params = {"planes": int(np.prod(x.shape[:-2], dtype=np.int64)),
-              "in_h": in_hw[0], "in_w": in_hw[1], "out_h": out_hw[0], "out_w": out_hw[1],
-              "taps_h": ih.shape[1], "taps_w": iw.shape[1],
-              "extrapolation_value": float(node.attr("extrapolation_value", 0.0))}
-    if mode == "nearest":
-        pick_h = ch.argmax(axis=1)
-        pick_w = cw.argmax(axis=1)
-        # an outside-the-crop row or column keeps its -1 whatever tap was picked
-        nh = np.where(ih[:, 0] < 0, -1, ih[np.arange(len(ih)), pick_h]).astype(np.int32)
-        nw = np.where(iw[:, 0] < 0, -1, iw[np.arange(len(iw)), pick_w]).astype(np.int32)
+    params = {**geometry, "extrapolation_value": float(node.attr("extrapolation_value", 0.0))}
+    if node.attr("mode", "nearest") == "nearest":
+        nh, nw = _nearest_index(ih, ch), _nearest_index(iw, cw)
         _call(ctx, node, "aot_resize_nearest_f32",
               Params("aot_resize_params", {**params, "taps_h": 1, "taps_w": 1}),
               [Ref(x.name), Ref(ctx.const(f"{node.name}_rows", nh)),
@@ -215,10 +242,100 @@ def lower_resize(node: Node, ctx: LoweringContext) -> None:
           [*operands, Ref(y.name)], macs=y.size * ih.shape[1] * iw.shape[1])
 
 
+# TFLite's RESIZE_BILINEAR coordinate modes, as ONNX names them.
+_TFLITE_MODES = ("asymmetric", "half_pixel", "pytorch_half_pixel", "align_corners")
+Q10 = 1 << 10
+
+
+def _tdiv(a: np.ndarray, b: int) -> np.ndarray:
+    """C's integer division (truncating toward zero)."""
+    return np.sign(a) * (np.abs(a) // b)
+
+
+def _tflite_bilinear_axis(in_len: int, out_len: int, coord: str):
+    """(index [out][2], Q10 weights [out][2]) from TFLite's integer coordinates
+    (ResizeBilinearInteger / ComputeInterpolationValuesInteger): the scale
+    rounded to Q10, the source position in Q10, floor and ceil taps."""
+    if coord == "align_corners" and out_len > 1:
+        scale = (Q10 * (in_len - 1) + (out_len - 1) // 2) // (out_len - 1)
+    else:
+        scale = (Q10 * in_len + out_len // 2) // out_len
+    pos = np.arange(out_len, dtype=np.int64) * scale
+    if coord in ("half_pixel", "pytorch_half_pixel"):
+        pos += scale // 2 - Q10 // 2
+    lo = np.maximum(_tdiv(pos, Q10), 0)
+    hi = np.minimum(_tdiv(pos + Q10 - 1, Q10), in_len - 1)
+    frac = pos - Q10 * lo
+    index = np.clip(np.stack([lo, hi], 1), 0, in_len - 1)
+    return index.astype(np.int32), np.stack([Q10 - frac, frac], 1)
+
+
+def _q10(coeff: np.ndarray) -> np.ndarray:
+    """Float taps as Q10 weights whose every row sums to 1024 exactly (the rounding
+    remainder goes to the largest tap), so a flat input stays flat."""
+    q = np.rint(coeff.astype(np.float64) * Q10).astype(np.int64)
+    big = np.abs(coeff).argmax(axis=1)
+    q[np.arange(len(q)), big] += Q10 - q.sum(axis=1)
+    return q
+
+
+def _code_of(value: float, scale: float, zp: int) -> int:
+    """A real value as an int8 code (ONNX QuantizeLinear: round half to even, saturate)."""
+    return int(np.clip(np.rint(np.float32(value) / np.float32(scale)) + zp, -128, 127))
+
+
+def lower_resize_s8(node: Node, ctx: LoweringContext) -> None:
+    """int8 Resize: see the module docstring."""
+    _require_s8(node, ctx, [node.inputs[0], node.outputs[0]])
+    x, y, geometry, tables, scales, _ = _resize_tables(node, ctx)
+    (ih, ch), (iw, cw) = tables
+    in_q = _per_tensor(ctx, x.name)
+    act = _act_range(node, ctx, y.name)
+    requant = _per_tensor(ctx, y.name) != in_q or act != (-128, 127)
+    dst = ctx.temp(f"{node.name}_resized", y.shape, S8) if requant else y.name
+    params = {**geometry, "extrapolation_code":
+              _code_of(float(node.attr("extrapolation_value", 0.0)), *in_q)}
+    mode = node.attr("mode", "nearest")
+    if mode == "nearest":
+        nh, nw = _nearest_index(ih, ch), _nearest_index(iw, cw)
+        _call(ctx, node, "aot_resize_nearest_s8",
+              Params("aot_resize_s8_params", {**params, "taps_h": 1, "taps_w": 1}),
+              [Ref(x.name), Ref(ctx.const(f"{node.name}_rows", nh)),
+               Ref(ctx.const(f"{node.name}_cols", nw)), Ref(dst)])
+    else:
+        coord = node.attr("coordinate_transformation_mode", "half_pixel")
+        rank = len(x.shape)
+        operands = [Ref(x.name)]
+        bound = 1
+        for k, (hint, index, coeff) in enumerate((("rows", ih, ch), ("cols", iw, cw))):
+            in_len, out_len = geometry["in_h" if k == 0 else "in_w"], \
+                geometry["out_h" if k == 0 else "out_w"]
+            axis = rank - 2 + k
+            tflite = (mode == "linear" and not node.attr("antialias", 0) and axis >= 0
+                      and coord in _TFLITE_MODES
+                      and not (coord == "pytorch_half_pixel" and out_len == 1)
+                      and math.isclose(scales[axis] * in_len, out_len, rel_tol=1e-6))
+            if tflite:
+                index, weights = _tflite_bilinear_axis(in_len, out_len, coord)
+            else:
+                weights = _q10(coeff)
+            bound *= int(np.abs(weights).sum(axis=1).max())
+            operands += [Ref(ctx.const(f"{node.name}_{hint}", index.reshape(-1).astype(np.int32))),
+                         Ref(ctx.const(f"{node.name}_{hint}_w",
+                                       weights.reshape(-1).astype(np.int32)))]
+        if 128 * bound + (1 << 19) >= 1 << 31:
+            raise Unsupported("its int8 taps could overflow a 32-bit sum (too many or too "
+                              "large filter taps)")
+        _call(ctx, node, "aot_resize_separable_s8", Params("aot_resize_s8_params", params),
+              [*operands, Ref(dst)], macs=y.size * ih.shape[1] * iw.shape[1])
+    if requant:
+        _emit_requantize(ctx, node, dst, y.name, act, src_quant=in_q)
+
+
 # ----------------------------------------------------------------- ConvTranspose
 
-def lower_conv_transpose(node: Node, ctx: LoweringContext) -> None:
-    _require_f32(node, ctx)
+def _conv_transpose_geometry(node: Node, ctx: LoweringContext):
+    """(x, w, y, bias name, geometry fields of aot_conv2d_params without `act`, MACs)."""
     x, w, y = (ctx.tensor(n) for n in (node.inputs[0], node.inputs[1], node.outputs[0]))
     nsp = len(x.shape) - 2
     if nsp not in (1, 2):
@@ -255,15 +372,59 @@ def lower_conv_transpose(node: Node, ctx: LoweringContext) -> None:
     in_sp, out_sp = two_d(x.shape[2:], 1), two_d(y.shape[2:], 1)
     kernel, strides, dil, begin = (two_d(kernel, 1), two_d(strides, 1), two_d(dil, 1),
                                    two_d(begin, 0))
-    params = Params("aot_conv2d_params", {
+    geometry = {
         "batch": x.shape[0], "in_c": x.shape[1], "in_h": in_sp[0], "in_w": in_sp[1],
         "out_c": y.shape[1], "out_h": out_sp[0], "out_w": out_sp[1],
         "kernel_h": kernel[0], "kernel_w": kernel[1], "stride_h": strides[0],
         "stride_w": strides[1], "dilation_h": dil[0], "dilation_w": dil[1],
-        "pad_top": begin[0], "pad_left": begin[1], "groups": groups, "act": _act(node)})
+        "pad_top": begin[0], "pad_left": begin[1], "groups": groups}
     macs = x.size * cout_g * kernel[0] * kernel[1]
+    return x, w, y, bias, geometry, macs
+
+
+def lower_conv_transpose(node: Node, ctx: LoweringContext) -> None:
+    _require_f32(node, ctx)
+    x, w, y, bias, geometry, macs = _conv_transpose_geometry(node, ctx)
+    params = Params("aot_conv2d_params", {**geometry, "act": _act(node)})
     operands = (Ref(x.name), Ref(w.name), Ref(bias) if bias else Null(), Ref(y.name), Scratch())
     reads = tuple(o.tensor for o in operands[:3] if isinstance(o, Ref))
     # scratch: one input plane of per-tap channel sums (see the kernel)
     ctx.emit(Call("aot_conv_transpose2d_f32", params, operands, reads, (y.name,), node.name,
-                  _op_label(node), macs, scratch_bytes=in_sp[0] * in_sp[1] * 4))
+                  _op_label(node), macs, scratch_bytes=geometry["in_h"] * geometry["in_w"] * 4))
+
+
+def lower_conv_transpose_s8(node: Node, ctx: LoweringContext) -> None:
+    """int8 ConvTranspose: TFLite's TRANSPOSE_CONV (see the module docstring)."""
+    x, w, y, bias, geometry, macs = _conv_transpose_geometry(node, ctx)
+    _require_s8(node, ctx, [x.name, w.name, y.name])
+    if not w.is_const:
+        raise Unsupported("int8 transposed convolution needs constant weights")
+    wq = _quant(ctx, w.name)
+    out_c, groups = y.shape[1], geometry["groups"]
+    per_group = out_c // groups
+    if any(wq.zero_point):
+        raise Unsupported("int8 transposed convolution needs symmetric weights (zero point 0)")
+    if len(wq.scale) == 1:
+        scales = [wq.scale[0]] * out_c
+    elif len(wq.scale) == per_group and wq.axis is not None and wq.axis % len(w.shape) == 1:
+        # ONNX's per-channel axis 1 holds the output channels of one group
+        scales = [wq.scale[oc % per_group] for oc in range(out_c)]
+    else:
+        raise Unsupported("int8 transposed convolution weight scales must be per tensor or "
+                          "per output channel (axis 1)")
+    in_scale, in_zp = _per_tensor(ctx, x.name)
+    out_scale, out_zp = _per_tensor(ctx, y.name)
+    mults, shifts = qm.conv_multipliers(in_scale, scales, out_scale)
+    _const_bias(ctx, bias, out_c, "transposed convolution")
+    act_min, act_max = _act_range(node, ctx, y.name)
+    params = Params("aot_conv2d_s8_params", {
+        **geometry, "input_offset": -in_zp, "output_offset": out_zp, "act_min": act_min,
+        "act_max": act_max, "multipliers": ConstArray(mults), "shifts": ConstArray(shifts),
+        "weights_offsets": None})
+    operands = (Ref(x.name), Ref(w.name), Ref(bias) if bias else Null(), Ref(y.name), Scratch())
+    reads = tuple(o.tensor for o in operands[:3] if isinstance(o, Ref))
+    # scratch: one output row of int32 sums, by column phase (see the kernel)
+    sw = geometry["stride_w"]
+    row = sw * -(-geometry["out_w"] // sw)
+    ctx.emit(Call("aot_conv_transpose2d_s8", params, operands, reads, (y.name,), node.name,
+                  _op_label(node), macs, scratch_bytes=row * 4))

@@ -12,12 +12,21 @@ x86 kernel and does the kernel's Prepare work here:
   phase, see runtime_c/aot_conv2d_x86_impl.h) so every tap is a contiguous
   row for any stride, dilation and padding; `phase_scratch` sizes that
   scratch exactly as the C computes it (depthwise: one channel at a time).
+  The float AVX-512 depthwise kernel instead reads the input in place (lane
+  masks in scratch, `dw_f32_flat`), and so does the float AVX-512 convolution
+  with at most 4 input channels (`conv_f32_direct`: weights packed in blocks of
+  16 output channels). A float convolution with one output pixel whose window
+  is the whole input (`fully_connected`) becomes aot_matmul_{avx2,avx512}_f32
+  on transposed weights.
   int8 weights are packed for the kernel's broadcast loads (int16 pairs /
   int8 quads per int32, zero padded), and for VNNI (u8 x s8)
   (input_offset - 128) * sum(w) is folded into the bias. The int8 depthwise kernel sums in float, exact only while
-  sum |w| * 255 < 2^24 per channel: checked here, else `Fallback`.
+  sum |w| * 255 < 2^24 per channel: checked here, else `Fallback`. Stride 1 with
+  out_w == in_w and kernel_w <= 4 takes `aot_depthwise_conv2d_rows_avx512_s8`
+  instead: a kernel row's taps as one VNNI quad, int32 sums (bias folded as above).
 - int8 fully connected (`aot_fully_connected_{avx2,avx512}_s8`): bias folded.
 - int8 add of same-shape tensors (`aot_add_{avx2,avx512}_s8`).
+- int8 average pooling whose windows are whole planes (`aot_avgpool2d_avx512_s8`).
 - float Gemm/MatMul with contiguous B rows (`aot_matmul_{avx2,avx512}_f32`).
 
 int8 kernels are bit-exact with the portable ones (no saturating
@@ -31,7 +40,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from aot.program import Call, Null, Ref, Scratch
+from aot.program import Call, Null, Params, Ref, Scratch
 from aot.targets import rules_generic as g
 from aot.targets import rules_int8 as q
 from aot.targets.lowering import Fallback, LoweringContext
@@ -63,17 +72,85 @@ def pointwise_direct(p: dict) -> bool:
             and (p["out_h"], p["out_w"]) == (p["in_h"], p["in_w"]))
 
 
+DW_FLAT_MAX_TAPS, DW_FLAT_MAX_PIXELS = 64, 512   # runtime_c/aot_depthwise_avx512_impl.h
+
+
+def dw_flat_direct(p: dict) -> bool:
+    """aot_dw_flat_direct: the flat path's virtual pixels are the output's."""
+    return p["stride_h"] == p["stride_w"] == 1 and p["in_w"] == p["out_w"]
+
+
 def dw_flat(p: dict) -> bool:
     """aot_dw_flat_applies (runtime_c/aot_depthwise_avx512_impl.h): the int8
-    avx512 depthwise kernel computes the output plane flat from the input plane."""
-    return (p["stride_h"] == p["stride_w"] == 1 and p["in_w"] == p["out_w"]
-            and p["kernel_h"] * p["kernel_w"] <= 64)
+    avx512 depthwise kernel computes the plane flat from the input plane (and,
+    unless direct, picks the strided outputs from it)."""
+    if p["kernel_h"] * p["kernel_w"] > DW_FLAT_MAX_TAPS:
+        return False
+    return dw_flat_direct(p) or (p["stride_h"] * (p["out_h"] - 1) < p["in_h"]
+                                 and p["stride_w"] * (p["out_w"] - 1) < p["in_w"]
+                                 and p["in_h"] * p["in_w"] <= DW_FLAT_MAX_PIXELS)
+
+
+def dw_flat_scratch(p: dict) -> int:
+    """Scratch of the flat path: tap masks per 16 virtual pixels, one channel's float
+    plane, and unless direct the virtual sums and the gather indices."""
+    rows = p["out_h"] if dw_flat_direct(p) else p["stride_h"] * (p["out_h"] - 1) + 1
+    nv = -(-rows * p["in_w"] // 64) * 4
+    size = (_round_up(p["kernel_h"] * p["kernel_w"] * nv * 2, 64)
+            + _round_up(p["in_h"] * p["in_w"], 16) * 4)
+    if not dw_flat_direct(p):
+        size += nv * 16 * 4 + -(-p["out_h"] * p["out_w"] // 16) * 16 * 4
+    return size
+
+
+def dw_rows(p: dict) -> bool:
+    """aot_depthwise_conv2d_rows_avx512_s8 applies: stride 1, out_w == in_w, a kernel
+    row's taps fit one VNNI quad."""
+    return dw_flat_direct(p) and p["kernel_w"] <= 4
+
+
+def dw_rows_scratch(p: dict) -> int:
+    """Its scratch: column masks [kernel_w][ceil(in plane / 16)] (int16), then the row
+    quads of one channel with the pad rows above and below (int32)."""
+    below = max(0, (p["kernel_h"] - 1) * p["dilation_h"] - p["pad_top"])
+    quads = (p["pad_top"] + below) * p["in_w"] + _round_up(p["out_h"] * p["out_w"], 16)
+    return _round_up(p["kernel_w"] * -(-p["in_h"] * p["in_w"] // 16) * 2, 64) + quads * 4
 
 
 def tap_packed(p: dict) -> bool:
     """aot_conv2d_avx512_s8 with one input channel packs four taps per VNNI quad:
-    weights [out_c][ceil(taps / 4)] quads, and an im2col of them in scratch."""
+    weights [out_c][ceil(taps / 4)] quads, and an im2col of them in scratch (by
+    output pixel: [ceil(taps / 4)][round_up(out_h * out_w, 32)])."""
     return p["in_c"] == 1 and p["kernel_h"] * p["kernel_w"] > 1
+
+
+DW_F32_FLAT_TABLE_MAX = 16384   # AOT_DW_F32_FLAT_TABLE_MAX in aot_depthwise_conv2d_avx512_f32.c
+
+
+def dw_f32_flat(p: dict) -> bool:
+    """aot_dw_f32_flat (runtime_c/aot_depthwise_conv2d_avx512_f32.c): stride 1 and
+    out_w == in_w, not a whole number of vectors: pixels of a vector span rows."""
+    nv, taps = p["out_h"] * p["out_w"], p["kernel_h"] * p["kernel_w"]
+    return (p["stride_h"] == p["stride_w"] == 1 and p["in_w"] == p["out_w"]
+            and p["out_w"] % 16 != 0 and -(-nv // 16) * taps * 2 <= DW_F32_FLAT_TABLE_MAX)
+
+
+def conv_f32_direct(p: dict) -> bool:
+    """aot_conv2d_avx512_f32_direct (runtime_c/aot_conv2d_avx512_f32.c): at most 4
+    input channels, a kernel larger than 1x1 and output rows of at least 16 pixels
+    (a network's first layer on an image): no planes, weights packed
+    [ceil(out_c / 16)][in_c * kh * kw][16]."""
+    return (p["groups"] == 1 and p["in_c"] <= 4 and p["kernel_h"] * p["kernel_w"] > 1
+            and p["out_w"] >= 16)
+
+
+def _pack_direct(w: np.ndarray) -> np.ndarray:
+    """[out_c][K] -> [ceil(out_c / 16)][K][16], zero padded."""
+    out_c, k = w.shape
+    blocks = -(-out_c // 16)
+    padded = np.zeros((blocks * 16, k), np.float32)
+    padded[:out_c] = w
+    return np.ascontiguousarray(padded.reshape(blocks, 16, k).transpose(0, 2, 1))
 
 
 def phase_scratch(p: dict, kernel: str) -> int:
@@ -81,6 +158,8 @@ def phase_scratch(p: dict, kernel: str) -> int:
     phase planes of every input channel (depthwise: of one, and a table of
     each input row's runs, aot_x86_runs_bytes; aot_x86_geom_init in
     runtime_c/aot_conv2d_x86_impl.h computes the same numbers)."""
+    if kernel == "aot_depthwise_conv2d_rows_avx512_s8":
+        return dw_rows_scratch(p)
     kh, kw, sh, sw = p["kernel_h"], p["kernel_w"], p["stride_h"], p["stride_w"]
     extra_rows = (kh - 1) * p["dilation_h"] // sh
     extra_cols = (kw - 1) * p["dilation_w"] // sw
@@ -90,16 +169,23 @@ def phase_scratch(p: dict, kernel: str) -> int:
     table = _round_up(kh * kw * 4, 64)
     if kernel.endswith("_f32") and kernel.startswith("aot_conv2d") and pointwise_direct(p):
         return table
+    if kernel == "aot_conv2d_avx512_s8" and pointwise_direct(p):   # one tile's quads
+        return table + -(-p["in_c"] // 4) * NR[kernel] * 4
+    if kernel == "aot_conv2d_avx512_f32" and conv_f32_direct(p):   # row masks only
+        return _round_up(-(-p["out_w"] // 16) * kw * 4, 64)
+    if kernel == "aot_depthwise_conv2d_avx512_f32":   # lane masks only: no planes
+        if dw_f32_flat(p):
+            return table + _round_up(-(-p["out_h"] * p["out_w"] // 16) * kh * kw * 2, 64)
+        return (table + _round_up(-(-p["out_w"] // 16) * kw * 4, 64)
+                + _round_up(p["in_w"] * 4, 64))
     if kernel == "aot_depthwise_conv2d_avx512_s8" and dw_flat(p):
-        # the flat path: tap masks per 16 output pixels, then one channel's plane as is
-        return (_round_up(kh * kw * -(-p["out_h"] * p["out_w"] // 64) * 4 * 2, 64)
-                + _round_up(p["in_h"] * p["in_w"] * 4, 64))
+        return dw_flat_scratch(p)
     if "depthwise" in kernel:   # one channel's planes at a time, and every row's runs
         runs = _round_up(p["in_h"] * (1 + 3 * sw) * 4, 64)
         return table + runs + sh * sw * ps * 4
     planes = table + -(-p["in_c"] // LANES.get(kernel, 1)) * sh * sw * ps * 4
     if kernel == "aot_conv2d_avx512_s8" and tap_packed(p):
-        return planes + -(-kh * kw // 4) * _round_up(nv, NR[kernel]) * 4
+        return planes + -(-kh * kw // 4) * _round_up(p["out_h"] * p["out_w"], NR[kernel]) * 4
     return planes
 
 
@@ -135,14 +221,51 @@ def _emit(ctx, call: Call, kernel: str, operands, consts=()) -> None:
 
 # ----------------------------------------------------------------- float32
 
+def fully_connected(p: dict) -> bool:
+    """A dense convolution with one output pixel whose window is the whole
+    unpadded input (e.g. a 1x1 conv after a global pool): a matrix-vector product."""
+    return (p["groups"] == 1 and p["out_h"] == p["out_w"] == 1
+            and (p["kernel_h"], p["kernel_w"]) == (p["in_h"], p["in_w"])
+            and p["pad_top"] == p["pad_left"] == 0)
+
+
+def _conv_as_matmul(ctx, call: Call, variant: str) -> None:
+    """Lower a `fully_connected` convolution as aot_matmul: y[n][oc] = x[n][:] . W[oc][:],
+    with W stored transposed ([K][out_c]) so each k streams a contiguous weight row."""
+    p = call.params.fields
+    x_op, w_op, b_op, y_op = call.operands
+    k = p["in_c"] * p["kernel_h"] * p["kernel_w"]
+    w = np.asarray(ctx.const_value(w_op.tensor), np.float32).reshape(p["out_c"], k)
+    wt = ctx.const(f"{w_op.tensor}_kn", np.ascontiguousarray(w.T))
+    bias = not isinstance(b_op, Null)
+    params = Params("aot_matmul_params", {
+        "batch": 1, "m": p["batch"], "n": p["out_c"], "k": k,
+        "a_row_stride": k, "a_k_stride": 1, "b_k_stride": p["out_c"], "b_col_stride": 1,
+        "bias_row_stride": 0, "bias_col_stride": 1 if bias else 0,
+        "alpha": 1.0, "beta": 1.0 if bias else 0.0, "a_offsets": None, "b_offsets": None,
+        "act": p["act"]})
+    reads = tuple(r for r in call.reads if r != w_op.tensor) + (wt,)
+    ctx.emit(Call(f"aot_matmul_{variant}_f32", params, (x_op, Ref(wt), b_op, y_op), reads,
+                  call.writes, call.layer, call.op, call.macs))
+
+
 def _conv_f32(node, ctx: LoweringContext, variant: str) -> None:
     call = _generic_call(node, ctx, g.lower_conv)
     p = call.params.fields
     kind = _kind(p)
     if call.kernel != "aot_conv2d_f32" or kind is None:
         raise Fallback
+    if kind == "dense" and fully_connected(p):
+        _conv_as_matmul(ctx, call, variant)
+        return
     kernel = f"aot_conv2d_{variant}_f32" if kind == "dense" else \
         f"aot_depthwise_conv2d_{variant}_f32"
+    if kernel == "aot_conv2d_avx512_f32" and conv_f32_direct(p):
+        x_op, w_op, b_op, y_op = call.operands
+        w = np.asarray(ctx.const_value(w_op.tensor), np.float32).reshape(p["out_c"], -1)
+        packed = ctx.const(f"{w_op.tensor}_{variant}_direct", _pack_direct(w))
+        _emit(ctx, call, kernel, (x_op, Ref(packed), b_op, y_op, Scratch()), (packed,))
+        return
     _emit(ctx, call, kernel, (*call.operands, Scratch()))
 
 
@@ -201,6 +324,17 @@ def _depthwise_s8(ctx, node, call: Call, variant: str) -> None:
     p = call.params.fields
     x_op, w_op, b_op, y_op = call.operands
     w = np.asarray(ctx.const_value(w_op.tensor)).astype(np.int64).reshape(p["out_c"], -1)
+    if variant == "avx512" and dw_rows(p):
+        # one VNNI quad per kernel row: bytes kx < kernel_w, the rest 0
+        rows = np.zeros((p["out_c"], p["kernel_h"], 4), np.int64)
+        rows[:, :, :p["kernel_w"]] = w.reshape(p["out_c"], p["kernel_h"], p["kernel_w"])
+        packed = ctx.const(f"{w_op.tensor}_rows", _pack_lanes(rows.reshape(p["out_c"], -1, 1), 4)
+                           .reshape(p["out_c"], p["kernel_h"]))
+        folded = ctx.const(f"{node.name}_bias_vnni", _wrap32(
+            _bias_values(ctx, b_op, p["out_c"]) + (p["input_offset"] - 128) * w.sum(axis=1)))
+        _emit(ctx, call, "aot_depthwise_conv2d_rows_avx512_s8",
+              (x_op, Ref(packed), Ref(folded), y_op, Scratch()), (packed, folded))
+        return
     widest = max(abs(-128 + p["input_offset"]), abs(127 + p["input_offset"]))
     if int(np.abs(w).sum(axis=1).max(initial=0)) * widest >= 2**24:
         raise Fallback        # the float sums would no longer be exact
@@ -274,6 +408,20 @@ def _add_s8(node, ctx: LoweringContext, variant: str) -> None:
                   call.layer, call.op, call.macs, inplace=call.inplace))
 
 
+def _avgpool_s8(node, ctx: LoweringContext, variant: str) -> None:
+    call = _generic_call(node, ctx, q.lower_pool_s8)
+    f = call.params.fields
+    pool = f["pool"] if call.kernel == "aot_avgpool2d_s8" else None
+    if pool is None or f["count_multipliers"] is not None \
+            or (pool["out_h"], pool["out_w"]) != (1, 1) \
+            or (pool["kernel_h"], pool["kernel_w"]) != (pool["in_h"], pool["in_w"]) \
+            or any(pool[k] for k in ("pad_top", "pad_left", "pad_bottom", "pad_right")) \
+            or pool["in_h"] * pool["in_w"] * 128 >= 2**31:
+        raise Fallback        # windows that are not whole planes (or int32 sums could wrap)
+    ctx.emit(Call(f"aot_avgpool2d_{variant}_s8", call.params, call.operands, call.reads,
+                  call.writes, call.layer, call.op, call.macs))
+
+
 def _by_dtype(f32_rule, s8_rule):
     def rule(node, ctx):
         int8 = ctx.tensor(node.inputs[0]).dtype == S8
@@ -309,6 +457,10 @@ def add_avx512_s8(node, ctx):
     _add_s8(node, ctx, "avx512")
 
 
+def avgpool_avx512_s8(node, ctx):
+    _avgpool_s8(node, ctx, "avx512")
+
+
 # (op, variant) -> rule; targets/registry.py registers them.
 RULES = {
     ("Conv", "avx2"): _by_dtype(conv_avx2_f32, conv_avx2_s8),
@@ -317,6 +469,7 @@ RULES = {
     ("Gemm", "avx512"): _by_dtype(gemm_avx512_f32, gemm_avx512_s8),
     ("Add", "avx2"): _by_dtype(None, add_avx2_s8),
     ("Add", "avx512"): _by_dtype(None, add_avx512_s8),
+    ("AveragePool", "avx512"): _by_dtype(None, avgpool_avx512_s8),
     ("MatMul", "avx2"): matmul_avx2_f32,
     ("MatMul", "avx512"): matmul_avx512_f32,
 }

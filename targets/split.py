@@ -19,8 +19,11 @@ once), so the SIMD convolutions, which re-lay their input into scratch,
 split too -- each part repeats that re-layout. A call the memory plan runs
 in place (its output written over its input: `in_place`, the outputs the
 planner's `lifetimes` shares; None: any call with `Call.inplace`) is never
-split: a part could overwrite input another part still reads. Memory comes
-first there; `Options(inplace=False)` trades those bytes for threads.
+split: a part could overwrite input another part still reads -- except the
+row- and element-wise kernels of _PARTWISE, whose parts read only what they
+write. Memory comes first there; `Options(inplace=False)` trades those bytes
+for threads. Kernels with no MACs (GELU, softmax, layer norm) count
+MAC-equivalents of work per element (_ELEMENT_WORK) against MIN_SPLIT_MACS.
 
 Run this after `select_inplace_kernels` (the kernels are final) and before
 `plan_memory` (which it does not affect: parts write only their call's output).
@@ -67,10 +70,21 @@ def plan_splits(program: Program, target: Target, in_place=None) -> Program:
 
 
 def _choose(call: Call, over_input: bool) -> Call:
-    if call.macs < MIN_SPLIT_MACS or over_input:
+    if _work(call) < MIN_SPLIT_MACS or over_input and call.kernel not in _PARTWISE:
         return dataclasses.replace(call, split=None) if call.split is not None else call
     return _choose_scratch(dataclasses.replace(call, split=_usable(call, call.split
                                                                    or describe(call))))
+
+
+def _work(call: Call) -> int:
+    """MACs, or for the kernels that do none, MAC-equivalents (_ELEMENT_WORK)."""
+    per_element = _ELEMENT_WORK.get(call.kernel)
+    if call.macs or per_element is None or call.params is None:
+        return call.macs
+    p = call.params.fields
+    elements = p["size"] if "size" in p else p["rows"] * p["cols"] if "rows" in p \
+        else p["outer"] * p["inner"]
+    return per_element * elements
 
 
 def _choose_scratch(call: Call) -> Call:
@@ -167,12 +181,45 @@ def _fully_connected(call: Call, grain: int = 1) -> Split | None:
 
 def _matmul_w8(call: Call) -> Split | None:
     """aot_matmul_w8_* (weight-only int8), operands (x [m][k], w, scale, bias, y [m][n]):
-    by rows of x, in blocks of SIMD_GRAIN rows (whole 4-row tiles in every variant)."""
+    by rows of x, in blocks of SIMD_GRAIN rows (the portable kernel's 4-row tiles stay
+    whole; the SIMD ones give the same bits for any cut)."""
     p = call.params.fields
     if p["m"] <= 1:
         return None
     return Split("rows", p["m"], SIMD_GRAIN, fields=(("m", 1),),
                  operands=_present(call, {0: p["k"], 4: p["n"]}))
+
+
+def _elementwise(call: Call) -> Split | None:
+    """aot_unary_params kernels (x, y): by elements, in blocks of 64."""
+    return Split("elements", call.params.fields["size"], 64, fields=(("size", 1),),
+                 operands=_present(call, {0: 1, 1: 1}))
+
+
+def _softmax_rows(call: Call) -> Split | None:
+    """aot_softmax_rows_* (x, bias, y): by rows, in whole periods of the bias."""
+    p = call.params.fields
+    grain = 1 if isinstance(call.operands[1], Null) else p["bias_rows"]
+    return Split("rows", p["rows"], grain, fields=(("rows", 1),),
+                 operands=_present(call, {0: p["cols"], 2: p["cols"]}))
+
+
+def _layer_norm(call: Call) -> Split | None:
+    """aot_layer_norm_* (x, scale, bias, y, mean, inv_std): by rows."""
+    p = call.params.fields
+    return Split("rows", p["outer"], 1, fields=(("outer", 1),),
+                 operands=_present(call, {0: p["inner"], 3: p["inner"], 4: 1, 5: 1}))
+
+
+# Kernels without MACs worth splitting: MAC-equivalents of work per element.
+_ELEMENT_WORK = {
+    "aot_gelu_f32": 32, "aot_gelu_avx512_f32": 32, "aot_gelu_neon_f32": 32,
+    "aot_softmax_rows_f32": 16, "aot_softmax_rows_avx512_f32": 16,
+    "aot_softmax_rows_neon_f32": 16,
+    "aot_layer_norm_f32": 4, "aot_layer_norm_avx512_f32": 4,
+}
+# Kernels whose part p reads only the elements or rows it writes: split in place too.
+_PARTWISE = frozenset(_ELEMENT_WORK)
 
 
 # SIMD variants, with the weight layouts aot_kernels.h documents for them (matrix
@@ -217,7 +264,19 @@ _PORTABLE = {
     "aot_matmul_w8_avx2_f32": _matmul_w8,
     "aot_matmul_w8_avx512_f32": _matmul_w8,
     "aot_matmul_w8_neon_f32": _matmul_w8,
-    # [out_c][in_c][kh][kw] as the portable kernel
+    "aot_matmul_strided_avx512_f32": _matmul,
+    "aot_matmul_strided_avx2_f32": _simd(_matmul),
+    "aot_matmul_strided_neon_f32": _simd(_matmul),
+    "aot_gelu_f32": _elementwise,
+    "aot_gelu_avx512_f32": _elementwise,
+    "aot_gelu_neon_f32": _elementwise,
+    "aot_softmax_rows_neon_f32": _softmax_rows,
+    "aot_softmax_rows_f32": _softmax_rows,
+    "aot_softmax_rows_avx512_f32": _softmax_rows,
+    "aot_layer_norm_f32": _layer_norm,
+    "aot_layer_norm_avx512_f32": _layer_norm,
+    # [out_c][in_c][kh][kw] as the portable kernel (avx512 with at most 4 input
+    # channels: [ceil(out_c / 16)][K][16], still K per channel, blocks of the grain)
     "aot_conv2d_avx2_f32": _simd(_conv),
     "aot_conv2d_avx512_f32": _simd(_conv),
     # int8 pairs / quads packed in int32: [out_c][ceil(in_c / 2 or 4)][kh * kw]

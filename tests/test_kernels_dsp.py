@@ -11,7 +11,9 @@ runtime_c/aot_*_dsp_s8.c): bit for bit the same as TensorFlow Lite Micro.
    positive requantization shifts, biases that make the int32 sum wrap, a zero
    weight scale (multiplier 0), a
    grouped convolution (falls back), fully connected with odd k and n and
-   several rows -- as one multi-branch QDQ model, compared bit for bit with
+   several rows or per-channel scales, layers without a clamp (the
+   requantizing micro-kernels) and the channel-pair im2col order (even in_c,
+   3 wide) -- as one multi-branch QDQ model, compared bit for bit with
    the TFLite-int8 reference interpreter (tests/int8_reference.py, itself
    bit-exact with TFLM layer by layer), under zig's clang and
    arm-none-eabi-gcc, --optimize speed and size, in place and not, and on
@@ -124,9 +126,26 @@ CONV_CASES = [
      {"zero_scale": True}),
     ("dw3_batch2", (2, 3, 4, 5), 3, (3, 3), {"group": 3, "pads": [1, 1, 1, 1]}, {}),
     ("conv_batch2", (2, 2, 4, 5), 3, (2, 2), {"strides": [1, 2]}, {}),
+    # no clamp but int8's: the requantizing micro-kernels (aot_dsp_block_4x2), odd
+    # channel and pixel counts, im2col with padding, stride and dilation
+    ("pw_full", (1, 10, 3, 5), 9, (1, 1), {}, {"no_relu": True}),
+    ("pw_full_odd_c", (1, 7, 2, 3), 8, (1, 1), {}, {"no_relu": True, "big_bias": True}),
+    ("conv3_full", (1, 3, 7, 6), 8, (3, 3), {"pads": [1, 1, 1, 1], "strides": [2, 1]},
+     {"no_relu": True}),
+    ("conv_full_dil", (1, 5, 9, 8), 4, (3, 2), {"pads": [2, 1, 0, 1], "dilations": [2, 3]},
+     {"no_relu": True, "out_scale": 0.3}),
+    # even in_c, 3 wide, stride_w 1: the channel-pair tap order (aot_dsp_channel_pairs),
+    # with an odd width (pairs across rows), stride_h 2 and dilation_h 2, 5 rows
+    ("conv3_cpairs", (1, 4, 6, 7), 5, (3, 3), {"pads": [1, 1, 1, 1]}, {"no_relu": True}),
+    ("conv3_cpairs_s21", (1, 6, 9, 8), 4, (3, 3),
+     {"pads": [0, 1, 2, 1], "strides": [2, 1], "dilations": [2, 1]}, {}),
+    ("conv53_cpairs", (1, 2, 8, 10), 3, (5, 3), {"pads": [2, 0, 2, 0]}, {"no_relu": True}),
+    # one channel's right shift beyond 23: the whole layer on the general path
+    ("pw_full_tiny_scale", (1, 4, 3, 3), 5, (1, 1), {}, {"no_relu": True, "tiny_scale": True}),
 ]
 FC_CASES = [("fc_odd", (1, 13), 6, {}), ("fc_rows", (3, 8), 5, {"big_bias": True}),
-            ("fc_k4", (1, 16), 9, {"out_scale": 0.0002})]
+            ("fc_k4", (1, 16), 9, {"out_scale": 0.0002}), ("fc_full", (2, 24), 7, {}),
+            ("fc_per_channel", (1, 20), 9, {"per_channel": True})]
 
 
 def _q(name, dtype, shape):
@@ -156,6 +175,8 @@ def _conv_branch(rng, name, in_shape, out_c, kernel, attrs, extra, nodes, inits,
     s_w = rng.uniform(0.002, 0.02, out_c).astype(np.float32)
     if extra.get("zero_scale"):   # multiplier 0: the dsp rules zero the channel instead
         s_w[out_c // 2] = 0.0
+    if extra.get("tiny_scale"):   # a right shift of about 30
+        s_w[0] = 1e-9
     bias_hi = 2**31 - 1 if extra.get("big_bias") else 3000
     bias = rng.integers(-bias_hi, bias_hi, out_c).astype(np.int32)
     s_out, zp_out = extra.get("out_scale", 0.08), int(rng.integers(-10, 10))
@@ -174,9 +195,11 @@ def _conv_branch(rng, name, in_shape, out_c, kernel, attrs, extra, nodes, inits,
                          [f"{name}_bf"], axis=0, name=f"{name}_dqb"),
         helper.make_node("Conv", [f"{name}_xf", f"{name}_wf", f"{name}_bf"], [f"{name}_cf"],
                          name=f"{name}_conv", kernel_shape=list(kernel), **attrs),
-        helper.make_node("Relu", [f"{name}_cf"], [f"{name}_rf"], name=f"{name}_relu"),
-        helper.make_node("QuantizeLinear", [f"{name}_rf", f"{name}_sy", f"{name}_zy"],
-                         [f"{name}_y"], name=f"{name}_q"),
+        *([] if extra.get("no_relu") else [
+            helper.make_node("Relu", [f"{name}_cf"], [f"{name}_rf"], name=f"{name}_relu")]),
+        helper.make_node("QuantizeLinear",
+                         [f"{name}_cf" if extra.get("no_relu") else f"{name}_rf",
+                          f"{name}_sy", f"{name}_zy"], [f"{name}_y"], name=f"{name}_q"),
     ]
     return s_out, zp_out
 
@@ -185,22 +208,24 @@ def _fc_branch(rng, name, in_shape, n, extra, nodes, inits):
     k = in_shape[1]
     s_in, zp_in = 0.05, int(rng.integers(-20, 20))
     w = rng.integers(-127, 128, (k, n)).astype(np.int8)
-    s_w = np.float32(0.01)
+    per_channel = extra.get("per_channel")
+    s_w = rng.uniform(0.005, 0.02, n).astype(np.float32) if per_channel else np.float32(0.01)
     bias_hi = 2**31 - 1 if extra.get("big_bias") else 3000
     bias = rng.integers(-bias_hi, bias_hi, n).astype(np.int32)
     s_out, zp_out = extra.get("out_scale", 0.1), int(rng.integers(-10, 10))
     inits += [_init(f"{name}_sx", np.float32(s_in)), _init(f"{name}_zx", np.int8(zp_in)),
-              _init(f"{name}_w", w), _init(f"{name}_sw", s_w), _init(f"{name}_zw", np.int8(0)),
-              _init(f"{name}_b", bias), _init(f"{name}_sb", np.float32(s_in) * s_w),
-              _init(f"{name}_zb", np.int32(0)),
+              _init(f"{name}_w", w), _init(f"{name}_sw", s_w),
+              _init(f"{name}_zw", np.zeros(n, np.int8) if per_channel else np.int8(0)),
+              _init(f"{name}_b", bias), _init(f"{name}_sb", (np.float32(s_in) * s_w)),
+              _init(f"{name}_zb", np.zeros(n, np.int32) if per_channel else np.int32(0)),
               _init(f"{name}_sy", np.float32(s_out)), _init(f"{name}_zy", np.int8(zp_out))]
     nodes += [
         helper.make_node("DequantizeLinear", [f"{name}_x", f"{name}_sx", f"{name}_zx"],
                          [f"{name}_xf"], name=f"{name}_dqx"),
         helper.make_node("DequantizeLinear", [f"{name}_w", f"{name}_sw", f"{name}_zw"],
-                         [f"{name}_wf"], name=f"{name}_dqw"),
+                         [f"{name}_wf"], name=f"{name}_dqw", **({"axis": 1} if per_channel else {})),
         helper.make_node("DequantizeLinear", [f"{name}_b", f"{name}_sb", f"{name}_zb"],
-                         [f"{name}_bf"], name=f"{name}_dqb"),
+                         [f"{name}_bf"], name=f"{name}_dqb", **({"axis": 0} if per_channel else {})),
         helper.make_node("MatMul", [f"{name}_xf", f"{name}_wf"], [f"{name}_mf"],
                          name=f"{name}_matmul"),
         helper.make_node("Add", [f"{name}_mf", f"{name}_bf"], [f"{name}_af"],

