@@ -88,11 +88,15 @@ def _depth_space(graph: Graph, node: Node) -> Rewrite | None:
         return None
     b = int(node.attr("blocksize"))
     n, c, h, w = x.shape
+    mode = node.attr("mode", "DCR")
     if node.op == "SpaceToDepth":
-        mid, perm = (n, c, h // b, b, w // b, b), (0, 3, 5, 1, 2, 4)
-    elif node.attr("mode", "DCR") == "CRD":
+        mid = (n, c, h // b, b, w // b, b)
+        perm = (0, 3, 5, 1, 2, 4) if mode == "DCR" else (0, 1, 3, 5, 2, 4)
+        if mode not in ("DCR", "CRD"):
+            return None
+    elif mode == "CRD":
         mid, perm = (n, c // (b * b), b, b, h, w), (0, 1, 4, 2, 5, 3)
-    elif node.attr("mode", "DCR") == "DCR":
+    elif mode == "DCR":
         mid, perm = (n, b, b, c // (b * b), h, w), (0, 3, 4, 1, 5, 2)
     else:
         return None

@@ -505,6 +505,11 @@ void aot_gelu_avx512_f32(const aot_unary_params *params, const float *x, float *
  */
 void aot_softmax_rows_f32(const aot_softmax_rows_params *params, const float *x,
                           const float *bias, float *y);
+/** aot_gelu_f32 with AVX2 (x86-64-avx2): bit for bit the same results. */
+void aot_gelu_avx2_f32(const aot_unary_params *params, const float *x, float *y);
+/** aot_softmax_rows_f32 with AVX2: the same exponentials, the row sum in 8 lanes. */
+void aot_softmax_rows_avx2_f32(const aot_softmax_rows_params *params, const float *x,
+                               const float *bias, float *y);
 /** aot_gelu_f32 with AArch64 NEON: bit for bit the same results. */
 void aot_gelu_neon_f32(const aot_unary_params *params, const float *x, float *y);
 /** aot_softmax_rows_f32 with NEON: the same exponentials, the row sum in 4 lanes. */
@@ -648,7 +653,8 @@ void aot_pow_f32(const aot_binary_params *params, const float *a, const float *b
 void aot_prelu_f32(const aot_binary_params *params, const float *a, const float *b, float *y);
 /**
  * Sum / Max / Min / Prod / SumSquare / L1 / L2 / LogSumExp / LogSum (params->op,
- * an aot_reduce_op) over the middle axis of [outer][reduce][inner] into [outer][inner].
+ * an aot_reduce_op) over the middle axis of [outer][reduce][inner] into [outer][inner];
+ * reduce >= 1.
  */
 void aot_reduce_f32(const aot_reduce_op_params *params, const float *x, float *y);
 /** ArgMax / ArgMin over the middle axis of [outer][reduce][inner]: int64 indices [outer][inner]. */

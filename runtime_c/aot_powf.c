@@ -6,11 +6,11 @@
  * for NaN, a negative x only with an integer y (else NaN), signed zeros and
  * infinities for x = +-0.
  *
- * Small integer exponents (|y| <= 64) multiply by repeated squaring, the
- * way numpy's float32 power effectively does for them (x^2 is exactly the
- * rounded x * x). Other exponents use e^(y * log|x|): the rounding of
- * y * log|x| is magnified by that product, so the relative error grows
- * like |y log x| * 2^-24 (stated in aot_math.h).
+ * y = 0.5 is a correctly rounded square root. Small integer exponents
+ * (|y| <= 64) multiply by repeated squaring (x^2 is exactly the rounded
+ * x * x). Other exponents use e^(y * log|x|): the rounding of y * log|x| is
+ * magnified by that product, so the relative error grows like
+ * |y log x| * 2^-24 (stated in aot_math.h).
  */
 
 typedef union {
@@ -92,6 +92,8 @@ float aot_powf(float x, float y)
         r = y < 0.0f ? aot_inf() : 0.0f;
     } else if (ax == aot_inf()) {
         r = y < 0.0f ? 0.0f : aot_inf();
+    } else if (y == 0.5f) {
+        r = aot_sqrtf(ax); /* correctly rounded, as a square root should be */
     } else {
         r = aot_expf(y * aot_logf(ax));
     }

@@ -7,7 +7,9 @@
  * params->op: each output adds (multiplies, compares) its inputs in index
  * order, row by row so every read is sequential. Max/Min propagate NaN as
  * numpy does. LogSumExp subtracts the maximum first, so nothing overflows
- * (+-inf maxima give +-inf). An empty reduction gives the op's identity.
+ * (+-inf maxima give +-inf). reduce >= 1 (aot rejects zero-size tensors).
+ * The _DIVISOR norms give 1 instead of 0: a zero norm means a slice of
+ * zeros, which LpNormalization keeps 0 by dividing it by 1.
  */
 
 static float aot_reduce_start(int32_t op)
@@ -35,8 +37,10 @@ static float aot_reduce_step(int32_t op, float acc, float v)
         return acc * v;
     case AOT_REDUCE_SUM_SQUARE:
     case AOT_REDUCE_L2:
+    case AOT_REDUCE_L2_DIVISOR:
         return acc + v * v;
     case AOT_REDUCE_L1:
+    case AOT_REDUCE_L1_DIVISOR:
         return acc + (v < 0.0f ? -v : v);
     default: /* SUM, LOG_SUM */
         return acc + v;
@@ -52,10 +56,12 @@ void aot_reduce_f32(const aot_reduce_op_params *params, const float *x, float *y
     for (o = 0; o < p->outer; ++o) {
         const float *x_o = x + o * p->reduce * p->inner;
         float *y_o = y + o * p->inner;
+        /* The first row starts each result from the op's identity, rather
+         * than a clearing loop, which gcc would turn into a call to memset. */
         for (j = 0; j < p->inner; ++j) {
-            y_o[j] = aot_reduce_start(op);
+            y_o[j] = aot_reduce_step(op, aot_reduce_start(op), x_o[j]);
         }
-        for (r = 0; r < p->reduce; ++r) {
+        for (r = 1; r < p->reduce; ++r) {
             const float *x_r = x_o + r * p->inner;
             for (j = 0; j < p->inner; ++j) {
                 y_o[j] = aot_reduce_step(op, y_o[j], x_r[j]);
@@ -73,9 +79,14 @@ void aot_reduce_f32(const aot_reduce_op_params *params, const float *x, float *y
                 }
                 y_o[j] = m + aot_logf(sum);
             }
-        } else if (p->op == AOT_REDUCE_L2) {
+        } else if (p->op == AOT_REDUCE_L2 || p->op == AOT_REDUCE_L2_DIVISOR) {
             for (j = 0; j < p->inner; ++j) {
                 y_o[j] = aot_sqrtf(y_o[j]);
+            }
+        }
+        if (p->op == AOT_REDUCE_L1_DIVISOR || p->op == AOT_REDUCE_L2_DIVISOR) {
+            for (j = 0; j < p->inner; ++j) {
+                y_o[j] = y_o[j] == 0.0f ? 1.0f : y_o[j];
             }
         } else if (p->op == AOT_REDUCE_LOG_SUM) {
             for (j = 0; j < p->inner; ++j) {

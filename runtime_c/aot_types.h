@@ -591,7 +591,9 @@ typedef enum {
     AOT_REDUCE_L1 = 5,
     AOT_REDUCE_L2 = 6,
     AOT_REDUCE_LOG_SUM_EXP = 7,
-    AOT_REDUCE_LOG_SUM = 8
+    AOT_REDUCE_LOG_SUM = 8,
+    AOT_REDUCE_L1_DIVISOR = 9,  /* L1, but 1 where it is 0 (LpNormalization) */
+    AOT_REDUCE_L2_DIVISOR = 10  /* L2, but 1 where it is 0 */
 } aot_reduce_op;
 
 /* Reduction `op` (an aot_reduce_op) over the middle axis of [outer][reduce][inner]. */

@@ -15,8 +15,8 @@
 - Split: one strided copy per output; Tile: one strided copy (`aot_expand`)
   whose source strides repeat the input.
 - InstanceNormalization: layer normalization of each plane, then the
-  per-channel scale and bias; LpNormalization: an L1/L2 reduction, then a
-  broadcast division.
+  per-channel scale and bias; LpNormalization: an L1/L2 reduction (1 where
+  it is 0, so a slice of zeros stays 0 as ONNX defines), then a broadcast division.
 
 DepthToSpace / SpaceToDepth are rewritten to Reshape-Transpose-Reshape by the
 'simplify' pass (aot.passes.cleanup). Registered in targets/registry.py.
@@ -32,6 +32,7 @@ from aot.targets.lowering import LoweringContext, Unsupported
 from aot.targets.rules_generic import (_axis, _call, _contiguous_strides, _prod, _require_f32,
                                        act_fields, broadcast_fields, emit_copy, reduce_layout)
 from aot.targets.rules_mask import strided_copy_params
+from aot.targets.rules_transformer import lower_cast_any
 
 F32 = np.dtype(np.float32)
 _NO_ACT = act_fields((0, 0.0, 0.0, 0.0, 0.0))
@@ -96,10 +97,11 @@ def lower_pow(node: Node, ctx: LoweringContext) -> None:
     x, e, y = (ctx.tensor(n) for n in (*node.inputs[:2], node.outputs[0]))
     value = ctx.const_value(e.name)
     if value is None:
-        if e.dtype != F32:
-            raise Unsupported(f"a run-time {e.dtype} exponent (run-time exponents are "
-                              f"float32: Cast it to float first)")
-        _binary(ctx, node, "aot_pow_f32", x.name, e.name, y.name)
+        name = e.name
+        if e.dtype != F32:   # an integer exponent tensor: converted to float32 first
+            name = ctx.temp(f"{e.name}_f32", e.shape, F32)
+            lower_cast_any(Node("Cast", (e.name,), (name,), {"to": 1}, node.name), ctx)
+        _binary(ctx, node, "aot_pow_f32", x.name, name, y.name)
         return
     value = np.asarray(value).astype(np.float32)
     if x.shape == y.shape and value.size and np.all(value == value.reshape(-1)[0]):
@@ -217,14 +219,43 @@ def lower_tile(node: Node, ctx: LoweringContext) -> None:
     if len(repeats) != len(x.shape) or any(r * d != o for r, d, o in
                                             zip(repeats, x.shape, y.shape)):
         raise Unsupported(f"repeats {repeats} do not take {list(x.shape)} to {list(y.shape)}")
-    item = x.dtype.itemsize
-    # The output as [r0, d0, r1, d1, ...]: each repeat dim re-reads the input (stride 0).
+    # Each copy tiles a group of axes, as many as its MAX_DIMS strided loops
+    # take; several groups go through temporaries, each tiling the last's output.
+    src, done = x.name, list(x.shape)
+    groups, group = [], []
+    for axis in range(len(x.shape)):
+        if repeats[axis] == 1:
+            continue
+        if group and _tile_params(done, [repeats[a] if a in group + [axis] else 1
+                                         for a in range(len(done))], x.dtype) is None:
+            groups.append(group)
+            group = []
+        group.append(axis)
+    groups.append(group)
+    for i, group in enumerate(groups):
+        reps = [repeats[a] if a in group else 1 for a in range(len(done))]
+        params = _tile_params(done, reps, x.dtype)
+        if params is None:
+            raise Unsupported(f"repeats {repeats} over input {list(x.shape)}: too many "
+                              f"non-collapsible dims")
+        done = [r * d for r, d in zip(reps, done)]
+        dst = y.name if i == len(groups) - 1 else ctx.temp(f"{node.name}_tiled", done, x.dtype)
+        _call(ctx, node, "aot_expand", params, [Ref(src), Ref(dst)])
+        src = dst
+
+
+def _tile_params(shape, repeats, dtype) -> Params | None:
+    """Strided-copy params tiling `shape` by `repeats`, or None past MAX_DIMS:
+    the output as [r0, d0, r1, d1, ...], each repeat dim re-reading the input."""
+    item = dtype.itemsize
     dims, strides = [], []
-    for r, d, s in zip(repeats, x.shape, _contiguous_strides(x.shape)):
+    for r, d, s in zip(repeats, shape, _contiguous_strides(shape)):
         dims += [r, d]
         strides += [0, s * item]
-    _call(ctx, node, "aot_expand", strided_copy_params(dims, strides, 0, item),
-          [Ref(x.name), Ref(y.name)])
+    try:
+        return strided_copy_params(dims, strides, 0, item)
+    except Unsupported:
+        return None
 
 
 def lower_instance_norm(node: Node, ctx: LoweringContext) -> None:
@@ -261,7 +292,7 @@ def lower_lp_norm(node: Node, ctx: LoweringContext) -> None:
     norm = ctx.temp(f"{node.name}_norm", norm_shape, F32)
     params = Params("aot_reduce_op_params", {
         "outer": _prod(x.shape[:axis]), "reduce": x.shape[axis], "inner": _prod(x.shape[axis + 1:]),
-        "op": "AOT_REDUCE_L1" if p == 1 else "AOT_REDUCE_L2"})
+        "op": "AOT_REDUCE_L1_DIVISOR" if p == 1 else "AOT_REDUCE_L2_DIVISOR"})
     _call(ctx, node, "aot_reduce_f32", params, [Ref(x.name), Ref(norm)])
     _binary(ctx, node, "aot_div_f32", x.name, norm, y.name)
 

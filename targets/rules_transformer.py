@@ -10,7 +10,7 @@ mask ops are in rules_mask.py.
 `_SoftmaxRows` (made by the 'fuse' pass) is attention's masked softmax.
 ISA variants (VARIANT_RULES): `_MatMulW8` with AVX-512 ("avx512"), AVX2 + FMA
 ("avx2") and NEON ("neon"); they fuse multiply-adds, so they differ from the portable kernel by
-rounding. Gelu and last-axis softmax with AVX-512 and NEON: the portable
+rounding. Gelu and last-axis softmax with AVX-512, AVX2 and NEON: the portable
 kernels' exact expressions per lane (softmax sums a row in another order);
 layer normalization with AVX-512; `_MatMulStrided` with AVX-512 (its own
 kernel), AVX2 and NEON (their matmul kernels, K^T packed first). Registered in
@@ -431,6 +431,7 @@ VARIANT_RULES = {
     ("_MatMulW8", "neon"): _matmul_w8_panels("aot_matmul_w8_neon_f32", 8),
     # bit for bit the portable kernels' results (softmax: up to the row sum's order)
     ("Gelu", "avx512"): _gelu_variant("aot_gelu_avx512_f32"),
+    ("Gelu", "avx2"): _gelu_variant("aot_gelu_avx2_f32"),
     ("Gelu", "neon"): _gelu_variant("aot_gelu_neon_f32"),
     ("LayerNormalization", "avx512"): _layer_norm_avx512,
     ("_MatMulStrided", "avx512"): _matmul_strided_variant("aot_matmul_strided_avx512_f32"),
@@ -438,6 +439,8 @@ VARIANT_RULES = {
     ("_MatMulStrided", "neon"): _matmul_strided_variant("aot_matmul_strided_neon_f32"),
     ("Softmax", "avx512"): _softmax_variant("aot_softmax_rows_avx512_f32"),
     ("_SoftmaxRows", "avx512"): _softmax_variant("aot_softmax_rows_avx512_f32"),
+    ("Softmax", "avx2"): _softmax_variant("aot_softmax_rows_avx2_f32"),
+    ("_SoftmaxRows", "avx2"): _softmax_variant("aot_softmax_rows_avx2_f32"),
     ("Softmax", "neon"): _softmax_variant("aot_softmax_rows_neon_f32"),
     ("_SoftmaxRows", "neon"): _softmax_variant("aot_softmax_rows_neon_f32"),
 }

@@ -213,9 +213,10 @@ def _layer_norm(call: Call) -> Split | None:
 
 # Kernels without MACs worth splitting: MAC-equivalents of work per element.
 _ELEMENT_WORK = {
-    "aot_gelu_f32": 32, "aot_gelu_avx512_f32": 32, "aot_gelu_neon_f32": 32,
+    "aot_gelu_f32": 32, "aot_gelu_avx512_f32": 32, "aot_gelu_avx2_f32": 32,
+    "aot_gelu_neon_f32": 32,
     "aot_softmax_rows_f32": 16, "aot_softmax_rows_avx512_f32": 16,
-    "aot_softmax_rows_neon_f32": 16,
+    "aot_softmax_rows_avx2_f32": 16, "aot_softmax_rows_neon_f32": 16,
     "aot_layer_norm_f32": 4, "aot_layer_norm_avx512_f32": 4,
 }
 # Kernels whose part p reads only the elements or rows it writes: split in place too.
@@ -270,6 +271,8 @@ _PORTABLE = {
     "aot_gelu_f32": _elementwise,
     "aot_gelu_avx512_f32": _elementwise,
     "aot_gelu_neon_f32": _elementwise,
+    "aot_gelu_avx2_f32": _elementwise,
+    "aot_softmax_rows_avx2_f32": _softmax_rows,
     "aot_softmax_rows_neon_f32": _softmax_rows,
     "aot_softmax_rows_f32": _softmax_rows,
     "aot_softmax_rows_avx512_f32": _softmax_rows,

@@ -336,22 +336,22 @@ VMATH_C = r"""
 #include <stddef.h>
 #include <stdint.h>
 #include "aot_math.h"
-#include "aot_vmath_avx512_impl.h"
+#include "aot_vmath_@ISA@_impl.h"
 
-/* lanes of aot_v16_expf / aot_v16_erff that differ in any bit from the scalar
+/* lanes of aot_v@W@_expf / aot_v@W@_erff that differ in any bit from the scalar
  * functions, over the bit patterns first, first + step, ... (n of them) */
-AOT_VMATH_AVX512 size_t vmath_mismatches(uint32_t first, uint32_t step, size_t n)
+@ATTR@ size_t vmath_mismatches(uint32_t first, uint32_t step, size_t n)
 {
     size_t bad = 0, i;
     int lane;
-    for (i = 0; i + 16 <= n; i += 16) {
-        union { float f[16]; uint32_t u[16]; } x, e, r;
-        for (lane = 0; lane < 16; ++lane) {
+    for (i = 0; i + @W@ <= n; i += @W@) {
+        union { float f[@W@]; uint32_t u[@W@]; } x, e, r;
+        for (lane = 0; lane < @W@; ++lane) {
             x.u[lane] = first + (uint32_t)(i + (size_t)lane) * step;
         }
-        _mm512_storeu_ps(e.f, aot_v16_expf(_mm512_loadu_ps(x.f)));
-        _mm512_storeu_ps(r.f, aot_v16_erff(_mm512_loadu_ps(x.f)));
-        for (lane = 0; lane < 16; ++lane) {
+        @MM@_storeu_ps(e.f, aot_v@W@_expf(@MM@_loadu_ps(x.f)));
+        @MM@_storeu_ps(r.f, aot_v@W@_erff(@MM@_loadu_ps(x.f)));
+        for (lane = 0; lane < @W@; ++lane) {
             union { float f; uint32_t u; } se, sr;
             se.f = aot_expf(x.f[lane]);
             sr.f = aot_erff(x.f[lane]);
@@ -361,17 +361,24 @@ AOT_VMATH_AVX512 size_t vmath_mismatches(uint32_t first, uint32_t step, size_t n
     return bad;
 }
 """
+VMATH_ISA = {"avx512": {"@ISA@": "avx512", "@W@": "16", "@MM@": "_mm512",
+                        "@ATTR@": "AOT_VMATH_AVX512"},
+             "avx2": {"@ISA@": "avx2", "@W@": "8", "@MM@": "_mm256", "@ATTR@": "AOT_VMATH_AVX2"}}
 
 
-def test_avx512_expf_erff_are_the_scalar_functions_bit_for_bit(tmp_path):
-    """aot_v16_expf / aot_v16_erff (the AVX-512 GELU and softmax) against aot_expf /
-    aot_erff over every 97th float bit pattern (NaNs, infinities, subnormals, both
-    signs) and a dense run around the branch points; built as the runtime is
-    (-ffp-contract=off)."""
-    need(_can_run("x86-64-avx512"), "this CPU lacks AVX-512")
+@pytest.mark.parametrize("isa", ["avx512", "avx2"])
+def test_simd_expf_erff_are_the_scalar_functions_bit_for_bit(tmp_path, isa):
+    """aot_v16_expf / aot_v16_erff (AVX-512) and aot_v8_* (AVX2), used by the GELU and
+    softmax kernels, against aot_expf / aot_erff over every 97th float bit pattern
+    (NaNs, infinities, subnormals, both signs) and a dense run around the branch
+    points; built as the runtime is (-ffp-contract=off)."""
+    need(_can_run(f"x86-64-{isa}"), f"this CPU lacks {isa}")
     cc = shutil.which("cc")
     need(cc is not None, "no C compiler (cc)")
-    (tmp_path / "v.c").write_text(VMATH_C)
+    text = VMATH_C
+    for key, value in VMATH_ISA[isa].items():
+        text = text.replace(key, value)
+    (tmp_path / "v.c").write_text(text)
     so = tmp_path / "libvmath.so"
     subprocess.run([cc, "-O2", "-std=c99", "-ffp-contract=off", "-shared", "-fPIC",
                     f"-I{RUNTIME}", str(tmp_path / "v.c"), str(RUNTIME / "aot_erff.c"),
@@ -397,6 +404,7 @@ def _gelu_model(shape):
 
 
 @pytest.mark.parametrize("target,kernel", [("x86-64-avx512", "aot_gelu_avx512_f32"),
+                                           ("x86-64-avx2", "aot_gelu_avx2_f32"),
                                            ("aarch64", "aot_gelu_neon_f32")])
 def test_gelu_simd_is_the_portable_kernel_bit_for_bit(tmp_path, target, kernel):
     """A size that is no multiple of 16 (the scalar tail) with special values; the
@@ -416,7 +424,7 @@ def test_gelu_simd_is_the_portable_kernel_bit_for_bit(tmp_path, target, kernel):
     assert np.array_equal(got.view(np.uint32), portable.view(np.uint32))
 
 
-@pytest.mark.parametrize("target", ["x86-64", "native", "aarch64"])
+@pytest.mark.parametrize("target", ["x86-64", "x86-64-avx2", "native", "aarch64"])
 def test_masked_softmax_fuses_and_matches(tmp_path, target):
     """Add of a mask repeating over heads, last-axis Softmax and NaN rows to 0 become
     one _SoftmaxRows; 37 columns leave a vector tail; one row fully masked."""
