@@ -65,6 +65,13 @@ def test_compare_float_tolerance_and_argmax():
     tie = [[np.array([0.5, 0.5], np.float32)]]
     assert compare([[np.array([0.5, 0.5 + 1e-7], np.float32)]], tie, integer=False,
                    exact=False)["argmax_agrees"]
+    # An all-tiny output (a probability map near 0) is judged with an absolute floor of
+    # 1e-6, not only relative to its own maximum; above the floor it still fails.
+    tiny = [[np.array([6e-5, 1e-6, 0.0], np.float32)]]
+    near = compare([[tiny[0][0] + np.float32(1.2e-7)]], tiny, integer=False, exact=False)
+    assert near["outputs_match"] and near["max_rel_diff"] > 1e-4
+    assert not compare([[tiny[0][0] + np.float32(2e-6)]], tiny, integer=False,
+                       exact=False)["outputs_match"]
 
 
 def test_compare_int8_lsb_and_exactness():
