@@ -166,4 +166,23 @@ static inline void aot_binary_activate_row(const aot_act_f32 *act, float *y,
         }                                                                     \
     } while (0)
 
+/* The body of the bool And / Or / Xor: y = (a != 0) OP (b != 0), broadcasting. */
+#define AOT_LOGICAL_BOOL_BODY(params, a, b, y, OP)                            \
+    do {                                                                      \
+        aot_binary_cursor c_;                                                 \
+        uint8_t *y_ = (y);                                                    \
+        int32_t r_, j_;                                                       \
+        aot_binary_cursor_init(&c_, (params));                                \
+        for (r_ = 0; r_ < c_.rows; ++r_) {                                    \
+            const uint8_t *a_ = (a) + c_.a_off;                               \
+            const uint8_t *b_ = (b) + c_.b_off;                               \
+            for (j_ = 0; j_ < c_.n; ++j_) {                                   \
+                y_[j_] = (uint8_t)((a_[j_ * c_.a_step] != 0u)                 \
+                                   OP (b_[j_ * c_.b_step] != 0u));            \
+            }                                                                 \
+            y_ += c_.n;                                                       \
+            aot_binary_cursor_next(&c_, (params));                            \
+        }                                                                     \
+    } while (0)
+
 #endif /* AOT_BINARY_IMPL_H */
