@@ -453,18 +453,7 @@ AOT_DSP_INLINE void aot_dsp_fc_block(const int32_t *w, const int8_t *x, int32_t 
 AOT_DSP_INLINE void aot_dsp_im2col_pair_setup(const aot_conv2d_s8_params *p, int32_t k4,
                                               int32_t *x, int32_t *offsets)
 {
-    const int32_t in_plane = p->in_h * p->in_w, kh = p->kernel_h, kw = p->kernel_w;
-    int32_t i = 0, ic, ky, kx;
-    for (ic = 0; ic < p->in_c; ++ic) {
-        for (ky = 0; ky < kh; ++ky) {
-            for (kx = 0; kx < kw; ++kx) {
-                offsets[i++] = ic * in_plane + ky * p->dilation_h * p->in_w + kx * p->dilation_w;
-            }
-        }
-    }
-    for (; i < k4; ++i) {
-        offsets[i] = 0;
-    }
+    aot_dsp_im2col_offsets(p, k4, offsets);
     x[k4] = x[k4 + 1] = AOT_DSP_PAIR_END;
 }
 

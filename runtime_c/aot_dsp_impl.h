@@ -527,19 +527,13 @@ AOT_DSP_INLINE void aot_dsp_pad_plane(const int8_t *x, int32_t in_h, int32_t in_
     }
 }
 
-/* aot_conv2d_dsp_s8's scratch: the
- * pixel pair x (2 * k4 int16, zeroed: past k, the zero weights there make any
- * value add 0), then offsets, each of the k4 taps' offset from its window's
- * first input byte (0 past k). */
-AOT_DSP_INLINE void aot_dsp_im2col_setup(const aot_conv2d_s8_params *p, int32_t k4, int16_t *x,
-                                         int32_t *offsets)
+/* Each of the k4 taps' offset from its window's first input byte, in
+ * (channel, ky, kx) order; 0 past k (a byte the zero weights there ignore). */
+AOT_DSP_INLINE void aot_dsp_im2col_offsets(const aot_conv2d_s8_params *p, int32_t k4,
+                                           int32_t *offsets)
 {
     const int32_t in_plane = p->in_h * p->in_w, kh = p->kernel_h, kw = p->kernel_w;
-    int32_t i, ic, ky, kx;
-    for (i = 0; i < 2 * k4; ++i) {
-        x[i] = 0;
-    }
-    i = 0;
+    int32_t i = 0, ic, ky, kx;
     for (ic = 0; ic < p->in_c; ++ic) {
         for (ky = 0; ky < kh; ++ky) {
             for (kx = 0; kx < kw; ++kx) {
@@ -550,6 +544,20 @@ AOT_DSP_INLINE void aot_dsp_im2col_setup(const aot_conv2d_s8_params *p, int32_t 
     for (; i < k4; ++i) {
         offsets[i] = 0;
     }
+}
+
+/* aot_conv2d_dsp_s8's scratch: the
+ * pixel pair x (2 * k4 int16, zeroed: past k, the zero weights there make any
+ * value add 0), then offsets, each of the k4 taps' offset from its window's
+ * first input byte (0 past k). */
+AOT_DSP_INLINE void aot_dsp_im2col_setup(const aot_conv2d_s8_params *p, int32_t k4, int16_t *x,
+                                         int32_t *offsets)
+{
+    int32_t i;
+    for (i = 0; i < 2 * k4; ++i) {
+        x[i] = 0;
+    }
+    aot_dsp_im2col_offsets(p, k4, offsets);
 }
 
 /* Whether output pixel (oy, ox)'s whole window lies inside the input. */
