@@ -33,6 +33,17 @@ def need_import(module: str):
         need(False, f"python package '{module}' is not installed")
 
 
+def ort_unoptimized(model, feeds) -> list:
+    """onnxruntime's outputs for `model` (a ModelProto), one thread, graph optimizations
+    off: the reference computes each node as written."""
+    ort = need_import("onnxruntime")
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = 1
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    sess = ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
+    return sess.run(None, feeds)
+
+
 @pytest.fixture(scope="session")
 def mlperf_dir() -> pathlib.Path:
     path = MODELS / "mlperf_tiny"

@@ -33,7 +33,7 @@ import aot
 from aot.errors import ModelError, ToolchainError
 from aot.frontend import import_model
 from aot.passes.pipeline import pipeline_for, run_pipeline
-from conftest import need, need_import
+from conftest import need, ort_unoptimized
 
 F, I64, BOOL = TensorProto.FLOAT, TensorProto.INT64, TensorProto.BOOL
 SEQ, HEADS = 8, 2
@@ -48,16 +48,6 @@ def _model(nodes, inputs, outputs, inits=(), value_info=()):
     m.ir_version = 8
     onnx.checker.check_model(m)
     return m
-
-
-def _ort(model, feeds):
-    ort = need_import("onnxruntime")
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = 1
-    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    sess = ort.InferenceSession(model.SerializeToString(), so,
-                                providers=["CPUExecutionProvider"])
-    return sess.run(None, feeds)
 
 
 def _bert_mask_model():
@@ -127,7 +117,7 @@ def _feeds(valid: int, seed: int = 0):
 
 
 def _check(model, feeds, got):
-    for vi, ref in zip(model.graph.output, _ort(model, feeds)):
+    for vi, ref in zip(model.graph.output, ort_unoptimized(model, feeds)):
         out = got[vi.name]
         assert out.shape == ref.shape and out.dtype == ref.dtype, vi.name
         if ref.dtype.kind != "f":

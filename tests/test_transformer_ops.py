@@ -36,7 +36,7 @@ from aot.errors import ToolchainError
 from aot.inspect import inspect_report
 from aot.frontend import import_model
 from aot.passes.pipeline import pipeline_for, run_pipeline
-from conftest import need, need_import
+from conftest import need, need_import, ort_unoptimized
 
 RUNTIME = Path(__file__).resolve().parent.parent / "runtime_c"
 F = TensorProto.FLOAT
@@ -51,22 +51,13 @@ def _model(nodes, inputs, outputs, inits=(), opset=17):
     return m
 
 
-def _ort(model, feeds):
-    ort = need_import("onnxruntime")
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = 1
-    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    sess = ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
-    return sess.run(None, feeds)
-
-
 def _ops_after_passes(model) -> list[str]:
     graph = run_pipeline(import_model(model), pipeline_for(None))
     return [n.op for n in graph.nodes]
 
 
 def _check(model, feeds, tmp_path, target="x86-64"):
-    want = _ort(model, feeds)
+    want = ort_unoptimized(model, feeds)
     got = aot.compile(model, target, out_dir=str(tmp_path / "out")).run(feeds)
     for vi, ref in zip(model.graph.output, want):
         out = got[vi.name]
