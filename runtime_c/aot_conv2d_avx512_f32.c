@@ -145,6 +145,130 @@ static AOT_AVX512 void aot_conv_f32_direct_any(const aot_conv2d_params *p, const
     aot_conv_f32_direct_image(p, x, w, bias, masks, 0, p->stride_w, y);
 }
 
+/*
+ * Pointwise path (aot_conv2d_avx512_f32_oc_lanes: a 1x1, stride 1, unpadded
+ * convolution of at least 32 input channels on few pixels, e.g. a network's
+ * late layers on 6x6 or 3x3 pixels, where a tile of 32 pixels in lanes would
+ * leave most of them idle): output channels in lanes instead. Weights packed as
+ * the direct path's, [ceil(out_c / 16)][in_c][16]; a tile is 32 (or 16)
+ * channels x up to 12 pixels, each k one weight load per 16 channels and one
+ * broadcast per pixel; a finished pixel's channels are scattered into their
+ * planes. Products are fused multiply-adds in k order after the bias.
+ */
+#define AOT_CONV_F32_OCL_TILE 12
+
+AOT_X86_INLINE int aot_conv2d_avx512_f32_oc_lanes(const aot_conv2d_params *p)
+{
+    const int32_t nv = p->out_h * p->out_w;
+    return p->groups == 1 && p->kernel_h == 1 && p->kernel_w == 1 && p->stride_h == 1 &&
+           p->stride_w == 1 && p->pad_top == 0 && p->pad_left == 0 && p->out_h == p->in_h &&
+           p->out_w == p->in_w && p->in_c >= 32 && (nv <= 24 || (nv > 32 && nv <= 48));
+}
+
+/* Channel blocks [ob, ob + nb) x pixels [p0, p0 + np); nb, np literals. */
+AOT_X86_INLINE AOT_AVX512 void aot_conv_f32_ocl_tile(const aot_conv2d_params *p,
+                                                     const float *x, const float *w,
+                                                     const float *bias, int32_t ob,
+                                                     const int nb, int32_t p0, const int np,
+                                                     float *y)
+{
+    const int32_t k_len = p->in_c, plane = p->out_h * p->out_w;
+    const __m512i idx = _mm512_mullo_epi32(
+        _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+        _mm512_set1_epi32(plane));
+    const float *xp = x + p0;
+    __m512 acc[AOT_CONV_F32_OCL_TILE][2], b[2];
+    __mmask16 live[2];
+    int32_t i, v, k;
+    AOT_X86_UNROLL
+    for (v = 0; v < nb; ++v) {
+        const int32_t left = p->out_c - 16 * (ob + v);
+        live[v] = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1u);
+        b[v] = bias != NULL ? _mm512_maskz_loadu_ps(live[v], bias + 16 * (ob + v))
+                            : _mm512_setzero_ps();
+    }
+    AOT_X86_UNROLL
+    for (i = 0; i < np; ++i) {
+        AOT_X86_UNROLL
+        for (v = 0; v < nb; ++v) {
+            acc[i][v] = b[v];
+        }
+    }
+    for (k = 0; k < k_len; ++k) {
+        __m512 wv[2];
+        AOT_X86_UNROLL
+        for (v = 0; v < nb; ++v) {
+            wv[v] = _mm512_loadu_ps(w + ((ob + v) * k_len + k) * 16);
+        }
+        AOT_X86_UNROLL
+        for (i = 0; i < np; ++i) {
+            const __m512 xv = _mm512_set1_ps(xp[k * plane + i]);
+            AOT_X86_UNROLL
+            for (v = 0; v < nb; ++v) {
+                acc[i][v] = _mm512_fmadd_ps(wv[v], xv, acc[i][v]);
+            }
+        }
+    }
+    AOT_X86_UNROLL
+    for (v = 0; v < nb; ++v) {
+        float *yv = y + 16 * (ob + v) * plane + p0;
+        AOT_X86_UNROLL
+        for (i = 0; i < np; ++i) {
+            _mm512_mask_i32scatter_ps(yv + i, live[v], idx, aot_avx512_act(&p->act, acc[i][v]),
+                                      4);
+        }
+    }
+}
+
+/* Pixels [p0, p0 + np) of every channel block, np (a literal) at most 12. */
+AOT_X86_INLINE AOT_AVX512 void aot_conv_f32_ocl_pixels(const aot_conv2d_params *p,
+                                                       const float *x, const float *w,
+                                                       const float *bias, int32_t p0,
+                                                       const int np, float *y)
+{
+    const int32_t blocks = (p->out_c + 15) / 16;
+    int32_t ob;
+    for (ob = 0; ob + 2 <= blocks; ob += 2) {
+        aot_conv_f32_ocl_tile(p, x, w, bias, ob, 2, p0, np, y);
+    }
+    if (ob < blocks) {
+        aot_conv_f32_ocl_tile(p, x, w, bias, ob, 1, p0, np, y);
+    }
+}
+
+#define AOT_CONV_F32_OCL_CASE(n)                                    \
+    case n:                                                         \
+        aot_conv_f32_ocl_pixels(p, x, w, bias, p0, n, y);           \
+        break
+
+/* One image: the pixels in near-equal chunks of at most 12. */
+static AOT_AVX512 void aot_conv_f32_ocl_image(const aot_conv2d_params *p, const float *x,
+                                              const float *w, const float *bias, float *y)
+{
+    const int32_t nv = p->out_h * p->out_w;
+    const int32_t chunks = (nv + AOT_CONV_F32_OCL_TILE - 1) / AOT_CONV_F32_OCL_TILE;
+    const int32_t size = (nv + chunks - 1) / chunks;
+    int32_t p0;
+    for (p0 = 0; p0 < nv; p0 += size) {
+        switch (nv - p0 < size ? nv - p0 : size) {
+            AOT_CONV_F32_OCL_CASE(1);
+            AOT_CONV_F32_OCL_CASE(2);
+            AOT_CONV_F32_OCL_CASE(3);
+            AOT_CONV_F32_OCL_CASE(4);
+            AOT_CONV_F32_OCL_CASE(5);
+            AOT_CONV_F32_OCL_CASE(6);
+            AOT_CONV_F32_OCL_CASE(7);
+            AOT_CONV_F32_OCL_CASE(8);
+            AOT_CONV_F32_OCL_CASE(9);
+            AOT_CONV_F32_OCL_CASE(10);
+            AOT_CONV_F32_OCL_CASE(11);
+        default:
+            aot_conv_f32_ocl_pixels(p, x, w, bias, p0, 12, y);
+            break;
+        }
+    }
+}
+
 AOT_AVX512 void aot_conv2d_avx512_f32(const aot_conv2d_params *params, const float *input,
                                   const float *weights, const float *bias, float *output,
                                   void *scratch)
@@ -162,6 +286,13 @@ AOT_AVX512 void aot_conv2d_avx512_f32(const aot_conv2d_params *params, const flo
     aot_gemm_avx512_f32 g;
     int32_t n;
 
+    if (aot_conv2d_avx512_f32_oc_lanes(p)) {
+        for (n = 0; n < p->batch; ++n) {
+            aot_conv_f32_ocl_image(p, input + n * p->in_c * in_plane, weights, bias,
+                                   output + n * p->out_c * out_plane);
+        }
+        return;
+    }
     if (aot_conv2d_avx512_f32_direct(p)) {
         aot_avx512_row_masks(p, (uint32_t *)scratch);
         for (n = 0; n < p->batch; ++n) {

@@ -428,6 +428,13 @@ void aot_depthwise_conv2d_avx512_s8(const aot_conv2d_s8_params *params, const in
 void aot_depthwise_conv2d_rows_avx512_s8(const aot_conv2d_s8_params *params,
                                          const int8_t *input, const int32_t *weights,
                                          const int32_t *bias, int8_t *output, void *scratch);
+/** Depthwise int8, stride_w 2, dilation_w 1, kernel_w <= 4 (AVX-512 VNNI): weights and
+ * bias as aot_depthwise_conv2d_rows_avx512_s8; scratch: stride_h planes of
+ * round_up((out_h + q_max - q_min) * out_w + 16, 16) int32, q = floor((ky * dilation_h -
+ * pad_top) / stride_h) over ky (targets/rules_x86.py `dw_rows_s2_scratch`). */
+void aot_depthwise_conv2d_rows_s2_avx512_s8(const aot_conv2d_s8_params *params,
+                                            const int8_t *input, const int32_t *weights,
+                                            const int32_t *bias, int8_t *output, void *scratch);
 /** aot_add_s8 for same-shape operands (ndim 0); y may alias a or b. */
 void aot_add_avx2_s8(const aot_add_s8_params *params, const int8_t *a, const int8_t *b,
                      int8_t *y);
@@ -436,6 +443,43 @@ void aot_add_avx512_s8(const aot_add_s8_params *params, const int8_t *a, const i
 /** aot_avgpool2d_s8 where each window is a whole plane (out 1x1, kernel = input, no
  * padding) and input and output parameters are equal (count_multipliers NULL). */
 void aot_avgpool2d_avx512_s8(const aot_pool2d_s8_params *params, const int8_t *x, int8_t *y);
+/** aot_{add,sub,mul,div}_f32 on AVX2 / AVX-512, any broadcast (fields as aot_add_f32): rows
+ * with contiguous or repeated-element operands in vectors, bit for bit the portable results
+ * (built with -ffp-contract=off). y may alias an operand of y's shape. */
+void aot_add_avx2_f32(const aot_binary_params *params, const float *a, const float *b,
+                      float *y);
+void aot_sub_avx2_f32(const aot_binary_params *params, const float *a, const float *b,
+                      float *y);
+void aot_mul_avx2_f32(const aot_binary_params *params, const float *a, const float *b,
+                      float *y);
+void aot_div_avx2_f32(const aot_binary_params *params, const float *a, const float *b,
+                      float *y);
+void aot_add_avx512_f32(const aot_binary_params *params, const float *a, const float *b,
+                        float *y);
+void aot_sub_avx512_f32(const aot_binary_params *params, const float *a, const float *b,
+                        float *y);
+void aot_mul_avx512_f32(const aot_binary_params *params, const float *a, const float *b,
+                        float *y);
+void aot_div_avx512_f32(const aot_binary_params *params, const float *a, const float *b,
+                        float *y);
+/** aot_avgpool2d_f32 on AVX2 / AVX-512 (same windows and divisors): each kernel row's
+ * taps, or a window of whole input rows, summed in lanes, so rounding differs. */
+void aot_avgpool2d_avx2_f32(const aot_pool2d_params *params, const float *x, float *y);
+void aot_avgpool2d_avx512_f32(const aot_pool2d_params *params, const float *x, float *y);
+/** Largest cols of aot_transpose2d_{avx2,avx512}_s8 (targets/rules_x86.py keeps to it). */
+#define AOT_TRANSPOSE2D_X86_MAX_COLS 8
+/**
+ * Out-of-place aot_transpose2d_inplace of bytes (elem_bytes 1) with
+ * 2 <= cols <= AOT_TRANSPOSE2D_X86_MAX_COLS (NHWC -> NCHW of few channels):
+ * y[b][c][r] = x[b][r][c]; x and y must not overlap. shuffles: int8
+ * [cols][cols][64], entry [k][v] the vpshufb indices taking output column k's
+ * bytes from the v-th 16-byte chunk of 16 rows (cols * i + k - 16 v where that
+ * lies in 0..15, else -128), repeated in each 16-byte lane.
+ */
+void aot_transpose2d_avx2_s8(const aot_transpose2d_inplace_params *params, const int8_t *x,
+                             const int8_t *shuffles, int8_t *y);
+void aot_transpose2d_avx512_s8(const aot_transpose2d_inplace_params *params, const int8_t *x,
+                               const int8_t *shuffles, int8_t *y);
 
 /* ---- transformer ops (targets/rules_transformer.py) ---- */
 
@@ -643,7 +687,7 @@ int aot_range_s64(const aot_range_params *params, const int64_t *start, const in
 
 /**
  * Element-wise float32 function params->op (an aot_unary_op: Neg, Abs, Sqrt,
- * Exp, Log, Floor, Round, Softplus, Elu, ...) over params->size elements,
+ * Exp, Log, Floor, Round, Softplus, Elu, Sin, ...) over params->size elements,
  * any float values (NaN and inf as the ONNX/numpy definition gives). y may be x.
  */
 void aot_unary_f32(const aot_unary_math_params *params, const float *x, float *y);

@@ -571,7 +571,9 @@ typedef enum {
     AOT_UNARY_MISH = 18,
     AOT_UNARY_THRESHOLDED_RELU = 19, /* alpha */
     AOT_UNARY_SHRINK = 20,          /* bias = alpha, lambd = beta */
-    AOT_UNARY_COPY = 21
+    AOT_UNARY_COPY = 21,
+    AOT_UNARY_SIN = 22,
+    AOT_UNARY_COS = 23
 } aot_unary_op;
 
 /* Element-wise function `op` (an aot_unary_op) over `size` dense elements. */

@@ -6,7 +6,7 @@
  * The element-wise float32 functions ONNX has no kernel of their own for,
  * chosen by params->op. One switch per call, then a plain loop per function.
  *
- * No libm: exp/log/pow/sqrt/tanh come from aot_math.h. floor/ceil/round
+ * No libm: exp/log/pow/sqrt/tanh/sin/cos come from aot_math.h. floor/ceil/round
  * truncate through int32 below 2^23, where a float may have a fraction; from
  * 2^23 on every float is an integer already. expm1 (ELU family) uses
  * 2 t / (1 - t) with t = tanh(x / 2), which does not cancel near 0 as
@@ -203,6 +203,16 @@ void aot_unary_f32(const aot_unary_math_params *params, const float *x, float *y
         for (i = 0; i < n; ++i) {
             const float v = x[i];
             y[i] = v < -beta ? v + alpha : v > beta ? v - alpha : 0.0f;
+        }
+        break;
+    case AOT_UNARY_SIN:
+        for (i = 0; i < n; ++i) {
+            y[i] = aot_sinf(x[i]);
+        }
+        break;
+    case AOT_UNARY_COS:
+        for (i = 0; i < n; ++i) {
+            y[i] = aot_cosf(x[i]);
         }
         break;
     default: /* AOT_UNARY_COPY */

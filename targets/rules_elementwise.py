@@ -2,7 +2,7 @@
 
 - Element-wise functions (Neg, Abs, Sqrt, Reciprocal, Exp, Log, Floor, Ceil,
   Round, Sign, Softplus, Softsign, Elu, Selu, Celu, Mish, ThresholdedRelu,
-  Shrink, and Pow with a constant uniform exponent): one kernel,
+  Shrink, Sin, Cos, and Pow with a constant uniform exponent): one kernel,
   `aot_unary_f32`, whose params name the function and its attributes.
 - Pow with a run-time or non-uniform exponent and PRelu: broadcasting binary
   kernels (`aot_pow_f32`, `aot_prelu_f32`).
@@ -58,6 +58,8 @@ _UNARY = {
     "Mish": ("AOT_UNARY_MISH", {}),
     "ThresholdedRelu": ("AOT_UNARY_THRESHOLDED_RELU", {"alpha": ("alpha", 1.0)}),
     "Shrink": ("AOT_UNARY_SHRINK", {"alpha": ("bias", 0.0), "beta": ("lambd", 0.5)}),
+    "Sin": ("AOT_UNARY_SIN", {}),
+    "Cos": ("AOT_UNARY_COS", {}),
 }
 
 # Pow exponents with a cheaper exact form than aot_powf's general path.

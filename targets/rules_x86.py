@@ -24,10 +24,19 @@ x86 kernel and does the kernel's Prepare work here:
   sum |w| * 255 < 2^24 per channel: checked here, else `Fallback`. Stride 1 with
   out_w == in_w and kernel_w <= 4 takes `aot_depthwise_conv2d_rows_avx512_s8`
   instead: a kernel row's taps as one VNNI quad, int32 sums (bias folded as above).
+  Stride_w 2 with kernel_w <= 4 takes `aot_depthwise_conv2d_rows_s2_avx512_s8`:
+  the same quads, built per input row with one vpermw (no per-channel phase planes
+  of pixels).
 - int8 fully connected (`aot_fully_connected_{avx2,avx512}_s8`): bias folded.
 - int8 add of same-shape tensors (`aot_add_{avx2,avx512}_s8`).
 - int8 average pooling whose windows are whole planes (`aot_avgpool2d_avx512_s8`).
+- int8 2-D transposes of 2..8 columns, e.g. an image's NHWC -> NCHW
+  (`aot_transpose2d_{avx2,avx512}_s8`, vpshufb tables from `transpose_shuffles`):
+  the out-of-place form only; an in-place call stays, with it as its fallback.
 - float Gemm/MatMul with contiguous B rows (`aot_matmul_{avx2,avx512}_f32`).
+- float Add/Sub/Mul/Div with any broadcast (`aot_{add,sub,mul,div}_{avx2,avx512}_f32`,
+  the generic params: bit for bit the portable results) and AveragePool
+  (`aot_avgpool2d_{avx2,avx512}_f32`, the generic params; sums in lanes).
 
 int8 kernels are bit-exact with the portable ones (no saturating
 instruction: vpmaddwd on sign-extended int8 and vpdpbusd cannot saturate);
@@ -38,12 +47,15 @@ Registered in targets/registry.py only.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from aot.program import Call, Null, Params, Ref, Scratch
 from aot.targets import rules_generic as g
 from aot.targets import rules_int8 as q
 from aot.targets.lowering import Fallback, LoweringContext
+from aot.targets.rules_inplace import transpose_as_2d
 
 S8 = np.dtype(np.int8)
 # Pixel tile of each kernel (the phase planes' read slack depends on it) and the
@@ -117,6 +129,20 @@ def dw_rows_scratch(p: dict) -> int:
     return _round_up(p["kernel_w"] * -(-p["in_h"] * p["in_w"] // 16) * 2, 64) + quads * 4
 
 
+def dw_rows_s2(p: dict) -> bool:
+    """aot_depthwise_conv2d_rows_s2_avx512_s8 applies: stride_w 2, dilation_w 1,
+    kernel_w <= 4 (a kernel row's taps are 4 consecutive input bytes)."""
+    return p["stride_w"] == 2 and p["dilation_w"] == 1 and p["kernel_w"] <= 4
+
+
+def dw_rows_s2_scratch(p: dict) -> int:
+    """Its scratch: stride_h phase planes of quads over rows q_min .. out_h - 1 + q_max
+    (q = floor((ky * dilation_h - pad_top) / stride_h)), read slack of 16 (int32)."""
+    qs = [(ky * p["dilation_h"] - p["pad_top"]) // p["stride_h"] for ky in range(p["kernel_h"])]
+    rows = p["out_h"] + max(qs) - min(qs)
+    return p["stride_h"] * _round_up(rows * p["out_w"] + 16, 16) * 4
+
+
 def tap_packed(p: dict) -> bool:
     """aot_conv2d_avx512_s8 with one input channel packs four taps per VNNI quad:
     weights [out_c][ceil(taps / 4)] quads, and an im2col of them in scratch (by
@@ -160,6 +186,8 @@ def phase_scratch(p: dict, kernel: str) -> int:
     runtime_c/aot_conv2d_x86_impl.h computes the same numbers)."""
     if kernel == "aot_depthwise_conv2d_rows_avx512_s8":
         return dw_rows_scratch(p)
+    if kernel == "aot_depthwise_conv2d_rows_s2_avx512_s8":
+        return dw_rows_s2_scratch(p)
     kh, kw, sh, sw = p["kernel_h"], p["kernel_w"], p["stride_h"], p["stride_w"]
     extra_rows = (kh - 1) * p["dilation_h"] // sh
     extra_cols = (kw - 1) * p["dilation_w"] // sw
@@ -299,6 +327,37 @@ conv_avx2_f32, gemm_avx2_f32, matmul_avx2_f32 = _float_rules("avx2")
 conv_avx512_f32, gemm_avx512_f32, matmul_avx512_f32 = _float_rules("avx512")
 
 
+def _swap_f32(node, ctx: LoweringContext, lower, portable: str, variant: str) -> None:
+    """Lower as the generic rule does and run the call's x86 twin, same params and
+    operands (`aot_<op>_<variant>_f32` for `aot_<op>_f32`)."""
+    if any(ctx.tensor(t).dtype != np.float32 for t in (*node.inputs, *node.outputs) if t):
+        raise Fallback
+    call = _generic_call(node, ctx, lower)
+    if call.kernel != portable:
+        raise Fallback
+    ctx.emit(replace(call, kernel=portable.replace("_f32", f"_{variant}_f32")))
+
+
+def _binary_f32_rule(variant: str):
+    def rule(node, ctx):
+        kernel = {"Add": "aot_add_f32", "Sub": "aot_sub_f32", "Mul": "aot_mul_f32",
+                  "Div": "aot_div_f32"}[node.op]
+        _swap_f32(node, ctx, g.lower_binary, kernel, variant)
+    rule.__name__ = f"binary_{variant}_f32"
+    return rule
+
+
+def _avgpool_f32_rule(variant: str):
+    def rule(node, ctx):
+        _swap_f32(node, ctx, g.lower_pool, "aot_avgpool2d_f32", variant)
+    rule.__name__ = f"avgpool_{variant}_f32"
+    return rule
+
+
+binary_avx2_f32, binary_avx512_f32 = _binary_f32_rule("avx2"), _binary_f32_rule("avx512")
+avgpool_avx2_f32, avgpool_avx512_f32 = _avgpool_f32_rule("avx2"), _avgpool_f32_rule("avx512")
+
+
 # ----------------------------------------------------------------- int8
 
 def _bias_values(ctx, bias_op, n: int) -> np.ndarray:
@@ -324,7 +383,7 @@ def _depthwise_s8(ctx, node, call: Call, variant: str) -> None:
     p = call.params.fields
     x_op, w_op, b_op, y_op = call.operands
     w = np.asarray(ctx.const_value(w_op.tensor)).astype(np.int64).reshape(p["out_c"], -1)
-    if variant == "avx512" and dw_rows(p):
+    if variant == "avx512" and (dw_rows(p) or dw_rows_s2(p)):
         # one VNNI quad per kernel row: bytes kx < kernel_w, the rest 0
         rows = np.zeros((p["out_c"], p["kernel_h"], 4), np.int64)
         rows[:, :, :p["kernel_w"]] = w.reshape(p["out_c"], p["kernel_h"], p["kernel_w"])
@@ -332,8 +391,10 @@ def _depthwise_s8(ctx, node, call: Call, variant: str) -> None:
                            .reshape(p["out_c"], p["kernel_h"]))
         folded = ctx.const(f"{node.name}_bias_vnni", _wrap32(
             _bias_values(ctx, b_op, p["out_c"]) + (p["input_offset"] - 128) * w.sum(axis=1)))
-        _emit(ctx, call, "aot_depthwise_conv2d_rows_avx512_s8",
-              (x_op, Ref(packed), Ref(folded), y_op, Scratch()), (packed, folded))
+        kernel = "aot_depthwise_conv2d_rows_avx512_s8" if dw_rows(p) \
+            else "aot_depthwise_conv2d_rows_s2_avx512_s8"
+        _emit(ctx, call, kernel, (x_op, Ref(packed), Ref(folded), y_op, Scratch()),
+              (packed, folded))
         return
     widest = max(abs(-128 + p["input_offset"]), abs(127 + p["input_offset"]))
     if int(np.abs(w).sum(axis=1).max(initial=0)) * widest >= 2**24:
@@ -422,6 +483,47 @@ def _avgpool_s8(node, ctx: LoweringContext, variant: str) -> None:
                   call.writes, call.layer, call.op, call.macs))
 
 
+TRANSPOSE_MAX_COLS = 8   # AOT_TRANSPOSE2D_X86_MAX_COLS in runtime_c/aot_kernels.h
+
+
+def transpose_shuffles(cols: int) -> np.ndarray:
+    """vpshufb indices of aot_transpose2d_{avx2,avx512}_s8, int8 [cols][cols][64]:
+    [k][v] takes output column k's bytes of 16 rows from their v-th 16-byte chunk
+    (byte i is input byte cols * i + k; -128 zeroes a byte another chunk gives),
+    the 16 indices repeated in each 128-bit lane."""
+    src = cols * np.arange(16)[None, None, :] + np.arange(cols)[:, None, None] \
+        - 16 * np.arange(cols)[None, :, None]
+    lane = np.where((src >= 0) & (src < 16), src, -128).astype(np.int8)
+    return np.ascontiguousarray(np.tile(lane, (1, 1, 4)))
+
+
+def _transpose_s8(node, ctx: LoweringContext, variant: str) -> None:
+    """NHWC -> NCHW of a few channels (a 2-D transpose with 2..8 columns): the generic
+    call (in place or out of place) stays, its out-of-place form becomes the x86 kernel."""
+    first = len(ctx.steps)
+    q.lower_transpose_s8(node, ctx)
+    steps = ctx.steps[first:]
+    if len(steps) != 1 or not isinstance(steps[0], Call):
+        raise Fallback        # requantized into the output: the portable pair
+    step = steps[0]
+    call = step.fallback if step.fallback is not None else step
+    x = ctx.tensor(node.inputs[0])
+    perm = list(node.attr("perm", list(range(len(x.shape)))[::-1]))
+    shape = transpose_as_2d(x.shape, perm)
+    if call.kernel != "aot_transpose_s8" or shape is None \
+            or not 2 <= shape[2] <= TRANSPOSE_MAX_COLS:
+        raise Fallback        # other permutations, wide rows: the portable odometer
+    del ctx.steps[first:]
+    batch, rows, cols = shape
+    table = ctx.const(f"transpose{cols}_shuffles", transpose_shuffles(cols))
+    x_op, y_op = call.operands
+    params = Params("aot_transpose2d_inplace_params",
+                    {"batch": batch, "rows": rows, "cols": cols, "elem_bytes": 1})
+    fast = Call(f"aot_transpose2d_{variant}_s8", params, (x_op, Ref(table), y_op),
+                (*call.reads, table), call.writes, call.layer, call.op)
+    ctx.emit(replace(step, fallback=fast) if step.fallback is not None else fast)
+
+
 def _by_dtype(f32_rule, s8_rule):
     def rule(node, ctx):
         int8 = ctx.tensor(node.inputs[0]).dtype == S8
@@ -461,15 +563,32 @@ def avgpool_avx512_s8(node, ctx):
     _avgpool_s8(node, ctx, "avx512")
 
 
+def transpose_avx2_s8(node, ctx):
+    _transpose_s8(node, ctx, "avx2")
+
+
+def transpose_avx512_s8(node, ctx):
+    _transpose_s8(node, ctx, "avx512")
+
+
 # (op, variant) -> rule; targets/registry.py registers them.
 RULES = {
     ("Conv", "avx2"): _by_dtype(conv_avx2_f32, conv_avx2_s8),
     ("Conv", "avx512"): _by_dtype(conv_avx512_f32, conv_avx512_s8),
     ("Gemm", "avx2"): _by_dtype(gemm_avx2_f32, gemm_avx2_s8),
     ("Gemm", "avx512"): _by_dtype(gemm_avx512_f32, gemm_avx512_s8),
-    ("Add", "avx2"): _by_dtype(None, add_avx2_s8),
-    ("Add", "avx512"): _by_dtype(None, add_avx512_s8),
-    ("AveragePool", "avx512"): _by_dtype(None, avgpool_avx512_s8),
+    ("Add", "avx2"): _by_dtype(binary_avx2_f32, add_avx2_s8),
+    ("Add", "avx512"): _by_dtype(binary_avx512_f32, add_avx512_s8),
+    ("Sub", "avx2"): binary_avx2_f32,
+    ("Sub", "avx512"): binary_avx512_f32,
+    ("Mul", "avx2"): binary_avx2_f32,
+    ("Mul", "avx512"): binary_avx512_f32,
+    ("Div", "avx2"): binary_avx2_f32,
+    ("Div", "avx512"): binary_avx512_f32,
+    ("AveragePool", "avx2"): avgpool_avx2_f32,
+    ("AveragePool", "avx512"): _by_dtype(avgpool_avx512_f32, avgpool_avx512_s8),
+    ("Transpose", "avx2"): _by_dtype(None, transpose_avx2_s8),
+    ("Transpose", "avx512"): _by_dtype(None, transpose_avx512_s8),
     ("MatMul", "avx2"): matmul_avx2_f32,
     ("MatMul", "avx512"): matmul_avx512_f32,
 }

@@ -37,7 +37,8 @@ X86_KERNELS = {"aot_conv2d_avx2_f32", "aot_conv2d_avx512_f32", "aot_depthwise_co
                "aot_fully_connected_avx2_s8", "aot_fully_connected_avx512_s8",
                "aot_add_avx2_s8", "aot_add_avx512_s8", "aot_depthwise_conv2d_avx512_f32",
                "aot_depthwise_conv2d_avx512_s8", "aot_depthwise_conv2d_rows_avx512_s8",
-               "aot_avgpool2d_avx512_s8"}
+               "aot_depthwise_conv2d_rows_s2_avx512_s8",
+               "aot_avgpool2d_avx512_s8", "aot_transpose2d_avx2_s8", "aot_transpose2d_avx512_s8"}
 
 
 def need_avx512():
@@ -613,3 +614,237 @@ def test_float_direct_conv_avx512_matches_onnxruntime(c_in, tmp_path):
          _conv("s21_d2_one", "x", c_in, 1, (3, 2), stride=(2, 1), dil=(2, 2), seed=4),
          _conv("s3_7", "x", c_in, 7, (2, 2), stride=(3, 3), seed=5)],
         c_in, 19, 37, tmp_path, {"aot_conv2d_avx512_f32"})
+
+
+# ---- int8 NHWC -> NCHW transpose of few channels (aot_transpose2d_{avx2,avx512}_s8) --------
+
+TRANSPOSE_TEST_C = r"""
+#include "aot_kernels.h"
+
+void check(int32_t avx512, int32_t batch, int32_t rows, int32_t cols, const int8_t *x,
+           const int8_t *shuffles, int8_t *y)
+{
+    aot_transpose2d_inplace_params p = {0};
+    p.batch = batch; p.rows = rows; p.cols = cols; p.elem_bytes = 1;
+    if (avx512) {
+        aot_transpose2d_avx512_s8(&p, x, shuffles, y);
+    } else {
+        aot_transpose2d_avx2_s8(&p, x, shuffles, y);
+    }
+}
+"""
+
+
+def test_int8_transpose_few_columns_equals_numpy(tmp_path):
+    """Every column count the kernels take (2..8), rows around their 64/32/16-row
+    steps and tails (1, 15, 16, 17, 31, 33, 63, 64, 65, 100, 9216 + 7), batches of 1
+    and 3, codes covering -128..127: y equals numpy's transpose, and no byte past the
+    output is written."""
+    need_avx512()
+    from aot.targets.rules_x86 import TRANSPOSE_MAX_COLS, transpose_shuffles
+    from aot.targets.toolchain import host_cc
+
+    src = tmp_path / "t.c"
+    src.write_text(TRANSPOSE_TEST_C)
+    lib = tmp_path / "t.so"
+    host_cc().shared_library([str(src), str(RUNTIME / "aot_transpose2d_avx512_s8.c"),
+                              str(RUNTIME / "aot_transpose2d_avx2_s8.c")], str(lib),
+                             [str(RUNTIME)], ("-O2",))
+    check = ctypes.CDLL(str(lib)).check
+    rng = np.random.default_rng(9)
+    ptr = ctypes.c_void_p
+    for cols in range(2, TRANSPOSE_MAX_COLS + 1):
+        table = transpose_shuffles(cols)
+        for rows in (1, 15, 16, 17, 31, 33, 63, 64, 65, 100, 9223):
+            for batch in (1, 3):
+                x = rng.integers(-128, 128, (batch, rows, cols), dtype=np.int8)
+                x.reshape(-1)[:256] = np.arange(-128, 128)[:x.size]
+                want = np.ascontiguousarray(x.transpose(0, 2, 1))
+                for avx512 in (0, 1):
+                    y = np.full(x.size + 64, 77, np.int8)
+                    check(ctypes.c_int32(avx512), ctypes.c_int32(batch), ctypes.c_int32(rows),
+                          ctypes.c_int32(cols), x.ctypes.data_as(ptr),
+                          table.ctypes.data_as(ptr), y.ctypes.data_as(ptr))
+                    np.testing.assert_array_equal(
+                        y[:x.size].reshape(want.shape), want,
+                        err_msg=f"avx512={avx512} batch={batch} rows={rows} cols={cols}")
+                    assert (y[x.size:] == 77).all()
+
+
+# ---- float element-wise binary ops and average pooling --------------------------------------
+
+# (name, op, a shape, b shape, activation after it): same shapes of rank 1-5, a scalar on
+# either side, per-channel, innermost broadcast, outer broadcast on both sides, rows that
+# are whole vectors, tails and shorter than one vector.
+BINARY_CASES = [
+    ("same5_relu", "Add", [2, 3, 4, 5, 7], [2, 3, 4, 5, 7], "Relu"),
+    ("same1", "Sub", [1003], [1003], None),
+    ("scalar_b", "Sub", [2, 3, 4, 5, 7], [], None),
+    ("scalar_a", "Div", [], [3, 37], None),
+    ("one_a", "Mul", [1], [37], "HardSigmoid"),
+    ("per_channel", "Mul", [1, 13, 5, 7], [1, 13, 1, 1], None),
+    ("per_channel_wide", "Add", [2, 6, 9, 16], [1, 6, 1, 1], "LeakyRelu"),
+    ("column", "Add", [1, 13, 5, 7], [1, 13, 5, 1], "HardSwish"),
+    ("row", "Div", [1, 13, 5, 7], [7], None),
+    ("outer_both", "Sub", [4, 1, 19], [1, 6, 19], "Relu"),
+    ("outer_a", "Mul", [5, 1], [1, 35], None),
+    ("mixed", "Add", [3, 1, 7], [1, 4, 1], None),
+    ("wide3", "Mul", [3, 2, 150], [3, 1, 150], None),
+]
+
+
+def _binary_model():
+    rng = np.random.default_rng(3)
+    inputs, inits, nodes, outs = [], [], [], []
+    for name, op, sa, sb, act in BINARY_CASES:
+        a, b = f"{name}_a", f"{name}_b"
+        inputs.append(helper.make_tensor_value_info(a, TensorProto.FLOAT, sa))
+        # b a constant where it is small (the forms models have), else an input
+        if int(np.prod(sb)) <= 16:
+            value = rng.standard_normal(sb).astype(np.float32)
+            if op == "Div":
+                value = np.abs(value) + 0.5
+            inits.append(numpy_helper.from_array(value, b))
+        else:
+            inputs.append(helper.make_tensor_value_info(b, TensorProto.FLOAT, sb))
+        out = f"{name}_y"
+        nodes.append(helper.make_node(op, [a, b], [f"{name}_pre" if act else out], name=name))
+        if act:
+            attrs = {"alpha": 0.3} if act == "LeakyRelu" else {}
+            nodes.append(helper.make_node(act, [f"{name}_pre"], [out], name=f"{name}_act",
+                                          **attrs))
+        outs.append(out)
+    graph = helper.make_graph(nodes, "binary", inputs,
+                              [helper.make_tensor_value_info(o, TensorProto.FLOAT, None)
+                               for o in outs], inits)
+    return shape_inference.infer_shapes(
+        helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]))
+
+
+def _seeded_feeds(model, seed):
+    rng = np.random.default_rng(seed)
+    feeds = {}
+    for i in model.graph.input:
+        x = np.asarray(rng.standard_normal([d.dim_value for d in i.type.tensor_type.shape.dim]))
+        # second operands kept from 0: some are divisors
+        feeds[i.name] = np.array(np.abs(x) + 0.5 if i.name.endswith("_b") else x * 3,
+                                 np.float32)
+    return feeds
+
+
+def _ort_reference(model, feeds, names):
+    ort = need_import("onnxruntime")
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    sess = ort.InferenceSession(model.SerializeToString(), opts,
+                                providers=["CPUExecutionProvider"])
+    return dict(zip(names, sess.run(names, feeds)))
+
+
+def test_float_binary_variants_match_onnxruntime(tmp_path):
+    """aot_{add,sub,mul,div}_{avx2,avx512}_f32 on every broadcast form (BINARY_CASES), fused
+    activations included: within 1e-6 (of the largest output) of onnxruntime, unoptimized,
+    and bit for bit the portable build's results (one IEEE operation per element)."""
+    need_avx512()
+    model = _binary_model()
+    feeds = _seeded_feeds(model, 5)
+    names = [o.name for o in model.graph.output]
+    ref = _ort_reference(model, feeds, names)
+    results = {}
+    for kind in ("portable", *VARIANTS):
+        compiled = aot.compile(model.SerializeToString(), TARGET, out_dir=str(tmp_path / kind),
+                               options=aot.Options(name="bin", kernels=kind))
+        used = _kernels(compiled)
+        if kind != "portable":
+            want = {f"aot_{op}_{kind}_f32" for op in ("add", "sub", "mul", "div")}
+            assert want <= used, sorted(used)
+            assert not used & {"aot_add_f32", "aot_sub_f32", "aot_mul_f32", "aot_div_f32"}
+        results[kind] = compiled.run(feeds)
+    for kind in VARIANTS:
+        for name in names:
+            np.testing.assert_array_equal(results[kind][name], results["portable"][name],
+                                          err_msg=f"{kind}: {name}")
+            scale = max(1.0, float(np.abs(ref[name]).max()))
+            err = float(np.abs(results[kind][name] - ref[name]).max()) / scale
+            assert err <= 1e-6, f"{kind} {name}: max error {err:.2e} of the largest output"
+
+
+# (name, input [n, c, h, w], attributes): padding with and without count_include_pad,
+# ceil_mode windows past the padded input, strides 2 and (2, 1) and 3, dilation (rows and
+# columns), windows wider than a vector, whole planes (global) of odd and long sizes, 1-D.
+AVGPOOL_CASES = [
+    ("k3_pad", [1, 5, 9, 37], dict(kernel_shape=[3, 3], pads=[1, 1, 1, 1])),
+    ("k3_pad_incl", [1, 5, 9, 37], dict(kernel_shape=[3, 3], pads=[1, 1, 1, 1],
+                                        count_include_pad=1)),
+    ("k2_s2_ceil", [1, 5, 9, 37], dict(kernel_shape=[2, 2], strides=[2, 2], ceil_mode=1)),
+    ("k3_s2_ceil_incl", [2, 3, 10, 11], dict(kernel_shape=[3, 3], strides=[2, 2], ceil_mode=1,
+                                             pads=[1, 0, 0, 1], count_include_pad=1)),
+    ("k5x2_s21", [1, 5, 9, 37], dict(kernel_shape=[5, 2], strides=[2, 1], pads=[2, 0, 2, 1])),
+    ("k3_s3_dil", [1, 4, 19, 23], dict(kernel_shape=[3, 3], strides=[3, 3], dilations=[2, 2])),
+    ("k2x3_dil_rows", [1, 4, 19, 23], dict(kernel_shape=[2, 3], dilations=[3, 1])),
+    ("wide", [1, 3, 6, 70], dict(kernel_shape=[2, 35], strides=[1, 5], pads=[0, 3, 1, 3])),
+    ("global_kws", [1, 21, 25, 5], dict(kernel_shape=[25, 5])),
+    ("global_long", [1, 3, 32, 33], dict(kernel_shape=[32, 33])),
+    ("one_d", [1, 6, 1, 29], dict(kernel_shape=[1, 4], strides=[1, 3], pads=[0, 1, 0, 2])),
+]
+
+
+def _avgpool_model():
+    inputs, nodes, outs = [], [], []
+    for name, shape, attrs in AVGPOOL_CASES:
+        x = f"{name}_x"
+        inputs.append(helper.make_tensor_value_info(x, TensorProto.FLOAT, shape))
+        nodes.append(helper.make_node("AveragePool", [x], [f"{name}_y"], name=name, **attrs))
+        outs.append(f"{name}_y")
+    graph = helper.make_graph(nodes, "avgpool", inputs,
+                              [helper.make_tensor_value_info(o, TensorProto.FLOAT, None)
+                               for o in outs])
+    return shape_inference.infer_shapes(
+        helper.make_model(graph, opset_imports=[helper.make_opsetid("", 19)]))
+
+
+def test_float_avgpool_variants_match_onnxruntime(tmp_path):
+    """aot_avgpool2d_{avx2,avx512}_f32 on AVGPOOL_CASES: within 1e-6 (of the largest
+    output) of onnxruntime, unoptimized (the lanes reorder the sums)."""
+    need_avx512()
+    model = _avgpool_model()
+    feeds = _seeded_feeds(model, 9)
+    names = [o.name for o in model.graph.output]
+    ref = _ort_reference(model, feeds, names)
+    for kind in VARIANTS:
+        compiled = aot.compile(model.SerializeToString(), TARGET, out_dir=str(tmp_path / kind),
+                               options=aot.Options(name="pool", kernels=kind))
+        used = _kernels(compiled)
+        assert f"aot_avgpool2d_{kind}_f32" in used and "aot_avgpool2d_f32" not in used, \
+            sorted(used)
+        got = compiled.run(feeds)
+        for name in names:
+            assert got[name].shape == ref[name].shape, name
+            scale = max(1.0, float(np.abs(ref[name]).max()))
+            err = float(np.abs(got[name] - ref[name]).max()) / scale
+            assert err <= 1e-6, f"{kind} {name}: max error {err:.2e} of the largest output"
+
+
+# ---- int8 stride-2 depthwise from row quads (aot_depthwise_conv2d_rows_s2_avx512_s8) --------
+
+@pytest.mark.parametrize("c,h,w", [(3, 17, 37), (2, 6, 5), (2, 5, 70)])
+def test_int8_depthwise_stride2_rows_bit_exact(c, h, w, tmp_path):
+    """stride_w 2 depthwise on odd planes, rows of 1 to 3 vectors of quads (windows
+    reaching past the row on either side), inputs saturated at -128/127: TF-'same'
+    and symmetric padding, stride_h 1/2/3, dilation_h 2, kernel_w 1/2/4, a pad_left
+    equal to the kernel width, depthwise multiplier 2."""
+    need_avx512()
+    _portable_vs_avx512(
+        [_conv("s2_same", "x", c, c, (3, 3), stride=(2, 2), pads=(0, 0, 1, 1), group=c,
+               seed=1),
+         _conv("s2_pad1", "x", c, c, (3, 3), stride=(2, 2), pads=(1, 1, 1, 1), group=c,
+               relu=True, seed=2),
+         _conv("s2_k4", "x", c, c, (4, 4), stride=(2, 2), pads=(1, 2, 2, 1), group=c, seed=3),
+         _conv("s32", "x", c, 2 * c, (3, 3), stride=(3, 2), pads=(1, 1, 1, 1), group=c, seed=4),
+         _conv("s12_d2", "x", c, c, (3, 2), stride=(1, 2), dil=(2, 1), pads=(2, 0, 2, 3),
+               group=c, seed=5),
+         _conv("k1_s2", "x", c, c, (1, 1), stride=(2, 2), group=c, seed=6),
+         _conv("wide_pad", "x", c, c, (2, 3), stride=(2, 2), pads=(0, 3, 1, 3), group=c,
+               seed=7)],
+        c, h, w, tmp_path, "aot_depthwise_conv2d_s8",
+        want=("aot_depthwise_conv2d_rows_s2_avx512_s8",))

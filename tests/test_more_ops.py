@@ -3,10 +3,11 @@
 optimizations off, one thread), and the libc-free math they need.
 
 - aot_sqrtf is correctly rounded (every 389th positive float against numpy);
-  aot_logf and aot_powf keep the error bounds aot_math.h states (float64 numpy
-  as reference), and the special values of C99's log / pow.
-- One model with every new op (element-wise functions, PRelu, Pow with constant
-  and run-time exponents, Split, Sum / Mean, every Reduce*, ArgMax / ArgMin,
+  aot_logf, aot_powf, aot_sinf and aot_cosf keep the error bounds aot_math.h
+  states (float64 numpy as reference), and the special values of C99's
+  log / pow / sin / cos.
+- One model with every new op (element-wise functions with Sin / Cos, PRelu,
+  Pow with constant and run-time exponents, Split, Sum / Mean, every Reduce*, ArgMax / ArgMin,
   LogSoftmax, Hardmax, DepthToSpace / SpaceToDepth, Tile, InstanceNormalization,
   LpNormalization) on x86-64, and emulated on cortex-m4 and aarch64.
 - Its generated C builds with the strict flags; constant inputs fold away;
@@ -32,7 +33,7 @@ import aot
 from aot.errors import ModelError
 from aot.frontend import import_model
 from aot.passes.pipeline import pipeline_for, run_pipeline
-from conftest import need, need_import
+from conftest import need, ort_unoptimized
 
 RUNTIME = Path(__file__).resolve().parent.parent / "runtime_c"
 F, I64 = TensorProto.FLOAT, TensorProto.INT64
@@ -60,6 +61,22 @@ void apply_logf(const float *x, float *y, size_t n)
     }
 }
 
+void apply_sinf(const float *x, float *y, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; ++i) {
+        y[i] = aot_sinf(x[i]);
+    }
+}
+
+void apply_cosf(const float *x, float *y, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; ++i) {
+        y[i] = aot_cosf(x[i]);
+    }
+}
+
 void apply_powf(const float *x, const float *e, float *y, size_t n)
 {
     size_t i;
@@ -79,7 +96,8 @@ def mathlib(tmp_path_factory):
     so = out / "libmore.so"
     subprocess.run([cc, "-O2", "-ffp-contract=off", "-shared", "-fPIC", "-std=c99", "-Wall",
                     "-Wextra", "-Werror", f"-I{RUNTIME}", str(out / "w.c"),
-                    *(str(RUNTIME / f"aot_{f}.c") for f in ("sqrtf", "logf", "powf", "expf")),
+                    *(str(RUNTIME / f"aot_{f}.c")
+                      for f in ("sqrtf", "logf", "powf", "expf", "sinf", "cosf")),
                     "-o", str(so)], check=True)
     return ctypes.CDLL(str(so))
 
@@ -149,6 +167,22 @@ def test_powf_error_bound(mathlib):
     assert np.array_equal(np.signbit(got[number]), np.signbit(want[number]))
 
 
+@pytest.mark.parametrize("name", ["sinf", "cosf"])
+def test_sin_cos_error_bound(mathlib, name):
+    """Over every 1031st float (huge arguments included: the reduction is
+    exact) and the floats nearest multiples of pi/2, where it cancels most."""
+    bound = float(re.search(r"error at most ([0-9.]+) ulp", _doc(f"aot_{name}")).group(1))
+    ref = np.sin if name == "sinf" else np.cos
+    x = np.arange(0, 0x7f800000, 1031, dtype=np.uint32).view(np.float32)
+    x = np.concatenate([x, -x, (np.arange(1, 20000) * (np.pi / 2)).astype(np.float32)])
+    want = ref(x.astype(np.float64))
+    ulp = np.maximum(np.spacing(np.abs(want).astype(np.float32)).astype(np.float64), 2.0**-149)
+    assert (np.abs(_apply(mathlib, name, x) - want) / ulp).max() <= bound
+    y = _apply(mathlib, name, np.array([np.inf, -np.inf, np.nan, -0.0], np.float32))
+    assert np.isnan(y[:3]).all()
+    assert (y[3] == 0 and np.signbit(y[3])) if name == "sinf" else y[3] == 1
+
+
 # ----------------------------------------------------------------- one model, every op
 
 SHAPE = [1, 4, 6, 6]
@@ -172,7 +206,7 @@ def _every_op_model() -> onnx.ModelProto:
              _const("gamma", np.array([0.5, 1.0, 1.5, -1.0], np.float32)),
              _const("beta", np.array([0.0, 0.1, -0.2, 0.3], np.float32))]
     unary = ["Neg", "Abs", "Floor", "Ceil", "Round", "Sign", "Softsign", "Softplus", "Exp",
-             "Reciprocal", "Mish"]
+             "Reciprocal", "Mish", "Sin", "Cos"]
     nodes = [n(op, ["x"], [op.lower()]) for op in unary]
     nodes += [n("Elu", ["x"], ["elu"], alpha=0.7), n("Selu", ["x"], ["selu"]),
               n("Celu", ["x"], ["celu"], alpha=1.3),
@@ -230,18 +264,8 @@ def _feeds(seed=0):
             "k": np.array([-2, 0, 3, 5], np.int64).reshape(4, 1, 1)}
 
 
-def _ort(model, feeds):
-    ort = need_import("onnxruntime")
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = 1
-    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    sess = ort.InferenceSession(model.SerializeToString(), so,
-                                providers=["CPUExecutionProvider"])
-    return dict(zip([o.name for o in sess.get_outputs()], sess.run(None, feeds)))
-
-
 def _check(model, feeds, got):
-    want = _ort(model, feeds)
+    want = dict(zip([o.name for o in model.graph.output], ort_unoptimized(model, feeds)))
     assert set(got) == set(want)
     for name, w in want.items():
         assert got[name].shape == w.shape and got[name].dtype == w.dtype, name
@@ -271,8 +295,9 @@ def test_generated_c_builds_strict(tmp_path, cc_name):
     kernels = {p.stem for p in (out / "aot_runtime").glob("aot_*.c")}
     assert {"aot_unary_f32", "aot_pow_f32", "aot_prelu_f32", "aot_reduce_f32",
             "aot_arg_reduce_f32", "aot_log_softmax_f32", "aot_hardmax_f32", "aot_sqrtf",
-            "aot_logf", "aot_powf", "aot_expand", "aot_copy2d", "aot_layer_norm_f32",
-            "aot_scale_shift_f32", "aot_transpose_f32", "aot_cast"} <= kernels, kernels
+            "aot_logf", "aot_powf", "aot_sinf", "aot_cosf", "aot_expand", "aot_copy2d",
+            "aot_layer_norm_f32", "aot_scale_shift_f32", "aot_transpose_f32",
+            "aot_cast"} <= kernels, kernels
     build = tmp_path / "objs"
     build.mkdir()
     proc = subprocess.run([*cc, *STRICT, "-O2", "-c", f"-I{out}",
