@@ -146,13 +146,17 @@ static AOT_AVX512 void aot_conv_f32_direct_any(const aot_conv2d_params *p, const
 }
 
 /*
- * Pointwise path (aot_conv2d_avx512_f32_oc_lanes: a 1x1, stride 1, unpadded
- * convolution of at least 32 input channels on few pixels, e.g. a network's
- * late layers on 6x6 or 3x3 pixels, where a tile of 32 pixels in lanes would
- * leave most of them idle): output channels in lanes instead. Weights packed as
- * the direct path's, [ceil(out_c / 16)][in_c][16]; a tile is 32 (or 16)
- * channels x up to 12 pixels, each k one weight load per 16 channels and one
- * broadcast per pixel; a finished pixel's channels are scattered into their
+ * Channels-in-lanes path (aot_conv2d_avx512_f32_oc_lanes), where a tile of 32
+ * pixels in lanes would leave many of them idle or the K of the matrix product
+ * is short: a 1x1, stride 1, unpadded convolution of at least 32 input channels
+ * on few pixels (a network's late layers on 6x6 or 3x3 pixels), and a kernel
+ * larger than 1x1 on at most 4 input channels with rows narrower than a vector
+ * (the direct path's complement: a first layer on a spectrogram). Output
+ * channels are in lanes instead, weights packed as the direct path's,
+ * [ceil(out_c / 16)][in_c * kernel_h * kernel_w][16]; a tile is 32 (or 16)
+ * channels x up to 12 output pixels, each k one weight load per 16 channels and
+ * one broadcast per pixel from the input (pointwise) or its phase planes (the
+ * matrix product's B); a finished pixel's channels are scattered into their
  * planes. Products are fused multiply-adds in k order after the bias.
  */
 #define AOT_CONV_F32_OCL_TILE 12
@@ -160,26 +164,36 @@ static AOT_AVX512 void aot_conv_f32_direct_any(const aot_conv2d_params *p, const
 AOT_X86_INLINE int aot_conv2d_avx512_f32_oc_lanes(const aot_conv2d_params *p)
 {
     const int32_t nv = p->out_h * p->out_w;
-    return p->groups == 1 && p->kernel_h == 1 && p->kernel_w == 1 && p->stride_h == 1 &&
-           p->stride_w == 1 && p->pad_top == 0 && p->pad_left == 0 && p->out_h == p->in_h &&
-           p->out_w == p->in_w && p->in_c >= 32 && (nv <= 24 || (nv > 32 && nv <= 48));
+    const int pointwise = p->kernel_h == 1 && p->kernel_w == 1 && p->stride_h == 1 &&
+                          p->stride_w == 1 && p->pad_top == 0 && p->pad_left == 0 &&
+                          p->out_h == p->in_h && p->out_w == p->in_w;
+    if (p->groups != 1) {
+        return 0;
+    }
+    if (pointwise) {
+        return p->in_c >= 32 && (nv <= 24 || (nv > 32 && nv <= 48));
+    }
+    return p->in_c <= 4 && p->kernel_h * p->kernel_w > 1 && p->out_w < 16;
 }
 
-/* Channel blocks [ob, ob + nb) x pixels [p0, p0 + np); nb, np literals. */
+/* Channel blocks [ob, ob + nb) x output pixels [p0, p0 + np), whose B columns
+ * are vi[0..np); nb, np, contig literals (contig: vi[i] = vi[0] + i, one base
+ * pointer instead of np, which would not all stay in registers). */
 AOT_X86_INLINE AOT_AVX512 void aot_conv_f32_ocl_tile(const aot_conv2d_params *p,
-                                                     const float *x, const float *w,
-                                                     const float *bias, int32_t ob,
-                                                     const int nb, int32_t p0, const int np,
-                                                     float *y)
+                                                     const aot_gemm_avx512_f32 *g,
+                                                     const float *w, const float *bias,
+                                                     int32_t ob, const int nb, int32_t p0,
+                                                     const int np, const int32_t *vi,
+                                                     const int contig, float *y)
 {
-    const int32_t k_len = p->in_c, plane = p->out_h * p->out_w;
+    const int32_t k_len = g->kgroups * g->taps, plane = p->out_h * p->out_w;
     const __m512i idx = _mm512_mullo_epi32(
         _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
         _mm512_set1_epi32(plane));
-    const float *xp = x + p0;
+    const float *bp[AOT_CONV_F32_OCL_TILE];
     __m512 acc[AOT_CONV_F32_OCL_TILE][2], b[2];
     __mmask16 live[2];
-    int32_t i, v, k;
+    int32_t i, v, kg, t;
     AOT_X86_UNROLL
     for (v = 0; v < nb; ++v) {
         const int32_t left = p->out_c - 16 * (ob + v);
@@ -189,23 +203,27 @@ AOT_X86_INLINE AOT_AVX512 void aot_conv_f32_ocl_tile(const aot_conv2d_params *p,
     }
     AOT_X86_UNROLL
     for (i = 0; i < np; ++i) {
+        bp[i] = g->b + (contig ? vi[0] + i : vi[i]);
         AOT_X86_UNROLL
         for (v = 0; v < nb; ++v) {
             acc[i][v] = b[v];
         }
     }
-    for (k = 0; k < k_len; ++k) {
-        __m512 wv[2];
-        AOT_X86_UNROLL
-        for (v = 0; v < nb; ++v) {
-            wv[v] = _mm512_loadu_ps(w + ((ob + v) * k_len + k) * 16);
-        }
-        AOT_X86_UNROLL
-        for (i = 0; i < np; ++i) {
-            const __m512 xv = _mm512_set1_ps(xp[k * plane + i]);
+    for (kg = 0; kg < g->kgroups; ++kg) {
+        for (t = 0; t < g->taps; ++t) {
+            const int32_t k = kg * g->taps + t, off = kg * g->cs + g->offs[t];
+            __m512 wv[2];
             AOT_X86_UNROLL
             for (v = 0; v < nb; ++v) {
-                acc[i][v] = _mm512_fmadd_ps(wv[v], xv, acc[i][v]);
+                wv[v] = _mm512_loadu_ps(w + ((ob + v) * k_len + k) * 16);
+            }
+            AOT_X86_UNROLL
+            for (i = 0; i < np; ++i) {
+                const __m512 xv = _mm512_set1_ps(contig ? bp[0][off + i] : bp[i][off]);
+                AOT_X86_UNROLL
+                for (v = 0; v < nb; ++v) {
+                    acc[i][v] = _mm512_fmadd_ps(wv[v], xv, acc[i][v]);
+                }
             }
         }
     }
@@ -220,30 +238,44 @@ AOT_X86_INLINE AOT_AVX512 void aot_conv_f32_ocl_tile(const aot_conv2d_params *p,
     }
 }
 
-/* Pixels [p0, p0 + np) of every channel block, np (a literal) at most 12. */
+/* Output pixels [p0, p0 + np) of every channel block, np (a literal) at most 12;
+ * lw: B's columns per output row (out_w, or the phase planes' row length). */
 AOT_X86_INLINE AOT_AVX512 void aot_conv_f32_ocl_pixels(const aot_conv2d_params *p,
-                                                       const float *x, const float *w,
+                                                       const aot_gemm_avx512_f32 *g,
+                                                       int32_t lw, const float *w,
                                                        const float *bias, int32_t p0,
-                                                       const int np, float *y)
+                                                       const int np, const int contig, float *y)
 {
     const int32_t blocks = (p->out_c + 15) / 16;
-    int32_t ob;
+    int32_t vi[AOT_CONV_F32_OCL_TILE];
+    int32_t ob, i, oy = p0 / p->out_w, ox = p0 % p->out_w;
+    AOT_X86_UNROLL
+    for (i = 0; i < np; ++i) {
+        vi[i] = oy * lw + ox;
+        if (++ox == p->out_w) {
+            ox = 0;
+            ++oy;
+        }
+    }
     for (ob = 0; ob + 2 <= blocks; ob += 2) {
-        aot_conv_f32_ocl_tile(p, x, w, bias, ob, 2, p0, np, y);
+        aot_conv_f32_ocl_tile(p, g, w, bias, ob, 2, p0, np, vi, contig, y);
     }
     if (ob < blocks) {
-        aot_conv_f32_ocl_tile(p, x, w, bias, ob, 1, p0, np, y);
+        aot_conv_f32_ocl_tile(p, g, w, bias, ob, 1, p0, np, vi, contig, y);
     }
 }
 
-#define AOT_CONV_F32_OCL_CASE(n)                                    \
-    case n:                                                         \
-        aot_conv_f32_ocl_pixels(p, x, w, bias, p0, n, y);           \
+#define AOT_CONV_F32_OCL_CASE(n)                                          \
+    case n:                                                               \
+        aot_conv_f32_ocl_pixels(p, g, lw, w, bias, p0, n, contig, y);     \
         break
 
-/* One image: the pixels in near-equal chunks of at most 12. */
-static AOT_AVX512 void aot_conv_f32_ocl_image(const aot_conv2d_params *p, const float *x,
-                                              const float *w, const float *bias, float *y)
+/* One image: the output pixels in near-equal chunks of at most 12. */
+AOT_X86_INLINE AOT_AVX512 void aot_conv_f32_ocl_image(const aot_conv2d_params *p,
+                                                      const aot_gemm_avx512_f32 *g,
+                                                      int32_t lw, const float *w,
+                                                      const float *bias, const int contig,
+                                                      float *y)
 {
     const int32_t nv = p->out_h * p->out_w;
     const int32_t chunks = (nv + AOT_CONV_F32_OCL_TILE - 1) / AOT_CONV_F32_OCL_TILE;
@@ -263,9 +295,32 @@ static AOT_AVX512 void aot_conv_f32_ocl_image(const aot_conv2d_params *p, const 
             AOT_CONV_F32_OCL_CASE(10);
             AOT_CONV_F32_OCL_CASE(11);
         default:
-            aot_conv_f32_ocl_pixels(p, x, w, bias, p0, 12, y);
+            aot_conv_f32_ocl_pixels(p, g, lw, w, bias, p0, 12, contig, y);
             break;
         }
+    }
+}
+
+/* Consecutive output pixels are consecutive B columns when rows are not padded
+ * (every pointwise case); otherwise (phase planes with dropped columns) chunks
+ * of 12, 4 and 1 pixels: few instantiations of a rare path. */
+static AOT_AVX512 void aot_conv_f32_ocl(const aot_conv2d_params *p, const aot_gemm_avx512_f32 *g,
+                                        int32_t lw, const float *w, const float *bias, float *y)
+{
+    const int32_t nv = p->out_h * p->out_w;
+    int32_t p0 = 0;
+    if (lw == p->out_w) {
+        aot_conv_f32_ocl_image(p, g, lw, w, bias, 1, y);
+        return;
+    }
+    for (; p0 + 12 <= nv; p0 += 12) {
+        aot_conv_f32_ocl_pixels(p, g, lw, w, bias, p0, 12, 0, y);
+    }
+    for (; p0 + 4 <= nv; p0 += 4) {
+        aot_conv_f32_ocl_pixels(p, g, lw, w, bias, p0, 4, 0, y);
+    }
+    for (; p0 < nv; ++p0) {
+        aot_conv_f32_ocl_pixels(p, g, lw, w, bias, p0, 1, 0, y);
     }
 }
 
@@ -282,17 +337,11 @@ AOT_AVX512 void aot_conv2d_avx512_f32(const aot_conv2d_params *params, const flo
     float *planes = (float *)((uint8_t *)scratch + aot_x86_table_bytes(p->kernel_h * p->kernel_w));
     const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26,
                                            28, 30);
+    const int ocl = aot_conv2d_avx512_f32_oc_lanes(p);
     aot_x86_geom geom;
     aot_gemm_avx512_f32 g;
     int32_t n;
 
-    if (aot_conv2d_avx512_f32_oc_lanes(p)) {
-        for (n = 0; n < p->batch; ++n) {
-            aot_conv_f32_ocl_image(p, input + n * p->in_c * in_plane, weights, bias,
-                                   output + n * p->out_c * out_plane);
-        }
-        return;
-    }
     if (aot_conv2d_avx512_f32_direct(p)) {
         aot_avx512_row_masks(p, (uint32_t *)scratch);
         for (n = 0; n < p->batch; ++n) {
@@ -372,7 +421,11 @@ AOT_AVX512 void aot_conv2d_avx512_f32(const aot_conv2d_params *params, const flo
             g.b = planes;
         }
         g.y = output + n * p->out_c * out_plane;
-        aot_gemm_avx512_f32_run(&g);
+        if (ocl) {
+            aot_conv_f32_ocl(p, &g, geom.lw, weights, bias, g.y);
+        } else {
+            aot_gemm_avx512_f32_run(&g);
+        }
     }
 }
 #else

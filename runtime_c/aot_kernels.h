@@ -429,9 +429,9 @@ void aot_depthwise_conv2d_rows_avx512_s8(const aot_conv2d_s8_params *params,
                                          const int8_t *input, const int32_t *weights,
                                          const int32_t *bias, int8_t *output, void *scratch);
 /** Depthwise int8, stride_w 2, dilation_w 1, kernel_w <= 4 (AVX-512 VNNI): weights and
- * bias as aot_depthwise_conv2d_rows_avx512_s8; scratch: stride_h planes of
- * round_up((out_h + q_max - q_min) * out_w + 16, 16) int32, q = floor((ky * dilation_h -
- * pad_top) / stride_h) over ky (targets/rules_x86.py `dw_rows_s2_scratch`). */
+ * bias as aot_depthwise_conv2d_rows_avx512_s8; scratch: round_up(kernel_h, 16) int32, then
+ * stride_h (out plane <= 64 pixels: 2 * stride_h) planes of round_up((out_h + q_max - q_min) * out_w + 16, 16) int32, q = floor((ky *
+ * dilation_h - pad_top) / stride_h) over ky (targets/rules_x86.py `dw_rows_s2_scratch`). */
 void aot_depthwise_conv2d_rows_s2_avx512_s8(const aot_conv2d_s8_params *params,
                                             const int8_t *input, const int32_t *weights,
                                             const int32_t *bias, int8_t *output, void *scratch);

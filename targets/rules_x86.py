@@ -15,7 +15,8 @@ x86 kernel and does the kernel's Prepare work here:
   The float AVX-512 depthwise kernel instead reads the input in place (lane
   masks in scratch, `dw_f32_flat`), and so does the float AVX-512 convolution
   with at most 4 input channels (`conv_f32_direct`: weights packed in blocks of
-  16 output channels). A float convolution with one output pixel whose window
+  16 output channels), and so do its 1x1 convolutions on few pixels
+  (`conv_f32_oc_lanes`: output channels in lanes). A float convolution with one output pixel whose window
   is the whole input (`fully_connected`) becomes aot_matmul_{avx2,avx512}_f32
   on transposed weights.
   int8 weights are packed for the kernel's broadcast loads (int16 pairs /
@@ -121,12 +122,19 @@ def dw_rows(p: dict) -> bool:
     return dw_flat_direct(p) and p["kernel_w"] <= 4
 
 
+def dw_rows_ahead(p: dict) -> int:
+    """1 where the row-quad depthwise kernels build a channel's quads one channel ahead,
+    in a second set (output planes of at most 64 pixels), else 0."""
+    return 1 if p["out_h"] * p["out_w"] <= 64 else 0
+
+
 def dw_rows_scratch(p: dict) -> int:
-    """Its scratch: column masks [kernel_w][ceil(in plane / 16)] (int16), then the row
-    quads of one channel with the pad rows above and below (int32)."""
+    """Its scratch: masks, 8 bytes per 16 input pixels (byte masks, or column masks
+    [kernel_w][ceil(in plane / 16)] int16), then the row quads of a channel with the
+    pad rows above and below (int32), a second set of them if `dw_rows_ahead`."""
     below = max(0, (p["kernel_h"] - 1) * p["dilation_h"] - p["pad_top"])
     quads = (p["pad_top"] + below) * p["in_w"] + _round_up(p["out_h"] * p["out_w"], 16)
-    return _round_up(p["kernel_w"] * -(-p["in_h"] * p["in_w"] // 16) * 2, 64) + quads * 4
+    return _round_up(8 * -(-p["in_h"] * p["in_w"] // 16), 64) + (1 + dw_rows_ahead(p)) * quads * 4
 
 
 def dw_rows_s2(p: dict) -> bool:
@@ -136,11 +144,13 @@ def dw_rows_s2(p: dict) -> bool:
 
 
 def dw_rows_s2_scratch(p: dict) -> int:
-    """Its scratch: stride_h phase planes of quads over rows q_min .. out_h - 1 + q_max
-    (q = floor((ky * dilation_h - pad_top) / stride_h)), read slack of 16 (int32)."""
+    """Its scratch: the kernel rows' offsets, then stride_h phase planes of quads over
+    rows q_min .. out_h - 1 + q_max (q = floor((ky * dilation_h - pad_top) / stride_h)),
+    read slack of 16 (int32); a second set of them if `dw_rows_ahead`."""
     qs = [(ky * p["dilation_h"] - p["pad_top"]) // p["stride_h"] for ky in range(p["kernel_h"])]
     rows = p["out_h"] + max(qs) - min(qs)
-    return p["stride_h"] * _round_up(rows * p["out_w"] + 16, 16) * 4
+    return (_round_up(p["kernel_h"], 16)
+            + (1 + dw_rows_ahead(p)) * p["stride_h"] * _round_up(rows * p["out_w"] + 16, 16)) * 4
 
 
 def tap_packed(p: dict) -> bool:
@@ -168,6 +178,22 @@ def conv_f32_direct(p: dict) -> bool:
     [ceil(out_c / 16)][in_c * kh * kw][16]."""
     return (p["groups"] == 1 and p["in_c"] <= 4 and p["kernel_h"] * p["kernel_w"] > 1
             and p["out_w"] >= 16)
+
+
+def conv_f32_oc_lanes(p: dict) -> bool:
+    """aot_conv2d_avx512_f32_oc_lanes (runtime_c/aot_conv2d_avx512_f32.c): a 1x1,
+    stride 1, unpadded convolution of at least 32 input channels on few pixels (at
+    most 24, or 33..48: a 32-pixel tile would leave a quarter or more of its lanes
+    idle), or a larger kernel on at most 4 input channels with rows narrower than a
+    vector (a short K), keeps output channels in lanes, weights packed as
+    `conv_f32_direct`'s (scratch: the phase planes as usual). Independent of out_c,
+    so a thread's part of the channels takes the same path."""
+    if p["groups"] != 1:
+        return False
+    if pointwise_direct(p):
+        nv = p["out_h"] * p["out_w"]
+        return p["in_c"] >= 32 and (nv <= 24 or 32 < nv <= 48)
+    return p["in_c"] <= 4 and p["kernel_h"] * p["kernel_w"] > 1 and p["out_w"] < 16
 
 
 def _pack_direct(w: np.ndarray) -> np.ndarray:
@@ -288,7 +314,7 @@ def _conv_f32(node, ctx: LoweringContext, variant: str) -> None:
         return
     kernel = f"aot_conv2d_{variant}_f32" if kind == "dense" else \
         f"aot_depthwise_conv2d_{variant}_f32"
-    if kernel == "aot_conv2d_avx512_f32" and conv_f32_direct(p):
+    if kernel == "aot_conv2d_avx512_f32" and (conv_f32_direct(p) or conv_f32_oc_lanes(p)):
         x_op, w_op, b_op, y_op = call.operands
         w = np.asarray(ctx.const_value(w_op.tensor), np.float32).reshape(p["out_c"], -1)
         packed = ctx.const(f"{w_op.tensor}_{variant}_direct", _pack_direct(w))

@@ -235,21 +235,22 @@ def test_int8_variants_bit_exact_with_portable(batch, tmp_path):
                 np.testing.assert_array_equal(got[name], ref[name], err_msg=f"{kind}: {name}")
 
 
-def _portable_vs_avx512(parts, c, h, w, tmp_path, avoid, want=()):
-    """Outputs of a model of `parts` (each a _conv result reading "x" [1, c, h, w]),
+def _portable_vs_avx512(parts, c, h, w, tmp_path, avoid, want=(), batch=1):
+    """Outputs of a model of `parts` (each a _conv result reading "x" [batch, c, h, w]),
     quantized to int8, with the portable and the avx512 kernels: equal bit for bit;
     `avoid` (a portable kernel) must not be chosen under avx512, `want` must be."""
     nodes = [n for p_, _, _ in parts for n in p_]
     inits = [i for _, i_, _ in parts for i in i_]
     graph = helper.make_graph(
-        nodes, "parts", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, c, h, w])],
+        nodes, "parts",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [batch, c, h, w])],
         [helper.make_tensor_value_info(o, TensorProto.FLOAT, None) for _, _, o in parts], inits)
     model = shape_inference.infer_shapes(
         helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]))
     rng = np.random.default_rng(5)
     calib = tmp_path / "calib.npz"
-    np.savez(calib, x=rng.standard_normal((8, 1, c, h, w)).astype(np.float32))
-    feed = {"x": (rng.standard_normal((1, c, h, w)) * 2).astype(np.float32)}
+    np.savez(calib, x=rng.standard_normal((8, batch, c, h, w)).astype(np.float32))
+    feed = {"x": (rng.standard_normal((batch, c, h, w)) * 2).astype(np.float32)}
     results = {}
     for kind in ("portable", "avx512"):
         compiled = aot.compile(model.SerializeToString(), TARGET, out_dir=str(tmp_path / kind),
@@ -827,12 +828,13 @@ def test_float_avgpool_variants_match_onnxruntime(tmp_path):
 
 # ---- int8 stride-2 depthwise from row quads (aot_depthwise_conv2d_rows_s2_avx512_s8) --------
 
-@pytest.mark.parametrize("c,h,w", [(3, 17, 37), (2, 6, 5), (2, 5, 70)])
-def test_int8_depthwise_stride2_rows_bit_exact(c, h, w, tmp_path):
+@pytest.mark.parametrize("c,h,w,batch", [(3, 17, 37, 1), (2, 6, 5, 2), (2, 5, 70, 1)])
+def test_int8_depthwise_stride2_rows_bit_exact(c, h, w, batch, tmp_path):
     """stride_w 2 depthwise on odd planes, rows of 1 to 3 vectors of quads (windows
     reaching past the row on either side), inputs saturated at -128/127: TF-'same'
     and symmetric padding, stride_h 1/2/3, dilation_h 2, kernel_w 1/2/4, a pad_left
-    equal to the kernel width, depthwise multiplier 2."""
+    equal to the kernel width, depthwise multiplier 2, a batch of 2 (the channel built
+    ahead crosses into the next batch element)."""
     need_avx512()
     _portable_vs_avx512(
         [_conv("s2_same", "x", c, c, (3, 3), stride=(2, 2), pads=(0, 0, 1, 1), group=c,
@@ -847,4 +849,70 @@ def test_int8_depthwise_stride2_rows_bit_exact(c, h, w, tmp_path):
          _conv("wide_pad", "x", c, c, (2, 3), stride=(2, 2), pads=(0, 3, 1, 3), group=c,
                seed=7)],
         c, h, w, tmp_path, "aot_depthwise_conv2d_s8",
-        want=("aot_depthwise_conv2d_rows_s2_avx512_s8",))
+        want=("aot_depthwise_conv2d_rows_s2_avx512_s8",), batch=batch)
+
+
+@pytest.mark.parametrize("c_in,h,w", [(32, 3, 3), (40, 6, 6), (33, 4, 5)])
+def test_float_pointwise_few_pixels_avx512_matches_onnxruntime(c_in, h, w, tmp_path):
+    """The output-channels-in-lanes path of aot_conv2d_avx512_f32 (1x1 on at most 24
+    or 33..48 pixels, chunks of up to 12 pixels): out_c 1, 17 (a partial block), 40
+    (two blocks and a partial one) and 64, with and without bias and activation."""
+    need_avx512()
+    parts = [_conv("one", "x", c_in, 1, (1, 1), seed=1),
+             _conv("c17", "x", c_in, 17, (1, 1), relu=True, seed=2),
+             _conv("c40", "x", c_in, 40, (1, 1), seed=3),
+             _conv("c64", "x", c_in, 64, (1, 1), relu=True, seed=4)]
+    del parts[2][1][1]                                 # c40 without bias
+    parts[2][0][0].input.pop()
+    _float_parts_vs_ort(parts, c_in, h, w, tmp_path, {"aot_conv2d_avx512_f32"})
+
+
+@pytest.mark.parametrize("c,h,w,batch", [(3, 7, 17, 2), (2, 5, 70, 1)])
+def test_int8_depthwise_stride1_wide_rows_bit_exact(c, h, w, batch, tmp_path):
+    """aot_depthwise_conv2d_rows_avx512_s8 on rows of 16 pixels or more, whose quads
+    are built a row at a time (dilation_w <= 4): rows of 1 to 5 vectors with tails,
+    padding on either side up to the kernel's reach, kernel_w 1 to 4, dilation_w 2 and 4
+    -- and dilation_w 5, which keeps the 16-pixel build; a batch of 2."""
+    need_avx512()
+    _portable_vs_avx512(
+        [_conv("same3", "x", c, c, (3, 3), pads=(1, 1, 1, 1), group=c, relu=True, seed=1),
+         _conv("k4_d2", "x", c, c, (2, 4), pads=(1, 3, 0, 3), dil=(1, 2), group=c, seed=2),
+         _conv("k2_d4", "x", c, 2 * c, (3, 2), pads=(2, 2, 0, 2), dil=(1, 4), group=c,
+               seed=3),
+         _conv("k1", "x", c, c, (3, 1), pads=(1, 0, 1, 0), group=c, seed=4),
+         _conv("k2_d5", "x", c, c, (1, 2), pads=(0, 5, 0, 0), dil=(1, 5), group=c, seed=5)],
+        c, h, w, tmp_path, "aot_depthwise_conv2d_s8",
+        want=("aot_depthwise_conv2d_rows_avx512_s8",), batch=batch)
+
+
+@pytest.mark.parametrize("c_in", [1, 3])
+def test_float_narrow_conv_avx512_matches_onnxruntime(c_in, tmp_path):
+    """The channels-in-lanes path of aot_conv2d_avx512_f32 on phase planes (at most 4
+    input channels, a kernel above 1x1, output rows narrower than 16): KWS's first
+    layer (10x4, stride 2, asymmetric padding, 64 channels), out_c 1 and 20, stride
+    (2,1) with dilation, stride 3."""
+    need_avx512()
+    _float_parts_vs_ort(
+        [_conv("kws", "x", c_in, 64, (10, 4), stride=(2, 2), pads=(4, 1, 5, 1), relu=True,
+               seed=1),
+         _conv("one", "x", c_in, 1, (3, 3), pads=(1, 1, 1, 1), seed=2),
+         _conv("s21_d2_20", "x", c_in, 20, (3, 2), stride=(2, 1), dil=(2, 2), seed=3),
+         _conv("s3_33", "x", c_in, 33, (2, 2), stride=(3, 3), relu=True, seed=4)],
+        c_in, 49, 10, tmp_path, {"aot_conv2d_avx512_f32"})
+
+
+def test_int8_depthwise_stride1_narrow_dilated_rows_bit_exact(tmp_path):
+    """Rows narrower than 16 pixels (quads shuffled out of 64-byte plane windows that
+    span rows, byte masks for the taps outside a row) with dilation_w 3 and 4, and 5
+    (the tap-by-tap build), padding reaching past the kernel on either side; planes of
+    at most 64 pixels (quads built a channel ahead) in a batch of 2."""
+    need_avx512()
+    c = 4
+    _portable_vs_avx512(
+        [_conv("k3_d3", "x", c, c, (2, 3), pads=(1, 3, 0, 3), dil=(1, 3), group=c, seed=1),
+         _conv("k4_d4", "x", c, c, (3, 4), pads=(1, 6, 1, 6), dil=(2, 4), group=c, relu=True,
+               seed=2),
+         _conv("k2_d5", "x", c, 2 * c, (1, 2), pads=(0, 2, 0, 3), dil=(1, 5), group=c,
+               seed=3)],
+        c, 7, 9, tmp_path, "aot_depthwise_conv2d_s8",
+        want=("aot_depthwise_conv2d_rows_avx512_s8",), batch=2)
