@@ -278,6 +278,11 @@ _PORTABLE = {
     "aot_softmax_rows_avx512_f32": _softmax_rows,
     "aot_layer_norm_f32": _layer_norm,
     "aot_layer_norm_avx512_f32": _layer_norm,
+    # depthwise float: the portable layout ([out_c][kh][kw], bias per channel) and
+    # channels computed independently, so by groups as the portable kernel
+    "aot_depthwise_conv2d_avx512_f32": _conv,
+    "aot_depthwise_conv2d_avx2_f32": _conv,
+    "aot_depthwise_conv2d_neon_f32": _conv,
     # [out_c][in_c][kh][kw] as the portable kernel (avx512 with at most 4 input
     # channels: [ceil(out_c / 16)][K][16], still K per channel, blocks of the grain)
     "aot_conv2d_avx2_f32": _simd(_conv),

@@ -37,6 +37,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from aot.emit import C_TYPES
+
 SANITIZE = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all",
             "-fno-omit-frame-pointer"]
 # The same strictness as every host build, so the harness cannot hide a warning.
@@ -44,8 +46,7 @@ CFLAGS = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-ffp-contract=off", "-O1",
 ENV = {"ASAN_OPTIONS": "detect_leaks=1:abort_on_error=0:halt_on_error=1:exitcode=86",
        "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1"}
 
-_C_TYPES = {"float32": "float", "int8": "int8_t", "uint8": "uint8_t", "int16": "int16_t",
-            "int32": "int32_t", "int64": "int64_t", "bool": "uint8_t"}
+_C_TYPES = {str(dtype): c for dtype, c in C_TYPES.items()}   # manifest dtype -> C type
 
 
 def harness_source(manifest: dict) -> str:

@@ -180,6 +180,22 @@ def test_node_shapes_identical_for_every_worker_count(tmp_path, name, target):
         assert float(np.abs(one[k] - v).max()) <= (1e-5 if target == "x86-64" else 1e-4) * scale
 
 
+@pytest.mark.parametrize("target", ["native", "x86-64-avx2"])
+def test_simd_depthwise_split_by_channels(tmp_path, target):
+    """The float SIMD depthwise kernels split by groups of channels, identical for every
+    worker count."""
+    model = node_models()["depthwise"]
+    m = aot.compile(model, target, out_dir=str(tmp_path / "dw"), options=aot.Options(name="dw"))
+    layers = [layer for layer in m.manifest["layers"] if "depthwise" in layer["kernel"]]
+    assert layers and all(layer["split"] for layer in layers), m.manifest["layers"]
+    feeds = _feeds(m.manifest)
+    one = m.run(feeds)
+    for n in WORKERS[1:]:
+        assert _same(m.run(feeds, threads=n), one), f"{n} workers"
+    for k, v in _ort(model, feeds).items():
+        assert float(np.abs(one[k] - v).max()) <= 1e-4 * float(np.abs(v).max())
+
+
 # (model, target): the portable kernels and the native SIMD ones (scratch per part).
 MLPERF_DEFAULT = (("kws_float.onnx", "x86-64"), ("kws_int8.onnx", "native"))
 MLPERF_ALL = ("kws_float.onnx", "kws_int8.onnx", "vww_float.onnx", "vww_int8.onnx",
@@ -315,9 +331,10 @@ def test_aarch64_split_verified_serially(tmp_path):
         assert stats["threads"] == n
 
 
-@pytest.mark.parametrize("name", ["conv", "matmul"])
+@pytest.mark.parametrize("name", ["conv", "matmul", "depthwise"])
 def test_aarch64_neon_kernels_identical_for_every_worker_count(tmp_path, name):
-    """NEON convolution (scratch per part) and matrix product, parts run serially."""
+    """NEON convolution (scratch per part), matrix product and depthwise convolution
+    (by groups), parts run serially."""
     need_import("unicorn")
     need_import("ziglang")
     model = node_models()[name]
