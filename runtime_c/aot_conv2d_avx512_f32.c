@@ -5,26 +5,33 @@
 #include <immintrin.h>
 
 #include "aot_conv2d_x86_impl.h"
-#include "aot_gemm_avx512_f32_impl.h"
 
 /*
  * Convolution with groups == 1 as one matrix product per image: weights
- * [out_c][in_c * kernel_h * kernel_w] times the input's phase planes (see
- * aot_conv2d_x86_impl.h), built in scratch after the tap table. A 1x1,
- * stride 1, unpadded convolution reads the input itself.
+ * [out_c][in_c * kernel_h * kernel_w], packed by the lowering rule as
+ * [ceil(out_c / 16)][in_c * kernel_h * kernel_w][16] (zero padded) for every
+ * path, times the input's phase planes (see aot_conv2d_x86_impl.h), built in
+ * scratch after the tap table. A 1x1, stride 1, unpadded convolution reads the
+ * input itself.
  *
  * Direct path (aot_conv2d_avx512_f32_direct: at most 4 input channels, a
  * kernel larger than 1x1 and rows of at least one vector, e.g. a network's
  * first layer on an image; narrower rows would leave most lanes idle): no planes and no
- * matrix product of a short K. Sixteen output pixels of a row are loaded once
- * per tap, as the depthwise kernel does, and feed the accumulators of 16 (or,
- * with out_c <= 8, 8 channels x two pixel vectors). Weights are packed by the
+ * matrix product of a short K. Three vectors of 16 output pixels of a row are
+ * loaded once per tap, as the depthwise kernel does, and feed the accumulators
+ * of 8 channels (24 in flight hide the multiply-add latency); rows are outermost
+ * so their input stays in L1 for every channel. Weights are packed by the
  * lowering rule as [ceil(out_c / 16)][in_c * kernel_h * kernel_w][16] (zero
  * padded), so a tap's channel weights are consecutive; scratch holds the row
  * masks (aot_avx512_row_masks).
  */
 
-#define AOT_CONV_F32_DIRECT_OB 16
+#define AOT_CONV_F32_DIRECT_OB 8
+/* Pixels the phase planes are rounded up to (rules_x86.NR; the matrix-product
+ * path's masked loads need no read slack, so any multiple of 16 would do). */
+#define AOT_CONV_F32_NR 32
+/* Phase planes whose use is tracked (more: stride_h above 16, all are built). */
+#define AOT_CONV_F32_PHASES (AOT_X86_MAX_STRIDE * AOT_X86_MAX_STRIDE)
 
 AOT_X86_INLINE int aot_conv2d_avx512_f32_direct(const aot_conv2d_params *p)
 {
@@ -41,7 +48,7 @@ AOT_X86_INLINE AOT_AVX512 void aot_conv_f32_direct_block(
     const int32_t in_h = p->in_h, in_w = p->in_w, kh = p->kernel_h, kw = p->kernel_w;
     const int32_t plane = in_h * in_w, out_plane = p->out_h * p->out_w;
     const int32_t stride = sw != 0 ? sw : sw_rt;
-    __m512 acc[16][2];
+    __m512 acc[AOT_CONV_F32_DIRECT_OB][3];
     int32_t c, ky, kx, o, v;
     AOT_X86_UNROLL
     for (o = 0; o < ob; ++o) {
@@ -59,9 +66,9 @@ AOT_X86_INLINE AOT_AVX512 void aot_conv_f32_direct_block(
                 continue;
             }
             row = x + c * plane + iy * in_w + 16 * v0 * stride - p->pad_left;
-            wt = w + ((c * kh + ky) * kw) * AOT_CONV_F32_DIRECT_OB;
+            wt = w + ((c * kh + ky) * kw) * 16;
             for (kx = 0; kx < kw; ++kx) {
-                __m512 in[2];
+                __m512 in[3];
                 AOT_X86_UNROLL
                 for (v = 0; v < nvec; ++v) {
                     in[v] = aot_avx512_lanes_load(row + kx * p->dilation_w + 16 * v * stride,
@@ -69,7 +76,7 @@ AOT_X86_INLINE AOT_AVX512 void aot_conv_f32_direct_block(
                 }
                 AOT_X86_UNROLL
                 for (o = 0; o < ob; ++o) {
-                    const __m512 wv = _mm512_set1_ps(wt[kx * AOT_CONV_F32_DIRECT_OB + o]);
+                    const __m512 wv = _mm512_set1_ps(wt[kx * 16 + o]);
                     AOT_X86_UNROLL
                     for (v = 0; v < nvec; ++v) {
                         acc[o][v] = _mm512_fmadd_ps(wv, in[v], acc[o][v]);
@@ -102,23 +109,19 @@ AOT_X86_INLINE AOT_AVX512 void aot_conv_f32_direct_image(const aot_conv2d_params
     const int32_t nvec = (p->out_w + 15) / 16;
     const int32_t k = p->in_c * p->kernel_h * p->kernel_w;
     int32_t oy, v0, oc0;
-    for (oc0 = 0; oc0 < p->out_c; oc0 += AOT_CONV_F32_DIRECT_OB) {
-        const float *wb = w + oc0 * k;
-        for (oy = 0; oy < p->out_h; ++oy) {
-            if (p->out_c - oc0 > 8) {
-                for (v0 = 0; v0 < nvec; ++v0) {
-                    aot_conv_f32_direct_block(p, x, wb, bias, masks, oy, v0, 1, oc0, 16, sw,
-                                              sw_rt, y);
-                }
-            } else {
-                for (v0 = 0; v0 + 2 <= nvec; v0 += 2) {
-                    aot_conv_f32_direct_block(p, x, wb, bias, masks, oy, v0, 2, oc0, 8, sw,
-                                              sw_rt, y);
-                }
-                if (v0 < nvec) {
-                    aot_conv_f32_direct_block(p, x, wb, bias, masks, oy, v0, 1, oc0, 8, sw,
-                                              sw_rt, y);
-                }
+    for (oy = 0; oy < p->out_h; ++oy) {   /* the row's input stays in L1 for every channel */
+        for (oc0 = 0; oc0 < p->out_c; oc0 += AOT_CONV_F32_DIRECT_OB) {
+            const float *wb = w + (oc0 / 16) * k * 16 + oc0 % 16;
+            for (v0 = 0; v0 + 3 <= nvec; v0 += 3) {
+                aot_conv_f32_direct_block(p, x, wb, bias, masks, oy, v0, 3, oc0,
+                                          AOT_CONV_F32_DIRECT_OB, sw, sw_rt, y);
+            }
+            if (nvec - v0 == 2) {
+                aot_conv_f32_direct_block(p, x, wb, bias, masks, oy, v0, 2, oc0,
+                                          AOT_CONV_F32_DIRECT_OB, sw, sw_rt, y);
+            } else if (nvec - v0 == 1) {
+                aot_conv_f32_direct_block(p, x, wb, bias, masks, oy, v0, 1, oc0,
+                                          AOT_CONV_F32_DIRECT_OB, sw, sw_rt, y);
             }
         }
     }
@@ -151,7 +154,9 @@ static AOT_AVX512 void aot_conv_f32_direct_any(const aot_conv2d_params *p, const
  * is short: a 1x1, stride 1, unpadded convolution of at least 32 input channels
  * on few pixels (a network's late layers on 6x6 or 3x3 pixels), and a kernel
  * larger than 1x1 on at most 4 input channels with rows narrower than a vector
- * (the direct path's complement: a first layer on a spectrogram). Output
+ * (the direct path's complement: a first layer on a spectrogram), and on more
+ * input channels with at least 32 output channels and rows of at most 16 pixels
+ * (the phase planes' padding columns would idle many pixel lanes). Output
  * channels are in lanes instead, weights packed as the direct path's,
  * [ceil(out_c / 16)][in_c * kernel_h * kernel_w][16]; a tile is 32 (or 16)
  * channels x up to 12 output pixels, each k one weight load per 16 channels and
@@ -173,14 +178,17 @@ AOT_X86_INLINE int aot_conv2d_avx512_f32_oc_lanes(const aot_conv2d_params *p)
     if (pointwise) {
         return p->in_c >= 32 && (nv <= 24 || (nv > 32 && nv <= 48));
     }
-    return p->in_c <= 4 && p->kernel_h * p->kernel_w > 1 && p->out_w < 16;
+    if (p->kernel_h * p->kernel_w == 1) {
+        return 0;
+    }
+    return p->in_c <= 4 ? p->out_w < 16 : p->out_w <= 16 && p->out_c >= 32;
 }
 
 /* Channel blocks [ob, ob + nb) x output pixels [p0, p0 + np), whose B columns
  * are vi[0..np); nb, np, contig literals (contig: vi[i] = vi[0] + i, one base
  * pointer instead of np, which would not all stay in registers). */
 AOT_X86_INLINE AOT_AVX512 void aot_conv_f32_ocl_tile(const aot_conv2d_params *p,
-                                                     const aot_gemm_avx512_f32 *g,
+                                                     const aot_x86_gemm_f32 *g,
                                                      const float *w, const float *bias,
                                                      int32_t ob, const int nb, int32_t p0,
                                                      const int np, const int32_t *vi,
@@ -241,7 +249,7 @@ AOT_X86_INLINE AOT_AVX512 void aot_conv_f32_ocl_tile(const aot_conv2d_params *p,
 /* Output pixels [p0, p0 + np) of every channel block, np (a literal) at most 12;
  * lw: B's columns per output row (out_w, or the phase planes' row length). */
 AOT_X86_INLINE AOT_AVX512 void aot_conv_f32_ocl_pixels(const aot_conv2d_params *p,
-                                                       const aot_gemm_avx512_f32 *g,
+                                                       const aot_x86_gemm_f32 *g,
                                                        int32_t lw, const float *w,
                                                        const float *bias, int32_t p0,
                                                        const int np, const int contig, float *y)
@@ -272,7 +280,7 @@ AOT_X86_INLINE AOT_AVX512 void aot_conv_f32_ocl_pixels(const aot_conv2d_params *
 
 /* One image: the output pixels in near-equal chunks of at most 12. */
 AOT_X86_INLINE AOT_AVX512 void aot_conv_f32_ocl_image(const aot_conv2d_params *p,
-                                                      const aot_gemm_avx512_f32 *g,
+                                                      const aot_x86_gemm_f32 *g,
                                                       int32_t lw, const float *w,
                                                       const float *bias, const int contig,
                                                       float *y)
@@ -304,7 +312,7 @@ AOT_X86_INLINE AOT_AVX512 void aot_conv_f32_ocl_image(const aot_conv2d_params *p
 /* Consecutive output pixels are consecutive B columns when rows are not padded
  * (every pointwise case); otherwise (phase planes with dropped columns) chunks
  * of 12, 4 and 1 pixels: few instantiations of a rare path. */
-static AOT_AVX512 void aot_conv_f32_ocl(const aot_conv2d_params *p, const aot_gemm_avx512_f32 *g,
+static AOT_AVX512 void aot_conv_f32_ocl(const aot_conv2d_params *p, const aot_x86_gemm_f32 *g,
                                         int32_t lw, const float *w, const float *bias, float *y)
 {
     const int32_t nv = p->out_h * p->out_w;
@@ -324,6 +332,190 @@ static AOT_AVX512 void aot_conv_f32_ocl(const aot_conv2d_params *p, const aot_ge
     }
 }
 
+/*
+ * Matrix-product path (every other form): Y[oc][p] = act(bias[oc] + sum_k W[oc][k] B[k][p]),
+ * B the input (1x1, stride 1, unpadded) or its phase planes, the weights packed as
+ * the direct path's, [ceil(out_c / 16)][K][16]: the 8 channel weights of a tile at
+ * one k are 32 consecutive bytes, 8 broadcasts at constant offsets. A tile is 8
+ * channels x 48 pixels, 24 accumulators: the CPUs this targets retire two fused
+ * multiply-adds per cycle at a latency of 4, so at least 8 must be in flight, and
+ * 24 share each of the 3 pixel loads among 8 broadcasts. Pixel groups outermost:
+ * a group's B rows (K x 48) are reused from L1 by every channel tile. Products are
+ * fused multiply-adds in k order after the bias, the same order in every tile
+ * shape, so a thread's part of the channels gives the same bits.
+ */
+#define AOT_CONV_F32_PK_VECS 3
+#define AOT_CONV_F32_PK_L2_B (256 * 1024)
+/* Weights of the k 64 steps ahead are prefetched: a layer's weights come from
+ * memory (another layer ran in between) and, streamed at one half line per k,
+ * outrun the hardware prefetcher (measured: 512 -> 512 channels on 7x7 pixels,
+ * cold, 221 -> 156 us). The address is formed as an integer: it may lie past
+ * the weights, where prefetching is harmless but pointer arithmetic is not. */
+#define AOT_CONV_F32_PK_FETCH(a)                                                  \
+    _mm_prefetch((const char *)((uintptr_t)(a) + 64u * 64u), _MM_HINT_T0)
+
+/* Channels [i0, i0 + rows) (rows a literal, 8/4/2/1; weights at a) x pixel vectors
+ * [j0, j0 + 16 * nvec) (nvec a literal, the last vector's lanes `last`); pw: a
+ * literal, one tap at offset 0 (B rows are cs apart). */
+AOT_X86_INLINE AOT_AVX512 void aot_conv_f32_pk_tile(const aot_x86_gemm_f32 *g, const float *a,
+                                                    int32_t i0, const int rows, int32_t j0,
+                                                    const int nvec, __mmask16 last,
+                                                    const int pw)
+{
+    __m512 acc[8][AOT_CONV_F32_PK_VECS], x[AOT_CONV_F32_PK_VECS];
+    const int32_t live = g->m - i0;
+    int32_t r, v, kg, t;
+    AOT_X86_UNROLL
+    for (r = 0; r < rows; ++r) {
+        const __m512 b = _mm512_set1_ps(g->bias != NULL && r < live ? g->bias[i0 + r] : 0.0f);
+        AOT_X86_UNROLL
+        for (v = 0; v < nvec; ++v) {
+            acc[r][v] = b;
+        }
+    }
+    if (pw) {
+        const float *bp = g->b + j0;
+        for (kg = 0; kg < g->kgroups; ++kg, bp += g->cs, a += 16) {
+            AOT_CONV_F32_PK_FETCH(a);
+            AOT_X86_UNROLL
+            for (v = 0; v < nvec; ++v) {
+                x[v] = v + 1 < nvec ? _mm512_loadu_ps(bp + 16 * v)
+                                    : _mm512_maskz_loadu_ps(last, bp + 16 * v);
+            }
+            AOT_X86_UNROLL
+            for (r = 0; r < rows; ++r) {
+                const __m512 w = _mm512_set1_ps(a[r]);
+                AOT_X86_UNROLL
+                for (v = 0; v < nvec; ++v) {
+                    acc[r][v] = _mm512_fmadd_ps(w, x[v], acc[r][v]);
+                }
+            }
+        }
+    } else {
+        for (kg = 0; kg < g->kgroups; ++kg) {
+            const float *bg = g->b + kg * g->cs + j0;
+            for (t = 0; t < g->taps; ++t, a += 16) {
+                const float *bp = bg + g->offs[t];
+                AOT_CONV_F32_PK_FETCH(a);
+                AOT_X86_UNROLL
+                for (v = 0; v < nvec; ++v) {
+                    x[v] = v + 1 < nvec ? _mm512_loadu_ps(bp + 16 * v)
+                                        : _mm512_maskz_loadu_ps(last, bp + 16 * v);
+                }
+                AOT_X86_UNROLL
+                for (r = 0; r < rows; ++r) {
+                    const __m512 w = _mm512_set1_ps(a[r]);
+                    AOT_X86_UNROLL
+                    for (v = 0; v < nvec; ++v) {
+                        acc[r][v] = _mm512_fmadd_ps(w, x[v], acc[r][v]);
+                    }
+                }
+            }
+        }
+    }
+    AOT_X86_UNROLL
+    for (r = 0; r < rows; ++r) {
+        float *row = g->y + (i0 + r) * g->y_rs;
+        if (r >= live) {
+            break;
+        }
+        if (g->geom == NULL) {
+            AOT_X86_UNROLL
+            for (v = 0; v < nvec; ++v) {
+                _mm512_mask_storeu_ps(row + j0 + 16 * v, v + 1 < nvec ? (__mmask16)0xFFFF : last,
+                                      aot_avx512_act(g->act, acc[r][v]));
+            }
+        } else {
+            float vals[16 * AOT_CONV_F32_PK_VECS];
+            AOT_X86_UNROLL
+            for (v = 0; v < nvec; ++v) {
+                _mm512_storeu_ps(vals + 16 * v, aot_avx512_act(g->act, acc[r][v]));
+            }
+            aot_avx512_store_f32(g->geom, g->out_w, j0,
+                                 g->nv - j0 < 16 * nvec ? g->nv - j0 : 16 * nvec, vals, row);
+        }
+    }
+}
+
+/* Channel tiles [i_lo, i_hi) (i_lo a multiple of 8) of the pixel vectors
+ * [j0, j0 + 16 * nvec). */
+AOT_X86_INLINE AOT_AVX512 void aot_conv_f32_pk_column(const aot_x86_gemm_f32 *g, int32_t i_lo,
+                                                      int32_t i_hi, int32_t j0, const int nvec,
+                                                      __mmask16 last, const int pw)
+{
+    const int32_t k_len = g->kgroups * g->taps;
+    int32_t i0;
+    for (i0 = i_lo; i0 < i_hi; i0 += 8) {
+        const float *a = g->a + (i0 / 16) * k_len * 16 + i0 % 16;
+        const int32_t left = g->m - i0;
+        if (left > 4) {
+            aot_conv_f32_pk_tile(g, a, i0, 8, j0, nvec, last, pw);
+        } else if (left > 2) {
+            aot_conv_f32_pk_tile(g, a, i0, 4, j0, nvec, last, pw);
+        } else if (left > 1) {
+            aot_conv_f32_pk_tile(g, a, i0, 2, j0, nvec, last, pw);
+        } else {
+            aot_conv_f32_pk_tile(g, a, i0, 1, j0, nvec, last, pw);
+        }
+    }
+}
+
+/* Channel tiles [i_lo, i_hi) of every pixel: columns of 3 vectors; 4 left are
+ * two of 2 (a 1-vector tile has too few accumulators to hide the latency). */
+AOT_X86_INLINE AOT_AVX512 void aot_conv_f32_pk_band(const aot_x86_gemm_f32 *g, int32_t i_lo,
+                                                    int32_t i_hi, const int pw)
+{
+    const int32_t vecs = (g->nv + 15) / 16, tail = g->nv - 16 * (vecs - 1);
+    const __mmask16 last = (__mmask16)((1u << tail) - 1u);
+    int32_t v0;
+    for (v0 = 0; v0 + AOT_CONV_F32_PK_VECS < vecs && vecs - v0 != 4; v0 += AOT_CONV_F32_PK_VECS) {
+        aot_conv_f32_pk_column(g, i_lo, i_hi, 16 * v0, AOT_CONV_F32_PK_VECS, (__mmask16)0xFFFF,
+                               pw);
+    }
+    if (vecs - v0 == 4) {
+        aot_conv_f32_pk_column(g, i_lo, i_hi, 16 * v0, 2, (__mmask16)0xFFFF, pw);
+        v0 += 2;
+    }
+    switch (vecs - v0) {
+    case 3:
+        aot_conv_f32_pk_column(g, i_lo, i_hi, 16 * v0, 3, last, pw);
+        break;
+    case 2:
+        aot_conv_f32_pk_column(g, i_lo, i_hi, 16 * v0, 2, last, pw);
+        break;
+    default:
+        aot_conv_f32_pk_column(g, i_lo, i_hi, 16 * v0, 1, last, pw);
+        break;
+    }
+}
+
+/* Pixel columns outermost (a column's B rows stay in L1 for every channel tile),
+ * unless B fits in L2 with room to spare and the weights are larger: then
+ * channel bands of 8 outermost, so each weight is fetched from memory once. */
+AOT_X86_INLINE AOT_AVX512 void aot_conv_f32_pk_image(const aot_x86_gemm_f32 *g, const int pw)
+{
+    const int64_t b_bytes = (int64_t)g->kgroups * g->taps * g->nv * 4;
+    const int64_t a_bytes = (int64_t)g->kgroups * g->taps * g->m * 4;
+    int32_t i0;
+    if (b_bytes <= AOT_CONV_F32_PK_L2_B && a_bytes > b_bytes) {
+        for (i0 = 0; i0 < g->m; i0 += 8) {
+            aot_conv_f32_pk_band(g, i0, i0 + 8 < g->m ? i0 + 8 : g->m, pw);
+        }
+    } else {
+        aot_conv_f32_pk_band(g, 0, g->m, pw);
+    }
+}
+
+static AOT_AVX512 void aot_conv_f32_pk_pointwise(const aot_x86_gemm_f32 *g)
+{
+    aot_conv_f32_pk_image(g, 1);
+}
+
+static AOT_AVX512 void aot_conv_f32_pk_taps(const aot_x86_gemm_f32 *g)
+{
+    aot_conv_f32_pk_image(g, 0);
+}
+
 AOT_AVX512 void aot_conv2d_avx512_f32(const aot_conv2d_params *params, const float *input,
                                   const float *weights, const float *bias, float *output,
                                   void *scratch)
@@ -339,7 +531,8 @@ AOT_AVX512 void aot_conv2d_avx512_f32(const aot_conv2d_params *params, const flo
                                            28, 30);
     const int ocl = aot_conv2d_avx512_f32_oc_lanes(p);
     aot_x86_geom geom;
-    aot_gemm_avx512_f32 g;
+    aot_x86_gemm_f32 g;
+    uint8_t used[AOT_CONV_F32_PHASES];
     int32_t n;
 
     if (aot_conv2d_avx512_f32_direct(p)) {
@@ -358,9 +551,15 @@ AOT_AVX512 void aot_conv2d_avx512_f32(const aot_conv2d_params *params, const flo
         return;
     }
     aot_x86_geom_init(&geom, p->out_h, p->out_w, p->kernel_h, p->kernel_w, p->stride_h,
-                      p->stride_w, p->dilation_h, p->dilation_w, AOT_GEMM_AVX512_NR);
+                      p->stride_w, p->dilation_h, p->dilation_w, AOT_CONV_F32_NR);
     aot_x86_tap_offsets(&geom, p->kernel_w, p->stride_h, p->stride_w, p->dilation_h,
                         p->dilation_w, offs);
+    for (n = 0; n < AOT_CONV_F32_PHASES; ++n) {   /* too many to track: all read */
+        used[n] = p->stride_h * p->stride_w > AOT_CONV_F32_PHASES;
+    }
+    for (n = 0; n < geom.taps && p->stride_h * p->stride_w <= AOT_CONV_F32_PHASES; ++n) {
+        used[offs[n] / geom.ps] = 1;
+    }
     g.m = p->out_c;
     g.nv = geom.nv;
     g.a = weights;
@@ -384,10 +583,17 @@ AOT_AVX512 void aot_conv2d_avx512_f32(const aot_conv2d_params *params, const flo
         if (direct) {
             g.b = x;
         } else {
-            const int32_t total = p->in_c * geom.cs;
             int32_t c, iy, ix, run, runs, dst[AOT_X86_MAX_STRIDE], ix0[AOT_X86_MAX_STRIDE],
                 cnt[AOT_X86_MAX_STRIDE];
-            aot_avx2_fill32(planes, 0, total);
+            /* Phase planes no tap reads (e.g. three of a 1x1 stride-2 kernel's four)
+             * are neither cleared nor filled. */
+            for (c = 0; c < p->in_c; ++c) {
+                for (ix = 0; ix < p->stride_h * p->stride_w; ++ix) {
+                    if (used[ix < AOT_CONV_F32_PHASES ? ix : 0]) {
+                        aot_avx2_fill32(planes + c * geom.cs + ix * geom.ps, 0, geom.ps);
+                    }
+                }
+            }
             for (iy = 0; iy < p->in_h; ++iy) {
                 runs = aot_x86_row_runs(&geom, iy, p->in_w, p->kernel_h, p->kernel_w,
                                         p->stride_h, p->stride_w, p->dilation_h, p->dilation_w,
@@ -398,6 +604,10 @@ AOT_AVX512 void aot_conv2d_avx512_f32(const aot_conv2d_params *params, const flo
                     for (run = 0; run < runs; ++run) {
                         float *d = plane + dst[run];
                         const float *sp = src + ix0[run];
+                        const int32_t phase = dst[run] / geom.ps;
+                        if (!used[phase < AOT_CONV_F32_PHASES ? phase : 0]) {
+                            continue;
+                        }
                         ix = 0;
                         if (p->stride_w == 1) {
                             for (; ix + 8 <= cnt[run]; ix += 8) {
@@ -423,8 +633,10 @@ AOT_AVX512 void aot_conv2d_avx512_f32(const aot_conv2d_params *params, const flo
         g.y = output + n * p->out_c * out_plane;
         if (ocl) {
             aot_conv_f32_ocl(p, &g, geom.lw, weights, bias, g.y);
+        } else if (g.taps == 1) {   /* offs[0] == 0 */
+            aot_conv_f32_pk_pointwise(&g);
         } else {
-            aot_gemm_avx512_f32_run(&g);
+            aot_conv_f32_pk_taps(&g);
         }
     }
 }

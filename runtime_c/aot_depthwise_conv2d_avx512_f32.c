@@ -25,7 +25,12 @@
  * - both, at stride_w 1 and dilation_w 1 with 3- or 5-wide kernels, slide:
  *   a tap row's shifted vectors come from the same loads (valignd).
  *
- * Scratch: the tap-offset table (flat; aot_x86_table_bytes), then the masks.
+ * Except: stride 1, dilation 1, square 5x5 kernels and 3x3 ones on rows of 16
+ * and more copy each channel into a zero-bordered plane (`padded`, below):
+ * no masks, aligned loads, up to 16 accumulators.
+ *
+ * Scratch: the tap-offset table (flat; aot_x86_table_bytes), then the masks;
+ * padded: the plane.
  * targets/rules_x86.py (`dw_f32_flat`, `phase_scratch`) sizes scratch with the
  * same rule: keep the two in step.
  */
@@ -517,6 +522,215 @@ static AOT_AVX512 void aot_dw_f32_flat_slide_k5(int32_t kh, int32_t nv, int32_t 
     aot_dw_f32_flat_slide_plane(kh, nv, n_in, x, w, bias, act, offs, masks, 5, y);
 }
 
+/* ---- padded plane: stride 1, dilation 1, square 3x3 or 5x5 kernels -----------------
+ * Each channel is copied once into a zero-bordered plane in scratch, so every
+ * tap of a block of R output rows x V vectors is a plain unaligned load
+ * folded into its multiply-add (no masks, no lane shifts), up to 16
+ * accumulators; with the kernel rows unrolled, rows shared by neighbouring
+ * output rows are loaded once.
+ * Scratch (aot_dw_f32_pad_dims, rules_x86.dw_f32_pad_scratch): the plane
+ * [hp][wp] floats, wp = 16 * ceil(out_w / 16) + 16, from the first 64-byte
+ * boundary. Bit for bit the sums of the in-place paths (same tap order, and a
+ * padding tap adds w * 0). */
+
+/* 3x3 on rows narrower than a vector stays flat (measured: a padded row
+ * would leave most of its vector idle); 5x5 has the taps to pay for it. */
+AOT_X86_INLINE int aot_dw_f32_padded(const aot_conv2d_params *p)
+{
+    return p->stride_h == 1 && p->stride_w == 1 && p->dilation_h == 1 && p->dilation_w == 1 &&
+           p->kernel_h == p->kernel_w &&
+           ((p->kernel_w == 3 && p->out_w >= 16) || p->kernel_w == 5);
+}
+
+AOT_X86_INLINE void aot_dw_f32_pad_dims(const aot_conv2d_params *p, int32_t *hp, int32_t *wp)
+{
+    const int32_t rows = p->out_h + p->kernel_h - 1;
+    *hp = p->in_h + p->pad_top > rows ? p->in_h + p->pad_top : rows;
+    *wp = 16 * ((p->out_w + 15) / 16) + 16;
+}
+
+typedef struct {
+    int32_t out_h, out_w, wp;
+    int32_t in_h, in_w, pt, pl;
+} aot_dw_f32_pad_geom;
+
+AOT_X86_INLINE AOT_AVX512 void aot_dw_f32_pad_block(const aot_dw_f32_pad_geom g, const float *t,
+                                                    const float *w, __m512 bias,
+                                                    const aot_act_f32 *act, int32_t oy,
+                                                    int32_t v0, float *y, const int R,
+                                                    const int V, const int K)
+{
+    __m512 acc[4][4];
+    int r, v, i, kx;
+    AOT_X86_UNROLL
+    for (r = 0; r < R; ++r) {
+        AOT_X86_UNROLL
+        for (v = 0; v < V; ++v) {
+            acc[r][v] = bias;
+        }
+    }
+    /* Plane row oy + i feeds output rows r = i - ky; taking i in order keeps each
+     * accumulator's taps in (ky, kx) order, as the other paths sum them. */
+    AOT_X86_UNROLL
+    for (i = 0; i < R + K - 1; ++i) {
+        const float *row = t + (oy + i) * g.wp + 16 * v0;
+        __m512 in[5];
+        AOT_X86_UNROLL
+        for (v = 0; v <= V; ++v) {
+            in[v] = _mm512_loadu_ps(row + 16 * v);
+        }
+        AOT_X86_UNROLL
+        for (kx = 0; kx < K; ++kx) {
+            AOT_X86_UNROLL
+            for (v = 0; v < V; ++v) {
+                const __m512 xv = aot_dw_f32_shift(in[v], in[v + 1], kx);
+                AOT_X86_UNROLL
+                for (r = 0; r < R; ++r) {
+                    if (i - r >= 0 && i - r < K) {
+                        acc[r][v] = _mm512_fmadd_ps(_mm512_set1_ps(w[(i - r) * K + kx]), xv,
+                                                    acc[r][v]);
+                    }
+                }
+            }
+        }
+    }
+    AOT_X86_UNROLL
+    for (r = 0; r < R; ++r) {
+        AOT_X86_UNROLL
+        for (v = 0; v < V; ++v) {
+            const int32_t left = g.out_w - 16 * (v0 + v);
+            const __mmask16 k = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1u);
+            _mm512_mask_storeu_ps(y + (oy + r) * g.out_w + 16 * (v0 + v), k,
+                                  aot_avx512_act(act, acc[r][v]));
+        }
+    }
+}
+
+AOT_X86_INLINE AOT_AVX512 void aot_dw_f32_pad_rows(const aot_dw_f32_pad_geom g, const float *t,
+                                                   const float *w, __m512 b,
+                                                   const aot_act_f32 *act, int32_t oy,
+                                                   float *y, const int R, const int K)
+{
+    const int32_t nvec = (g.out_w + 15) / 16;
+    int32_t v0;
+    for (v0 = 0; v0 + 4 <= nvec; v0 += 4) {
+        aot_dw_f32_pad_block(g, t, w, b, act, oy, v0, y, R, 4, K);
+    }
+    switch (nvec - v0) {
+    case 3:
+        aot_dw_f32_pad_block(g, t, w, b, act, oy, v0, y, R, 3, K);
+        break;
+    case 2:
+        aot_dw_f32_pad_block(g, t, w, b, act, oy, v0, y, R, 2, K);
+        break;
+    case 1:
+        aot_dw_f32_pad_block(g, t, w, b, act, oy, v0, y, R, 1, K);
+        break;
+    default:
+        break;
+    }
+}
+
+/* Input rows into the plane up to padded row `last`, from *next on. Copying
+ * rows just before the blocks that read them overlaps streaming the input in
+ * with the arithmetic. */
+AOT_X86_INLINE AOT_AVX512 void aot_dw_f32_pad_fill(const aot_dw_f32_pad_geom g, const float *x,
+                                                   float *t, int32_t *next, int32_t last)
+{
+    const __mmask16 tail = (__mmask16)((1u << (g.in_w % 16)) - 1u);
+    int32_t iy, ix;
+    for (iy = *next; iy < g.in_h && iy + g.pt <= last; ++iy) {
+        const float *src = x + iy * g.in_w;
+        float *dst = t + (iy + g.pt) * g.wp + g.pl;
+        for (ix = 0; ix + 16 <= g.in_w; ix += 16) {
+            _mm512_storeu_ps(dst + ix, _mm512_loadu_ps(src + ix));
+        }
+        if (ix < g.in_w) {
+            _mm512_mask_storeu_ps(dst + ix, tail, _mm512_maskz_loadu_ps(tail, src + ix));
+        }
+    }
+    *next = iy;
+}
+
+/* One channel; x NULL: its plane is already filled (depth multiplier). */
+AOT_X86_INLINE AOT_AVX512 void aot_dw_f32_pad_plane(const aot_dw_f32_pad_geom g, const float *x,
+                                                    float *t, const float *w, float bias,
+                                                    const aot_act_f32 *act, float *y,
+                                                    const int K)
+{
+    const __m512 b = _mm512_set1_ps(bias);
+    int32_t oy, next = x != NULL ? 0 : g.in_h;
+    for (oy = 0; oy + 4 <= g.out_h; oy += 4) {
+        aot_dw_f32_pad_fill(g, x, t, &next, oy + 3 + K - 1);
+        aot_dw_f32_pad_rows(g, t, w, b, act, oy, y, 4, K);
+    }
+    if (oy < g.out_h) {
+        aot_dw_f32_pad_fill(g, x, t, &next, g.out_h - 1 + K - 1);
+    }
+    switch (g.out_h - oy) {
+    case 3:
+        aot_dw_f32_pad_rows(g, t, w, b, act, oy, y, 3, K);
+        break;
+    case 2:
+        aot_dw_f32_pad_rows(g, t, w, b, act, oy, y, 2, K);
+        break;
+    case 1:
+        aot_dw_f32_pad_rows(g, t, w, b, act, oy, y, 1, K);
+        break;
+    default:
+        break;
+    }
+}
+
+typedef void (*aot_dw_f32_pad_fn)(const aot_dw_f32_pad_geom g, const float *x, float *t,
+                                  const float *w, float bias, const aot_act_f32 *act, float *y);
+
+static AOT_AVX512 void aot_dw_f32_pad_k3(const aot_dw_f32_pad_geom g, const float *x, float *t,
+                                        const float *w, float bias, const aot_act_f32 *act,
+                                        float *y)
+{
+    aot_dw_f32_pad_plane(g, x, t, w, bias, act, y, 3);
+}
+
+static AOT_AVX512 void aot_dw_f32_pad_k5(const aot_dw_f32_pad_geom g, const float *x, float *t,
+                                        const float *w, float bias, const aot_act_f32 *act,
+                                        float *y)
+{
+    aot_dw_f32_pad_plane(g, x, t, w, bias, act, y, 5);
+}
+
+static AOT_AVX512 void aot_dw_f32_pad_run(const aot_conv2d_params *p, const float *input,
+                                         const float *weights, const float *bias,
+                                         float *output, void *scratch)
+{
+    const int32_t in_plane = p->in_h * p->in_w, out_plane = p->out_h * p->out_w;
+    const int32_t mult = p->out_c / p->in_c, taps = p->kernel_h * p->kernel_w;
+    /* 64-byte rows start on a cache line, so the unshifted loads never split one */
+    float *t = (float *)(void *)((uint8_t *)scratch +
+                                 ((64u - (uint32_t)((uintptr_t)scratch % 64u)) % 64u));
+    const aot_dw_f32_pad_fn plane = p->kernel_w == 3 ? aot_dw_f32_pad_k3 : aot_dw_f32_pad_k5;
+    aot_dw_f32_pad_geom g;
+    int32_t hp, wp, i, n, oc;
+    aot_dw_f32_pad_dims(p, &hp, &wp);
+    g.out_h = p->out_h;
+    g.out_w = p->out_w;
+    g.wp = wp;
+    g.in_h = p->in_h;
+    g.in_w = p->in_w;
+    g.pt = p->pad_top;
+    g.pl = p->pad_left;
+    for (i = 0; i < hp * wp; i += 16) {   /* the padding; input rows are rewritten */
+        _mm512_storeu_ps(t + i, _mm512_setzero_ps());
+    }
+    for (n = 0; n < p->batch; ++n) {
+        for (oc = 0; oc < p->out_c; ++oc) {
+            const float *x = input + (n * p->in_c + oc / mult) * in_plane;
+            plane(g, oc % mult == 0 ? x : NULL, t, weights + oc * taps,
+                  bias != NULL ? bias[oc] : 0.0f, &p->act, output + (n * p->out_c + oc) * out_plane);
+        }
+    }
+}
+
 AOT_AVX512 void aot_depthwise_conv2d_avx512_f32(const aot_conv2d_params *params, const float *input,
                                             const float *weights, const float *bias,
                                             float *output, void *scratch)
@@ -531,6 +745,10 @@ AOT_AVX512 void aot_depthwise_conv2d_avx512_f32(const aot_conv2d_params *params,
     float *zeros = (float *)(void *)((uint8_t *)table + aot_x86_round_up(
                                                            (p->out_w + 15) / 16 * p->kernel_w * 4, 64));
     int32_t n, oc, t;
+    if (aot_dw_f32_padded(p)) {
+        aot_dw_f32_pad_run(p, input, weights, bias, output, scratch);
+        return;
+    }
     if (flat) {
         for (t = 0; t < taps; ++t) {
             offs[t] = ((t / g.kw) * g.dh - g.pt) * g.in_w + (t % g.kw) * g.dw - g.pl;

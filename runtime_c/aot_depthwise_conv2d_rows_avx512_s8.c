@@ -5,6 +5,7 @@
 #include <immintrin.h>
 
 #include "aot_conv2d_x86_impl.h"
+#include "aot_requant_avx512_impl.h"
 
 /*
  * int8 depthwise convolution, stride 1 with out_w == in_w and kernel_w <= 4,
@@ -45,14 +46,15 @@ static AOT_AVX512 int32_t rows_below(const aot_conv2d_s8_params *p)
     return r > 0 ? r : 0;
 }
 
-/* n (1 to 4) vectors of 16 output pixels from j of output channel oc. */
+/* n (1 to 4) vectors of 16 output pixels from j of output channel oc; `fast` as in
+ * aot_rq_avx512_s8 (a constant). */
 AOT_X86_INLINE AOT_AVX512 void dw_rows_block(const int32_t n, const aot_conv2d_s8_params *p,
                                              const int32_t *quads, const int32_t *wq,
                                              int32_t oc, int32_t j, int32_t out_plane,
-                                             int8_t *y_c, const int32_t *bias)
+                                             int8_t *y_c, const int32_t *bias,
+                                             const aot_rq_avx512_consts *rq, const int fast)
 {
     const __m512i b = _mm512_set1_epi32(bias[oc]);
-    const int32_t mul = p->multipliers[oc], sh = p->shifts[oc];
     __m512i acc[4];
     int32_t ky, v;
     AOT_X86_UNROLL
@@ -70,11 +72,41 @@ AOT_X86_INLINE AOT_AVX512 void dw_rows_block(const int32_t n, const aot_conv2d_s
     }
     AOT_X86_UNROLL
     for (v = 0; v < n; ++v) {
-        const int32_t left = out_plane - j - 16 * v;
-        const __mmask16 k = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1u);
-        _mm_mask_storeu_epi8(y_c + j + 16 * v, k,
-                             aot_avx512_output_s8(acc[v], mul, sh, p->output_offset, p->act_min,
-                                                  p->act_max));
+        const int32_t rest = out_plane - j - 16 * v;
+        const __mmask16 k = rest >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << rest) - 1u);
+        _mm_mask_storeu_epi8(y_c + j + 16 * v, k, aot_rq_avx512_s8(rq, acc[v], fast, 1));
+    }
+}
+
+/* Output channels c * mult .. (c + 1) * mult - 1 from one channel's quads. */
+AOT_X86_INLINE AOT_AVX512 void dw_rows_channel(const aot_conv2d_s8_params *p,
+                                               const int32_t *plane, const int32_t *weights,
+                                               const int32_t *bias, int8_t *output, int32_t n,
+                                               int32_t c, const int fast)
+{
+    const int32_t out_plane = p->out_h * p->out_w, mult = p->out_c / p->in_c;
+    int32_t oc, j;
+    for (oc = c * mult; oc < (c + 1) * mult; ++oc) {
+        int8_t *y_c = output + (n * p->out_c + oc) * out_plane;
+        aot_rq_avx512_consts rq;
+        aot_rq_avx512_init(&rq, p->multipliers[oc], p->shifts[oc], p->output_offset, p->act_min,
+                           p->act_max);
+        for (j = 0; j < out_plane; j += 64) {
+            switch ((out_plane - j + 15) / 16) {   /* vectors left, 4 at most */
+            case 1:
+                dw_rows_block(1, p, plane, weights, oc, j, out_plane, y_c, bias, &rq, fast);
+                break;
+            case 2:
+                dw_rows_block(2, p, plane, weights, oc, j, out_plane, y_c, bias, &rq, fast);
+                break;
+            case 3:
+                dw_rows_block(3, p, plane, weights, oc, j, out_plane, y_c, bias, &rq, fast);
+                break;
+            default:
+                dw_rows_block(4, p, plane, weights, oc, j, out_plane, y_c, bias, &rq, fast);
+                break;
+            }
+        }
     }
 }
 
@@ -126,9 +158,11 @@ AOT_AVX512 void aot_depthwise_conv2d_rows_avx512_s8(const aot_conv2d_s8_params *
                                                     const int32_t *bias, int8_t *output,
                                                     void *scratch)
 {
-    const aot_conv2d_s8_params *p = params;
+    /* a copy: the int8 stores could alias *params, whose fields would be re-read */
+    const aot_conv2d_s8_params pv = *params;
+    const aot_conv2d_s8_params *p = &pv;
     const int32_t in_plane = p->in_h * p->in_w, out_plane = p->out_h * p->out_w;
-    const int32_t mult = p->out_c / p->in_c, kw = p->kernel_w;
+    const int32_t kw = p->kernel_w;
     const int32_t nvec = (in_plane + 15) / 16;
     const int32_t mask_bytes = (nvec * 8 + 63) / 64 * 64;   /* kw <= 4: either form fits */
     __mmask16 *masks = (__mmask16 *)scratch;
@@ -154,7 +188,12 @@ AOT_AVX512 void aot_depthwise_conv2d_rows_avx512_s8(const aot_conv2d_s8_params *
     const __m512i pad_u8 = _mm512_set1_epi8((char)pad);
     __m512i pattern;
     int8_t pick[16];
-    int32_t t, n = 0, c = 0, oc, i, k, j, lane;
+    int32_t t, n = 0, c = 0, i, k, j;
+    int fast = 1;   /* aot_rq_avx512_fast for every channel */
+
+    for (i = 0; i < p->out_c; ++i) {
+        fast &= aot_rq_avx512_fast(p->shifts[i], p->output_offset);
+    }
 
     for (j = 0; j < 4; ++j) {   /* quad 4 L + j's byte kx: byte j + kx * dilation_w of lane L */
         for (k = 0; k < 4; ++k) {
@@ -163,29 +202,29 @@ AOT_AVX512 void aot_depthwise_conv2d_rows_avx512_s8(const aot_conv2d_s8_params *
     }
     pattern = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(const void *)pick));
 
-    /* which lanes of each 16 pixels have their pixel kx inside the row */
-    for (i = 0; i < nvec; ++i) {
+    /* which lanes of each 16 pixels have their pixel kx inside the row (the row build
+     * needs none: its load masks are per window) */
+    for (i = 0; !by_rows && i < nvec; ++i) {
         const int32_t left = in_plane - 16 * i;
         const __mmask16 live = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1u);
         while (_mm512_cmpge_epi32_mask(ox, w_in) != 0) {
             ox = _mm512_mask_sub_epi32(ox, _mm512_cmpge_epi32_mask(ox, w_in), ox, w_in);
         }
-        __mmask64 bits = 0;
+        __m512i bytes = _mm512_setzero_si512();   /* byte k of quad lane: m's bit lane */
         for (k = 0; k < kw; ++k) {
             const __m512i ix = _mm512_add_epi32(
                 ox, _mm512_set1_epi32(k * p->dilation_w - p->pad_left));
             const __mmask16 m = (__mmask16)(live &
                                             _mm512_cmpge_epi32_mask(ix, _mm512_setzero_si512()) &
                                             _mm512_cmplt_epi32_mask(ix, w_in));
-            for (lane = 0; lane < 16; ++lane) {   /* byte k of quad lane */
-                bits |= (__mmask64)((m >> lane) & 1u) << (4 * lane + k);
-            }
+            bytes = _mm512_or_si512(bytes, _mm512_maskz_mov_epi32(
+                                               m, _mm512_set1_epi32((int32_t)(0x80u << (8 * k)))));
             if (!shuffled) {
                 masks[k * nvec + i] = m;
             }
         }
         if (shuffled) {
-            byte_masks[i] = bits;
+            byte_masks[i] = _mm512_movepi8_mask(bytes);
         }
         ox = _mm512_add_epi32(ox, _mm512_set1_epi32(16));
     }
@@ -238,16 +277,10 @@ AOT_AVX512 void aot_depthwise_conv2d_rows_avx512_s8(const aot_conv2d_s8_params *
         }
         if (t >= ahead) {   /* channel t - ahead: channel c of batch element n */
             const int32_t *plane = quads + ((t - ahead) & ahead) * total + rows_above(p) * p->in_w;
-            for (oc = c * mult; oc < (c + 1) * mult; ++oc) {
-                int8_t *y_c = output + (n * p->out_c + oc) * out_plane;
-                for (j = 0; j < out_plane; j += 64) {
-                    switch ((out_plane - j + 15) / 16) {   /* vectors left, 4 at most */
-                    case 1: dw_rows_block(1, p, plane, weights, oc, j, out_plane, y_c, bias); break;
-                    case 2: dw_rows_block(2, p, plane, weights, oc, j, out_plane, y_c, bias); break;
-                    case 3: dw_rows_block(3, p, plane, weights, oc, j, out_plane, y_c, bias); break;
-                    default: dw_rows_block(4, p, plane, weights, oc, j, out_plane, y_c, bias); break;
-                    }
-                }
+            if (fast) {
+                dw_rows_channel(p, plane, weights, bias, output, n, c, 1);
+            } else {
+                dw_rows_channel(p, plane, weights, bias, output, n, c, 0);
             }
             if (++c == p->in_c) {   /* counters, not a division per channel */
                 c = 0;

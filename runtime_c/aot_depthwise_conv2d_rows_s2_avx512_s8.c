@@ -5,6 +5,7 @@
 #include <immintrin.h>
 
 #include "aot_conv2d_x86_impl.h"
+#include "aot_requant_avx512_impl.h"
 
 /*
  * int8 depthwise convolution with stride_w 2, dilation_w 1 and kernel_w <= 4,
@@ -50,15 +51,16 @@ static AOT_AVX512 int32_t plane_quads(const aot_conv2d_s8_params *p)
     return (plane_rows(p) * p->out_w + 16 + 15) / 16 * 16;
 }
 
-/* n (1 to 4) vectors of 16 output pixels from j of output channel oc. */
+/* n (1 to 4) vectors of 16 output pixels from j of output channel oc; `fast` as in
+ * aot_rq_avx512_s8 (a constant). */
 AOT_X86_INLINE AOT_AVX512 void dw_s2_block(const int32_t n, const aot_conv2d_s8_params *p,
                                            const int32_t *quads, const int32_t *offs,
                                            const int32_t *wq, int32_t oc, int32_t j,
-                                           int8_t *y_c, const int32_t *bias)
+                                           int8_t *y_c, const int32_t *bias,
+                                           const aot_rq_avx512_consts *rq, const int fast)
 {
     const int32_t out_plane = p->out_h * p->out_w;
     const __m512i b = _mm512_set1_epi32(bias[oc]);
-    const int32_t mul = p->multipliers[oc], sh = p->shifts[oc];
     __m512i acc[4];
     int32_t ky, v;
     AOT_X86_UNROLL
@@ -76,11 +78,41 @@ AOT_X86_INLINE AOT_AVX512 void dw_s2_block(const int32_t n, const aot_conv2d_s8_
     }
     AOT_X86_UNROLL
     for (v = 0; v < n; ++v) {
-        const int32_t left = out_plane - j - 16 * v;
-        const __mmask16 k = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1u);
-        _mm_mask_storeu_epi8(y_c + j + 16 * v, k,
-                             aot_avx512_output_s8(acc[v], mul, sh, p->output_offset, p->act_min,
-                                                  p->act_max));
+        const int32_t rest = out_plane - j - 16 * v;
+        const __mmask16 k = rest >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << rest) - 1u);
+        _mm_mask_storeu_epi8(y_c + j + 16 * v, k, aot_rq_avx512_s8(rq, acc[v], fast, 1));
+    }
+}
+
+/* Output channels c * mult .. (c + 1) * mult - 1 from one channel's phase planes. */
+AOT_X86_INLINE AOT_AVX512 void dw_s2_channel(const aot_conv2d_s8_params *p, const int32_t *set,
+                                             const int32_t *offs, const int32_t *weights,
+                                             const int32_t *bias, int8_t *output, int32_t n,
+                                             int32_t c, const int fast)
+{
+    const int32_t out_plane = p->out_h * p->out_w, mult = p->out_c / p->in_c;
+    int32_t oc, j;
+    for (oc = c * mult; oc < (c + 1) * mult; ++oc) {
+        int8_t *y_c = output + (n * p->out_c + oc) * out_plane;
+        aot_rq_avx512_consts rq;
+        aot_rq_avx512_init(&rq, p->multipliers[oc], p->shifts[oc], p->output_offset, p->act_min,
+                           p->act_max);
+        for (j = 0; j < out_plane; j += 64) {
+            switch ((out_plane - j + 15) / 16) {   /* vectors left, 4 at most */
+            case 1:
+                dw_s2_block(1, p, set, offs, weights, oc, j, y_c, bias, &rq, fast);
+                break;
+            case 2:
+                dw_s2_block(2, p, set, offs, weights, oc, j, y_c, bias, &rq, fast);
+                break;
+            case 3:
+                dw_s2_block(3, p, set, offs, weights, oc, j, y_c, bias, &rq, fast);
+                break;
+            default:
+                dw_s2_block(4, p, set, offs, weights, oc, j, y_c, bias, &rq, fast);
+                break;
+            }
+        }
     }
 }
 
@@ -90,9 +122,10 @@ AOT_AVX512 void aot_depthwise_conv2d_rows_s2_avx512_s8(const aot_conv2d_s8_param
                                                        const int32_t *bias, int8_t *output,
                                                        void *scratch)
 {
-    const aot_conv2d_s8_params *p = params;
+    /* a copy: the int8 stores could alias *params, whose fields would be re-read */
+    const aot_conv2d_s8_params pv = *params;
+    const aot_conv2d_s8_params *p = &pv;
     const int32_t in_plane = p->in_h * p->in_w, out_plane = p->out_h * p->out_w;
-    const int32_t mult = p->out_c / p->in_c;
     const int32_t qmin = q_min(p), rows = plane_rows(p), pq = plane_quads(p);
     const int32_t ahead = out_plane <= 64 ? 1 : 0;   /* rules_x86.py `dw_rows_ahead` */
     int32_t *offs = (int32_t *)scratch;
@@ -103,7 +136,12 @@ AOT_AVX512 void aot_depthwise_conv2d_rows_s2_avx512_s8(const aot_conv2d_s8_param
     /* quad i = words i and i + 1 = bytes 2 i .. 2 i + 3 */
     const __m512i pairs = _mm512_set_epi16(16, 15, 15, 14, 14, 13, 13, 12, 12, 11, 11, 10, 10, 9,
                                            9, 8, 8, 7, 7, 6, 6, 5, 5, 4, 4, 3, 3, 2, 2, 1, 1, 0);
-    int32_t t, n = 0, c = 0, oc, phase, r, ox0, j, ky;
+    int32_t t, n = 0, c = 0, phase, r, ox0, ky, i;
+    int fast = 1;   /* aot_rq_avx512_fast for every channel */
+
+    for (i = 0; i < p->out_c; ++i) {
+        fast &= aot_rq_avx512_fast(p->shifts[i], p->output_offset);
+    }
 
     for (ky = 0; ky < p->kernel_h; ++ky) {   /* kernel row ky: phase plane, row q - q_min */
         const int32_t d = ky * p->dilation_h - p->pad_top;
@@ -145,16 +183,10 @@ AOT_AVX512 void aot_depthwise_conv2d_rows_s2_avx512_s8(const aot_conv2d_s8_param
         }
         if (t >= ahead) {   /* channel t - ahead: channel c of batch element n */
             const int32_t *set = quads + ((t - ahead) & ahead) * p->stride_h * pq;
-            for (oc = c * mult; oc < (c + 1) * mult; ++oc) {
-                int8_t *y_c = output + (n * p->out_c + oc) * out_plane;
-                for (j = 0; j < out_plane; j += 64) {
-                    switch ((out_plane - j + 15) / 16) {   /* vectors left, 4 at most */
-                    case 1: dw_s2_block(1, p, set, offs, weights, oc, j, y_c, bias); break;
-                    case 2: dw_s2_block(2, p, set, offs, weights, oc, j, y_c, bias); break;
-                    case 3: dw_s2_block(3, p, set, offs, weights, oc, j, y_c, bias); break;
-                    default: dw_s2_block(4, p, set, offs, weights, oc, j, y_c, bias); break;
-                    }
-                }
+            if (fast) {
+                dw_s2_channel(p, set, offs, weights, bias, output, n, c, 1);
+            } else {
+                dw_s2_channel(p, set, offs, weights, bias, output, n, c, 0);
             }
             if (++c == p->in_c) {   /* counters, not a division per channel */
                 c = 0;

@@ -378,8 +378,11 @@ void aot_matmul_neon_f32(const aot_matmul_params *params, const float *a, const 
  * aot_conv2d_avx2_s8: groups == 1, symmetric weights packed as int16 pairs in int32
  *   [out_c][ceil(in_c / 2)][kh * kw] (low half: even channel); bias may be NULL.
  * aot_conv2d_avx512_s8: groups == 1, weights packed as int8 quads in int32
- *   [out_c][ceil(in_c / 4)][kh * kw]; bias [out_c] folded: bias + (input_offset - 128) * sum w.
- * aot_fully_connected_{avx2,avx512}_s8: weights [n][k] without zero point; bias [n] folded:
+ *   [out_c][ceil(in_c / 4)][kh * kw] (one input channel: quads of taps; small output
+ *   planes, rules_x86.conv_s8_oc_lanes: [ceil(out_c / 16) + 1][ceil(in_c / 4)][kh * kw][16]);
+ *   bias [out_c] folded: bias + (input_offset - 128) * sum w.
+ * aot_fully_connected_{avx2,avx512}_s8: weights without zero point, [n][k] (avx2), blocks
+ *   [ceil(n / 16)][ceil(k / 64)][16][64] zero padded (avx512); bias [n] folded:
  *   bias + input_offset * sum w (avx2), bias + (input_offset - 128) * sum w (avx512).
  * aot_matmul_avx2_f32: b_col_stride == 1, bias_col_stride 0 or 1.
  */
@@ -406,19 +409,25 @@ void aot_fully_connected_avx512_s8(const aot_fully_connected_s8_params *params,
 void aot_matmul_avx2_f32(const aot_matmul_params *params, const float *a, const float *b,
                          const float *bias, float *y);
 /** AVX-512 twins of the avx2 float and depthwise kernels (same contracts), except:
- * aot_conv2d_avx512_f32 with in_c <= 4, a kernel above 1x1 and out_w >= 16 takes
- * weights packed [ceil(out_c / 16)][in_c * kh * kw][16] (zero padded) and scratch
- * of row masks only (rules_x86.conv_f32_direct). */
+ * aot_conv2d_avx512_f32 takes weights packed [ceil(out_c / 16)][in_c * kh * kw][16]
+ * (zero padded); with in_c <= 4, a kernel above 1x1 and out_w >= 16, scratch of
+ * row masks only (rules_x86.conv_f32_direct). */
 void aot_conv2d_avx512_f32(const aot_conv2d_params *params, const float *input,
                            const float *weights, const float *bias, float *output,
                            void *scratch);
 void aot_matmul_avx512_f32(const aot_matmul_params *params, const float *a, const float *b,
                            const float *bias, float *y);
 /** aot_depthwise_conv2d_avx512_f32 reads the NCHW input in place (no phase planes):
- * scratch holds only lane-mask tables (see its file and rules_x86.phase_scratch). */
+ * scratch holds lane-mask tables, or for stride 1 square 3x3 / 5x5 kernels one
+ * zero-bordered channel plane (see its file and rules_x86.phase_scratch). */
 void aot_depthwise_conv2d_avx512_f32(const aot_conv2d_params *params, const float *input,
                                      const float *weights, const float *bias, float *output,
                                      void *scratch);
+/** aot_depthwise_conv2d_avx512_f32 with 16 channels per vector, for small planes (the
+ * portable weight layout; scratch: rules_x86.dw_f32_lanes_scratch). */
+void aot_depthwise_conv2d_lanes_avx512_f32(const aot_conv2d_params *params, const float *input,
+                                           const float *weights, const float *bias,
+                                           float *output, void *scratch);
 void aot_depthwise_conv2d_avx512_s8(const aot_conv2d_s8_params *params, const int8_t *input,
                                     const float *weights, const int32_t *bias, int8_t *output,
                                     void *scratch);
@@ -435,6 +444,15 @@ void aot_depthwise_conv2d_rows_avx512_s8(const aot_conv2d_s8_params *params,
 void aot_depthwise_conv2d_rows_s2_avx512_s8(const aot_conv2d_s8_params *params,
                                             const int8_t *input, const int32_t *weights,
                                             const int32_t *bias, int8_t *output, void *scratch);
+/** Depthwise int8 on planes (input and output) of at most 128 pixels, kernel_w <= 4, any
+ * stride / dilation / padding, every channel's shift in [-22, -1] (AVX-512 VNNI, quads
+ * built in registers): weights and bias as aot_depthwise_conv2d_rows_avx512_s8; tables
+ * int32 computed at compile time: [ceil(out plane / 16)][kernel_h][34] shuffles, then
+ * [out_c][8] requantization constants (targets/rules_x86.py `dw_regs_tables`). */
+void aot_depthwise_conv2d_regs_avx512_s8(const aot_conv2d_s8_params *params,
+                                         const int8_t *input, const int32_t *weights,
+                                         const int32_t *bias, const int32_t *tables,
+                                         int8_t *output);
 /** aot_add_s8 for same-shape operands (ndim 0); y may alias a or b. */
 void aot_add_avx2_s8(const aot_add_s8_params *params, const int8_t *a, const int8_t *b,
                      int8_t *y);
@@ -480,6 +498,18 @@ void aot_transpose2d_avx2_s8(const aot_transpose2d_inplace_params *params, const
                              const int8_t *shuffles, int8_t *y);
 void aot_transpose2d_avx512_s8(const aot_transpose2d_inplace_params *params, const int8_t *x,
                                const int8_t *shuffles, int8_t *y);
+/**
+ * The same transpose of floats (elem_bytes 4), 2 <= cols <= AOT_TRANSPOSE2D_X86_MAX_COLS;
+ * x and y must not overlap. perms: int32 permute indices from
+ * rules_x86.transpose_perms_f32; avx512 [cols][(cols + 1) / 2][16], entry [k][j]
+ * lane i = cols * i + k - 32 j where that lies in 0..31 (vpermt2ps of the vectors
+ * 2 j, 2 j + 1 of 16 rows), else -1; avx2 [cols][cols][8], entry [k][v] lane i =
+ * cols * i + k - 8 v where that lies in 0..7 (vpermps of vector v of 8 rows), else -1.
+ */
+void aot_transpose2d_avx2_f32(const aot_transpose2d_inplace_params *params, const float *x,
+                              const int32_t *perms, float *y);
+void aot_transpose2d_avx512_f32(const aot_transpose2d_inplace_params *params, const float *x,
+                                const int32_t *perms, float *y);
 
 /* ---- transformer ops (targets/rules_transformer.py) ---- */
 

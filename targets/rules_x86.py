@@ -13,27 +13,38 @@ x86 kernel and does the kernel's Prepare work here:
   row for any stride, dilation and padding; `phase_scratch` sizes that
   scratch exactly as the C computes it (depthwise: one channel at a time).
   The float AVX-512 depthwise kernel instead reads the input in place (lane
-  masks in scratch, `dw_f32_flat`), and so does the float AVX-512 convolution
-  with at most 4 input channels (`conv_f32_direct`: weights packed in blocks of
-  16 output channels), and so do its 1x1 convolutions on few pixels
-  (`conv_f32_oc_lanes`: output channels in lanes). A float convolution with one output pixel whose window
+  masks in scratch, `dw_f32_flat`; stride 1 square 3x3 / 5x5 kernels copy one
+  channel at a time into a zero-bordered plane, `dw_f32_pad`; small planes of
+  16 channels or more go to `aot_depthwise_conv2d_lanes_avx512_f32`, channels in
+  lanes, `dw_f32_lanes`), and so does the float AVX-512 convolution
+  with at most 4 input channels (`conv_f32_direct`), and so do its 1x1
+  convolutions on few pixels (`conv_f32_oc_lanes`: output channels in lanes);
+  every path of that kernel reads weights packed in blocks of 16 output
+  channels. A float convolution with one output pixel whose window
   is the whole input (`fully_connected`) becomes aot_matmul_{avx2,avx512}_f32
   on transposed weights.
   int8 weights are packed for the kernel's broadcast loads (int16 pairs /
-  int8 quads per int32, zero padded), and for VNNI (u8 x s8)
+  int8 quads per int32, zero padded; 1x1 int8 convolutions on at most 16 pixels
+  put output channels in lanes instead, `conv_s8_oc_lanes`), and for VNNI (u8 x s8)
   (input_offset - 128) * sum(w) is folded into the bias. The int8 depthwise kernel sums in float, exact only while
   sum |w| * 255 < 2^24 per channel: checked here, else `Fallback`. Stride 1 with
   out_w == in_w and kernel_w <= 4 takes `aot_depthwise_conv2d_rows_avx512_s8`
   instead: a kernel row's taps as one VNNI quad, int32 sums (bias folded as above).
   Stride_w 2 with kernel_w <= 4 takes `aot_depthwise_conv2d_rows_s2_avx512_s8`:
   the same quads, built per input row with one vpermw (no per-channel phase planes
-  of pixels).
-- int8 fully connected (`aot_fully_connected_{avx2,avx512}_s8`): bias folded.
+  of pixels). Small planes (`dw_regs_preferred`) take
+  `aot_depthwise_conv2d_regs_avx512_s8` before either: the quads built in registers
+  by shuffles tabulated here (`dw_regs_tables`), with every channel's requantization
+  constants (`dw_regs_channels`; a channel outside their form keeps the row kernels).
+- int8 fully connected (`aot_fully_connected_{avx2,avx512}_s8`): bias folded; avx512
+  weights re-laid out as blocks of 16 outputs x 64 inputs (`fc_blocks`).
 - int8 add of same-shape tensors (`aot_add_{avx2,avx512}_s8`).
 - int8 average pooling whose windows are whole planes (`aot_avgpool2d_avx512_s8`).
 - int8 2-D transposes of 2..8 columns, e.g. an image's NHWC -> NCHW
   (`aot_transpose2d_{avx2,avx512}_s8`, vpshufb tables from `transpose_shuffles`):
   the out-of-place form only; an in-place call stays, with it as its fallback.
+- float 2-D transposes of 2..8 columns (`aot_transpose2d_{avx2,avx512}_f32`, permute
+  indices from `transpose_perms_f32`), as the int8 ones.
 - float Gemm/MatMul with contiguous B rows (`aot_matmul_{avx2,avx512}_f32`).
 - float Add/Sub/Mul/Div with any broadcast (`aot_{add,sub,mul,div}_{avx2,avx512}_f32`,
   the generic params: bit for bit the portable results) and AveragePool
@@ -62,7 +73,7 @@ S8 = np.dtype(np.int8)
 # Pixel tile of each kernel (the phase planes' read slack depends on it) and the
 # input channels interleaved per 4-byte plane element.
 NR = {"aot_conv2d_avx2_f32": 16, "aot_conv2d_avx512_f32": 32,
-      "aot_conv2d_avx2_s8": 16, "aot_conv2d_avx512_s8": 32,
+      "aot_conv2d_avx2_s8": 16, "aot_conv2d_avx512_s8": 48,
       "aot_depthwise_conv2d_avx2_f32": 32, "aot_depthwise_conv2d_avx2_s8": 32,
       "aot_depthwise_conv2d_avx512_f32": 64, "aot_depthwise_conv2d_avx512_s8": 64}
 LANES = {"aot_conv2d_avx2_s8": 2, "aot_conv2d_avx512_s8": 4}     # others: 1
@@ -153,11 +164,145 @@ def dw_rows_s2_scratch(p: dict) -> int:
             + (1 + dw_rows_ahead(p)) * p["stride_h"] * _round_up(rows * p["out_w"] + 16, 16)) * 4
 
 
+DW_REGS_WINDOW = 128       # bytes of plane in two registers (aot_depthwise_conv2d_regs_avx512_s8)
+DW_REGS_RECORD = 34        # int32 per (vector, kernel row): AOT_DW_REGS_RECORD
+
+
+DW_REGS_MAX_RECORDS = 64   # windowed: the tables' records stay a few KiB (in L1)
+
+
+def dw_regs_preferred(p: dict) -> bool:
+    """Where aot_depthwise_conv2d_regs_avx512_s8 beats the row-quad kernels (measured
+    on MobileNet planes): input planes of at most 128 pixels; larger ones, a window per
+    output vector, only for strides above 1 or rows narrower than a vector (the row
+    kernels' weak cases) and at most DW_REGS_MAX_RECORDS records (48x48 at stride 1:
+    432 records, 58 KiB of tables streamed per channel, 1.6x slower than the rows)."""
+    records = -(-p["out_h"] * p["out_w"] // 16) * p["kernel_h"]
+    if p["in_h"] * p["in_w"] <= DW_REGS_WINDOW:   # (outputs beyond 8 vectors: wide padding)
+        return p["out_h"] * p["out_w"] <= 128 or records <= DW_REGS_MAX_RECORDS
+    return (records <= DW_REGS_MAX_RECORDS
+            and (p["stride_h"] * p["stride_w"] > 1 or p["in_w"] < 16))
+
+
+def dw_regs_channels(p: dict) -> np.ndarray | None:
+    """The per-channel records after aot_depthwise_conv2d_regs_avx512_s8's tables, int32
+    [out_c][8]: multiplier, 31 + r, r - 1, 0, then the int64 rounding constants of
+    aot_rq_avx512_init for P >= 0 and P < 0 with the output offset folded (runtime_c/
+    aot_requant_avx512_impl.h), or None unless every channel has its fast form
+    (aot_rq_avx512_fast: 1 <= r <= 22, |output offset| <= 256)."""
+    mults = np.asarray(p["multipliers"].data, np.int64)
+    rights = -np.asarray(p["shifts"].data, np.int64)
+    off = int(p["output_offset"])
+    if rights.min(initial=1) < 1 or rights.max(initial=1) > 22 or abs(off) > 256:
+        return None
+    c_pos = (1 << 30) + (np.int64(1) << (30 + rights)) + off * (np.int64(1) << (31 + rights))
+    c_neg = c_pos - (1 << 31)
+    rec = np.zeros((len(mults), 8), np.int64)
+    rec[:, 0], rec[:, 1], rec[:, 2] = mults, 31 + rights, rights - 1
+    rec[:, 4], rec[:, 5] = c_pos % 2**32, c_pos // 2**32
+    rec[:, 6], rec[:, 7] = c_neg % 2**32, c_neg // 2**32
+    return _wrap32(rec)
+
+
+def dw_regs_tables(p: dict) -> np.ndarray | None:
+    """The tables of aot_depthwise_conv2d_regs_avx512_s8 (then `dw_regs_channels`), or
+    None where it does not apply: kernel_w > 4, or an output vector whose taps span more
+    than a window of 128 input bytes, or a 128-bit lane whose 4 output pixels' taps of
+    one kernel row lie in more than 4 dwords of the window. int32: records
+    [ceil(out plane / 16)][kernel_h][34], then each vector's window start [ceil(out
+    plane / 16)] (all 0 for input planes of at most 128 pixels, loaded once per channel;
+    else the lowest input byte the vector reads, loaded per vector). Record (v, ky): the
+    vpermi2d dword indices [16] (lane L takes the window dwords its pixels 16 v + 4 L + i
+    read), the vpshufb indices [64 bytes] (byte 4 i + kx of lane L: that tap's byte
+    among them; -128, a 0, for kx >= kernel_w, whose weight is 0, and for pixels past
+    the plane) and the byte mask of taps inside the input [64 bits] (the others get the
+    padding code)."""
+    in_h, in_w, out_h, out_w = p["in_h"], p["in_w"], p["out_h"], p["out_w"]
+    kh, kw = p["kernel_h"], p["kernel_w"]
+    if kw > 4 or min(p["pad_top"], p["pad_left"]) < 0:
+        return None
+    out_plane = out_h * out_w
+    nv = -(-out_plane // 16)
+    # the input index of every (vector, kernel row, byte of the vector), -1 for padding
+    # and -2 for no tap (kx >= kernel_w, pixels past the plane)
+    pix = np.arange(nv * 16).reshape(nv, 1, 16, 1)
+    oy, ox = pix // out_w, pix % out_w
+    ky = np.arange(kh).reshape(1, kh, 1, 1)
+    kx = np.arange(4).reshape(1, 1, 1, 4)
+    iy = oy * p["stride_h"] + ky * p["dilation_h"] - p["pad_top"]
+    ix = ox * p["stride_w"] + kx * p["dilation_w"] - p["pad_left"]
+    idx = np.where((iy >= 0) & (iy < in_h) & (ix >= 0) & (ix < in_w), iy * in_w + ix, -1)
+    idx = np.where((kx < kw) & (pix < out_plane), idx, -2).reshape(nv, kh, 64)
+    if in_h * in_w <= DW_REGS_WINDOW:
+        base = np.zeros(nv, np.int64)
+    else:
+        used = np.where(idx >= 0, idx, np.iinfo(np.int64).max).reshape(nv, -1)
+        base = np.where(used.min(axis=1) == np.iinfo(np.int64).max, 0, used.min(axis=1))
+        if (idx.reshape(nv, -1).max(axis=1) - base >= DW_REGS_WINDOW).any():
+            return None
+    perm = np.zeros((nv, kh, 16), np.int64)
+    shuf = np.full((nv, kh, 64), -128, np.int64)
+    for v in range(nv):
+        for r in range(kh):
+            for lane in range(4):
+                taps = idx[v, r, 16 * lane:16 * lane + 16]
+                rel = taps[taps >= 0] - base[v]
+                dwords = sorted(set((rel // 4).tolist()))
+                if len(dwords) > 4:
+                    return None
+                perm[v, r, 4 * lane:4 * lane + len(dwords)] = dwords
+                for byte in np.flatnonzero(taps >= 0):
+                    t = int(taps[byte] - base[v])
+                    shuf[v, r, 16 * lane + byte] = 4 * dwords.index(t // 4) + t % 4
+    inside = (idx != -1).astype(np.int64)
+    shuf_words = (shuf % 256).reshape(nv, kh, 16, 4)
+    shuf_words = sum(shuf_words[..., j] << (8 * j) for j in range(4))
+    bits = sum(inside[..., j] << j for j in range(64))
+    masks = np.stack([bits % 2**32, bits // 2**32], axis=-1)
+    records = np.concatenate([perm, shuf_words, masks], axis=-1)
+    return _wrap32(np.concatenate([records.reshape(-1), base]))
+
+
 def tap_packed(p: dict) -> bool:
     """aot_conv2d_avx512_s8 with one input channel packs four taps per VNNI quad:
     weights [out_c][ceil(taps / 4)] quads, and an im2col of them in scratch (by
-    output pixel: [ceil(taps / 4)][round_up(out_h * out_w, 32)])."""
+    output pixel: [ceil(taps / 4)][round_up(out_h * out_w, 48)])."""
     return p["in_c"] == 1 and p["kernel_h"] * p["kernel_w"] > 1
+
+
+# OCL_MAX_PIXELS, OCL_MAX_ROWS_PIXELS, OCL_PB in aot_conv2d_avx512_s8.c
+OC_LANES_MAX_PIXELS, OC_LANES_MAX_ROWS_PIXELS, OC_LANES_PB = 16, 64, 8
+# OCL_WIDE_PIXELS, OCL_WIDE_IN_C: 1x1 on a few more pixels when in_c is large
+OC_LANES_WIDE_PIXELS, OC_LANES_WIDE_IN_C = 36, 64
+
+
+def conv_s8_oc_lanes(p: dict) -> bool:
+    """aot_conv2d_avx512_s8 puts output channels in lanes (pixel tiles would be mostly
+    idle lanes or dropped virtual pixels) for a 1x1, stride 1, unpadded convolution of
+    at most OC_LANES_MAX_PIXELS pixels, or OC_LANES_WIDE_PIXELS with at least
+    OC_LANES_WIDE_IN_C input channels (its scratch: the input's quads
+    [ceil(in_c / 4)][round_up(pixels, OC_LANES_PB)]) and for a kernel larger than 1x1
+    on at least 2 input channels with at most OC_LANES_MAX_ROWS_PIXELS output pixels
+    (the usual phase planes, read by output row). Weights [ceil(out_c / 16) + 1]
+    [ceil(in_c / 4)][kh * kw][16] quads, zero padded: an odd last block is computed in
+    a pair. Independent of out_c (thread parts)."""
+    pixels = p["out_h"] * p["out_w"]
+    if pointwise_direct(p):
+        return pixels <= OC_LANES_MAX_PIXELS or \
+            (pixels <= OC_LANES_WIDE_PIXELS and p["in_c"] >= OC_LANES_WIDE_IN_C)
+    return p["kernel_h"] * p["kernel_w"] > 1 and not tap_packed(p) \
+        and pixels <= OC_LANES_MAX_ROWS_PIXELS
+
+
+def _pack_oc_lanes(quads: np.ndarray) -> np.ndarray:
+    """int32 quads [out_c][kgroups][taps] -> [ceil(out_c / 16) + 1][kgroups][taps][16],
+    zero padded."""
+    out_c, kgroups, taps = quads.shape
+    blocks = -(-out_c // 16) + 1
+    padded = np.zeros((blocks * 16, kgroups, taps), np.int32)
+    padded[:out_c] = quads
+    return np.ascontiguousarray(
+        padded.reshape(blocks, 16, kgroups, taps).transpose(0, 2, 3, 1))
 
 
 DW_F32_FLAT_TABLE_MAX = 16384   # AOT_DW_F32_FLAT_TABLE_MAX in aot_depthwise_conv2d_avx512_f32.c
@@ -169,6 +314,51 @@ def dw_f32_flat(p: dict) -> bool:
     nv, taps = p["out_h"] * p["out_w"], p["kernel_h"] * p["kernel_w"]
     return (p["stride_h"] == p["stride_w"] == 1 and p["in_w"] == p["out_w"]
             and p["out_w"] % 16 != 0 and -(-nv // 16) * taps * 2 <= DW_F32_FLAT_TABLE_MAX)
+
+
+DW_F32_LANES_MAX_PIXELS, DW_F32_LANES_MAX_PIXELS_STRIDED = 1024, 4096
+
+
+def dw_f32_lanes(p: dict) -> bool:
+    """A float depthwise convolution that aot_depthwise_conv2d_lanes_avx512_f32 (16
+    channels per vector) runs faster than aot_depthwise_conv2d_avx512_f32 (measured on
+    Zen 5): at least 16 output channels, and a small input plane (unless the padded
+    plane path takes it: stride 1, square 3x3 / 5x5, rows of 30 and more), or up to
+    4096 pixels at stride_w > 1 (which the per-plane paths gather). Decided for the
+    whole layer: every thread's part of the channels runs the same kernel."""
+    pixels = p["in_h"] * p["in_w"]
+    padded_wins = dw_f32_pad(p) and p["out_w"] >= 30
+    return p["out_c"] >= 16 and (
+        (pixels <= DW_F32_LANES_MAX_PIXELS and not padded_wins)
+        or (p["stride_w"] > 1 and pixels <= DW_F32_LANES_MAX_PIXELS_STRIDED))
+
+
+def dw_f32_lanes_scratch(p: dict) -> int:
+    """aot_dw_f32_lanes_layout_of (runtime_c/aot_depthwise_conv2d_lanes_avx512_f32.c):
+    weights [taps][16], the zero-bordered input
+    [hp][wp][16] and the output [out_h * out_w][16], floats, then an int32 per
+    input pixel."""
+    rows = (p["out_h"] - 1) * p["stride_h"] + (p["kernel_h"] - 1) * p["dilation_h"] + 1
+    cols = (p["out_w"] - 1) * p["stride_w"] + (p["kernel_w"] - 1) * p["dilation_w"] + 1
+    hp, wp = max(p["in_h"] + p["pad_top"], rows), max(p["in_w"] + p["pad_left"], cols)
+    return (64 * (p["kernel_h"] * p["kernel_w"] + hp * wp + p["out_h"] * p["out_w"])
+            + 4 * p["in_h"] * p["in_w"])
+
+
+def dw_f32_pad(p: dict) -> bool:
+    """aot_dw_f32_padded (runtime_c/aot_depthwise_conv2d_avx512_f32.c): stride 1,
+    dilation 1, a 5x5 kernel or a 3x3 one on rows of 16 and more; each channel copied
+    into a zero-bordered plane."""
+    return (p["stride_h"] == p["stride_w"] == 1 and p["dilation_h"] == p["dilation_w"] == 1
+            and p["kernel_h"] == p["kernel_w"]
+            and (p["kernel_w"] == 5 or p["kernel_w"] == 3 and p["out_w"] >= 16))
+
+
+def dw_f32_pad_scratch(p: dict) -> int:
+    """aot_dw_f32_pad_dims: [hp][wp] floats and up to 64 bytes to align them."""
+    hp = max(p["in_h"] + p["pad_top"], p["out_h"] + p["kernel_h"] - 1)
+    wp = 16 * -(-p["out_w"] // 16) + 16
+    return 4 * hp * wp + 64
 
 
 def conv_f32_direct(p: dict) -> bool:
@@ -185,15 +375,20 @@ def conv_f32_oc_lanes(p: dict) -> bool:
     stride 1, unpadded convolution of at least 32 input channels on few pixels (at
     most 24, or 33..48: a 32-pixel tile would leave a quarter or more of its lanes
     idle), or a larger kernel on at most 4 input channels with rows narrower than a
-    vector (a short K), keeps output channels in lanes, weights packed as
-    `conv_f32_direct`'s (scratch: the phase planes as usual). Independent of out_c,
-    so a thread's part of the channels takes the same path."""
+    vector (a short K), or on more input channels, at least 32 output channels and
+    rows of at most 16 pixels (the phase planes' padding columns would idle many
+    pixel lanes), keeps output channels in lanes (scratch: the phase planes as
+    usual). Every path sums in the same order (bias, then fused multiply-adds in k
+    order), so a thread's part of the channels may take another path, same bits.
+    Weights: every aot_conv2d_avx512_f32 path reads them packed (`_pack_direct`)."""
     if p["groups"] != 1:
         return False
     if pointwise_direct(p):
         nv = p["out_h"] * p["out_w"]
         return p["in_c"] >= 32 and (nv <= 24 or 32 < nv <= 48)
-    return p["in_c"] <= 4 and p["kernel_h"] * p["kernel_w"] > 1 and p["out_w"] < 16
+    if p["kernel_h"] * p["kernel_w"] == 1:
+        return False
+    return p["out_w"] < 16 if p["in_c"] <= 4 else p["out_w"] <= 16 and p["out_c"] >= 32
 
 
 def _pack_direct(w: np.ndarray) -> np.ndarray:
@@ -214,6 +409,8 @@ def phase_scratch(p: dict, kernel: str) -> int:
         return dw_rows_scratch(p)
     if kernel == "aot_depthwise_conv2d_rows_s2_avx512_s8":
         return dw_rows_s2_scratch(p)
+    if kernel == "aot_depthwise_conv2d_lanes_avx512_f32":
+        return dw_f32_lanes_scratch(p)
     kh, kw, sh, sw = p["kernel_h"], p["kernel_w"], p["stride_h"], p["stride_w"]
     extra_rows = (kh - 1) * p["dilation_h"] // sh
     extra_cols = (kw - 1) * p["dilation_w"] // sw
@@ -223,11 +420,15 @@ def phase_scratch(p: dict, kernel: str) -> int:
     table = _round_up(kh * kw * 4, 64)
     if kernel.endswith("_f32") and kernel.startswith("aot_conv2d") and pointwise_direct(p):
         return table
+    if kernel == "aot_conv2d_avx512_s8" and pointwise_direct(p) and conv_s8_oc_lanes(p):
+        return -(-p["in_c"] // 4) * _round_up(p["out_h"] * p["out_w"], OC_LANES_PB) * 4
     if kernel == "aot_conv2d_avx512_s8" and pointwise_direct(p):   # one tile's quads
         return table + -(-p["in_c"] // 4) * NR[kernel] * 4
     if kernel == "aot_conv2d_avx512_f32" and conv_f32_direct(p):   # row masks only
         return _round_up(-(-p["out_w"] // 16) * kw * 4, 64)
-    if kernel == "aot_depthwise_conv2d_avx512_f32":   # lane masks only: no planes
+    if kernel == "aot_depthwise_conv2d_avx512_f32":   # lane masks only: no phase planes
+        if dw_f32_pad(p):
+            return dw_f32_pad_scratch(p)
         if dw_f32_flat(p):
             return table + _round_up(-(-p["out_h"] * p["out_w"] // 16) * kh * kw * 2, 64)
         return (table + _round_up(-(-p["out_w"] // 16) * kw * 4, 64)
@@ -240,6 +441,10 @@ def phase_scratch(p: dict, kernel: str) -> int:
     planes = table + -(-p["in_c"] // LANES.get(kernel, 1)) * sh * sw * ps * 4
     if kernel == "aot_conv2d_avx512_s8" and tap_packed(p):
         return planes + -(-kh * kw // 4) * _round_up(p["out_h"] * p["out_w"], NR[kernel]) * 4
+    if kernel == "aot_conv2d_avx512_s8" and extra_cols:
+        # int8 results of every virtual pixel, [out_c][round_up(nv, NR)], narrowed to
+        # the output's rows at the end (whole-vector stores instead of a scatter)
+        return planes + p["out_c"] * _round_up(nv, NR[kernel])
     return planes
 
 
@@ -314,7 +519,9 @@ def _conv_f32(node, ctx: LoweringContext, variant: str) -> None:
         return
     kernel = f"aot_conv2d_{variant}_f32" if kind == "dense" else \
         f"aot_depthwise_conv2d_{variant}_f32"
-    if kernel == "aot_conv2d_avx512_f32" and (conv_f32_direct(p) or conv_f32_oc_lanes(p)):
+    if kernel == "aot_depthwise_conv2d_avx512_f32" and dw_f32_lanes(p):
+        kernel = "aot_depthwise_conv2d_lanes_avx512_f32"
+    if kernel == "aot_conv2d_avx512_f32":   # every path reads the packed weights
         x_op, w_op, b_op, y_op = call.operands
         w = np.asarray(ctx.const_value(w_op.tensor), np.float32).reshape(p["out_c"], -1)
         packed = ctx.const(f"{w_op.tensor}_{variant}_direct", _pack_direct(w))
@@ -409,7 +616,11 @@ def _depthwise_s8(ctx, node, call: Call, variant: str) -> None:
     p = call.params.fields
     x_op, w_op, b_op, y_op = call.operands
     w = np.asarray(ctx.const_value(w_op.tensor)).astype(np.int64).reshape(p["out_c"], -1)
-    if variant == "avx512" and (dw_rows(p) or dw_rows_s2(p)):
+    tables = dw_regs_tables(p) if variant == "avx512" and dw_regs_preferred(p) else None
+    channels = dw_regs_channels(p) if tables is not None else None
+    if channels is None:
+        tables = None
+    if variant == "avx512" and (tables is not None or dw_rows(p) or dw_rows_s2(p)):
         # one VNNI quad per kernel row: bytes kx < kernel_w, the rest 0
         rows = np.zeros((p["out_c"], p["kernel_h"], 4), np.int64)
         rows[:, :, :p["kernel_w"]] = w.reshape(p["out_c"], p["kernel_h"], p["kernel_w"])
@@ -417,6 +628,14 @@ def _depthwise_s8(ctx, node, call: Call, variant: str) -> None:
                            .reshape(p["out_c"], p["kernel_h"]))
         folded = ctx.const(f"{node.name}_bias_vnni", _wrap32(
             _bias_values(ctx, b_op, p["out_c"]) + (p["input_offset"] - 128) * w.sum(axis=1)))
+        if tables is not None:   # small planes: quads built in registers
+            t_name = ctx.const(f"{node.name}_dw_tables",
+                               np.concatenate([tables, channels.reshape(-1)]))
+            ctx.emit(Call("aot_depthwise_conv2d_regs_avx512_s8", call.params,
+                          (x_op, Ref(packed), Ref(folded), Ref(t_name), y_op),
+                          (*call.reads, packed, folded, t_name), call.writes, call.layer,
+                          call.op, call.macs))
+            return
         kernel = "aot_depthwise_conv2d_rows_avx512_s8" if dw_rows(p) \
             else "aot_depthwise_conv2d_rows_s2_avx512_s8"
         _emit(ctx, call, kernel, (x_op, Ref(packed), Ref(folded), y_op, Scratch()),
@@ -446,6 +665,9 @@ def _conv_s8(node, ctx: LoweringContext, variant: str) -> None:
     if kernel == "aot_conv2d_avx512_s8" and tap_packed(p):   # quads of taps, not channels
         packed = ctx.const(f"{w_op.tensor}_{variant}_taps",
                            _pack_lanes(w3.reshape(out_c, -1, 1), LANES[kernel]))
+    elif kernel == "aot_conv2d_avx512_s8" and conv_s8_oc_lanes(p):   # channels in lanes
+        packed = ctx.const(f"{w_op.tensor}_{variant}_oc_lanes",
+                           _pack_oc_lanes(_pack_lanes(w3, 4)))
     else:
         packed = ctx.const(f"{w_op.tensor}_{variant}", _pack_lanes(w3, LANES[kernel]))
     consts = [packed]
@@ -456,6 +678,16 @@ def _conv_s8(node, ctx: LoweringContext, variant: str) -> None:
         b_op = Ref(b_name)
         consts.append(b_name)
     _emit(ctx, call, kernel, (x_op, Ref(packed), b_op, y_op, Scratch()), consts)
+
+
+def fc_blocks(w: np.ndarray) -> np.ndarray:
+    """[n][k] int8 -> aot_fully_connected_avx512_s8's [ceil(n / 16)][ceil(k / 64)][16][64],
+    zero padded: each block of 16 outputs one contiguous run over k."""
+    n, k = w.shape
+    nb, kb = -(-n // 16), -(-k // 64)
+    padded = np.zeros((nb * 16, kb * 64), np.int8)
+    padded[:n, :k] = w
+    return np.ascontiguousarray(padded.reshape(nb, 16, kb, 64).transpose(0, 2, 1, 3))
 
 
 def _gemm_s8(node, ctx: LoweringContext, variant: str) -> None:
@@ -471,19 +703,27 @@ def _gemm_s8(node, ctx: LoweringContext, variant: str) -> None:
     del ctx.steps[first:]
     shift = f["input_offset"] - (128 if variant == "avx512" else 0)
     folded: dict[tuple, str] = {}
+    blocked: dict[tuple, str] = {}
     for c in calls:
         x_op, w_op, b_op, y_op = c.operands
         n, k = c.params.fields["n"], c.params.fields["k"]
         key = (w_op.tensor, w_op.offset, getattr(b_op, "tensor", ""))
+        w = np.asarray(ctx.const_value(w_op.tensor)).reshape(-1)[w_op.offset:
+                                                               w_op.offset + n * k]
         if key not in folded:
-            w = np.asarray(ctx.const_value(w_op.tensor)).reshape(-1)[w_op.offset:
-                                                                   w_op.offset + n * k]
             sums = w.astype(np.int64).reshape(n, k).sum(axis=1)
             folded[key] = ctx.const(f"{node.name}_bias_{variant}",
                                     _wrap32(_bias_values(ctx, b_op, n) + shift * sums))
         bias = folded[key]
+        consts = (bias,)
+        if variant == "avx512":   # blocks of 16 outputs, contiguous over k
+            if key[:2] not in blocked:
+                blocked[key[:2]] = ctx.const(f"{w_op.tensor}_blocks",
+                                             fc_blocks(w.reshape(n, k).astype(np.int8)))
+            w_op = Ref(blocked[key[:2]])
+            consts = (blocked[key[:2]], bias)
         ctx.emit(Call(f"aot_fully_connected_{variant}_s8", c.params,
-                      (x_op, w_op, Ref(bias), y_op), (*c.reads, bias), c.writes, c.layer,
+                      (x_op, w_op, Ref(bias), y_op), (*c.reads, *consts), c.writes, c.layer,
                       c.op, c.macs))
 
 
@@ -550,6 +790,54 @@ def _transpose_s8(node, ctx: LoweringContext, variant: str) -> None:
     ctx.emit(replace(step, fallback=fast) if step.fallback is not None else fast)
 
 
+def transpose_perms_f32(cols: int, variant: str) -> np.ndarray:
+    """Permute indices of aot_transpose2d_{avx2,avx512}_f32 (see aot_kernels.h): output
+    column k's lanes from each source window (avx512: vector pairs, 32 floats; avx2:
+    single vectors, 8 floats), -1 where another window gives the lane."""
+    lanes, window = (16, 32) if variant == "avx512" else (8, 8)
+    windows = -(-cols // 2) if variant == "avx512" else cols
+    src = cols * np.arange(lanes)[None, None, :] + np.arange(cols)[:, None, None] \
+        - window * np.arange(windows)[None, :, None]
+    return np.ascontiguousarray(np.where((src >= 0) & (src < window), src, -1).astype(np.int32))
+
+
+def _transpose_f32(node, ctx: LoweringContext, variant: str) -> None:
+    """The float twin of _transpose_s8: a 2-D transpose with 2..8 columns (an image's
+    NHWC -> NCHW) by vector permutes; other permutations keep the generic call."""
+    if ctx.tensor(node.inputs[0]).dtype != np.float32:
+        raise Fallback
+    first = len(ctx.steps)
+    g.lower_transpose(node, ctx)
+    steps = ctx.steps[first:]
+    if len(steps) != 1 or not isinstance(steps[0], Call):
+        raise Fallback
+    step = steps[0]
+    call = step.fallback if step.fallback is not None else step
+    x = ctx.tensor(node.inputs[0])
+    perm = list(node.attr("perm", list(range(len(x.shape)))[::-1]))
+    shape = transpose_as_2d(x.shape, perm)
+    if call.kernel != "aot_transpose_f32" or shape is None \
+            or not 2 <= shape[2] <= TRANSPOSE_MAX_COLS:
+        raise Fallback        # other permutations, wide rows: the portable odometer
+    del ctx.steps[first:]
+    batch, rows, cols = shape
+    table = ctx.const(f"transpose{cols}_{variant}_perms_f32", transpose_perms_f32(cols, variant))
+    x_op, y_op = call.operands
+    params = Params("aot_transpose2d_inplace_params",
+                    {"batch": batch, "rows": rows, "cols": cols, "elem_bytes": 4})
+    fast = Call(f"aot_transpose2d_{variant}_f32", params, (x_op, Ref(table), y_op),
+                (*call.reads, table), call.writes, call.layer, call.op)
+    ctx.emit(replace(step, fallback=fast) if step.fallback is not None else fast)
+
+
+def transpose_avx2_f32(node, ctx):
+    _transpose_f32(node, ctx, "avx2")
+
+
+def transpose_avx512_f32(node, ctx):
+    _transpose_f32(node, ctx, "avx512")
+
+
 def _by_dtype(f32_rule, s8_rule):
     def rule(node, ctx):
         int8 = ctx.tensor(node.inputs[0]).dtype == S8
@@ -613,8 +901,8 @@ RULES = {
     ("Div", "avx512"): binary_avx512_f32,
     ("AveragePool", "avx2"): avgpool_avx2_f32,
     ("AveragePool", "avx512"): _by_dtype(avgpool_avx512_f32, avgpool_avx512_s8),
-    ("Transpose", "avx2"): _by_dtype(None, transpose_avx2_s8),
-    ("Transpose", "avx512"): _by_dtype(None, transpose_avx512_s8),
+    ("Transpose", "avx2"): _by_dtype(transpose_avx2_f32, transpose_avx2_s8),
+    ("Transpose", "avx512"): _by_dtype(transpose_avx512_f32, transpose_avx512_s8),
     ("MatMul", "avx2"): matmul_avx2_f32,
     ("MatMul", "avx512"): matmul_avx512_f32,
 }

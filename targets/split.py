@@ -167,16 +167,18 @@ def _matmul(call: Call, grain: int = 1) -> Split | None:
                                           3: 1}))
 
 
-def _fully_connected(call: Call, grain: int = 1) -> Split | None:
+def _fully_connected(call: Call, grain: int = 1, weights_per_col=None) -> Split | None:
     """aot_fully_connected_s8[_s32] layouts, operands (x, w [n][k], bias, y): by rows
-    of x, else (one row) by output column."""
+    of x, else (one row) by output column. `weights_per_col`: weight elements per
+    output column when the kernel re-lays them out (default: k)."""
     p = call.params.fields
     if p["m"] > 1:
         return Split("rows", p["m"], grain, fields=(("m", 1),),
                      operands=_present(call, {0: p["k"], 3: p["n"]}))
+    per_col = p["k"] if weights_per_col is None else weights_per_col(p)
     return Split("cols", p["n"], grain, fields=(("n", 1),),
                  pointer_fields=_pointers(p, ("multipliers", "shifts", "weights_offsets"), 1),
-                 operands=_present(call, {1: p["k"], 2: 1, 3: 1}))
+                 operands=_present(call, {1: per_col, 2: 1, 3: 1}))
 
 
 def _matmul_w8(call: Call) -> Split | None:
@@ -258,7 +260,9 @@ _PORTABLE = {
     "aot_matmul_neon_f32": _simd(_matmul),
     "aot_matmul_avx512_f32": _simd(_matmul),
     "aot_fully_connected_avx2_s8": _simd(_fully_connected),
-    "aot_fully_connected_avx512_s8": _simd(_fully_connected),
+    # blocks of 16 columns [ceil(n / 16)][ceil(k / 64)][16][64]: round_up(k, 64) per column
+    "aot_fully_connected_avx512_s8": _simd(_fully_connected,
+                                           weights_per_col=lambda p: _ceil(p["k"], 64) * 64),
     "aot_fully_connected_neon_s8": _simd(_fully_connected),
     "aot_fully_connected_dotprod_s8": _simd(_fully_connected),
     "aot_matmul_w8_f32": _matmul_w8,
@@ -281,6 +285,7 @@ _PORTABLE = {
     # depthwise float: the portable layout ([out_c][kh][kw], bias per channel) and
     # channels computed independently, so by groups as the portable kernel
     "aot_depthwise_conv2d_avx512_f32": _conv,
+    "aot_depthwise_conv2d_lanes_avx512_f32": _conv,
     "aot_depthwise_conv2d_avx2_f32": _conv,
     "aot_depthwise_conv2d_neon_f32": _conv,
     # [out_c][in_c][kh][kw] as the portable kernel (avx512 with at most 4 input

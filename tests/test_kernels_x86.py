@@ -37,8 +37,10 @@ X86_KERNELS = {"aot_conv2d_avx2_f32", "aot_conv2d_avx512_f32", "aot_depthwise_co
                "aot_fully_connected_avx2_s8", "aot_fully_connected_avx512_s8",
                "aot_add_avx2_s8", "aot_add_avx512_s8", "aot_depthwise_conv2d_avx512_f32",
                "aot_depthwise_conv2d_avx512_s8", "aot_depthwise_conv2d_rows_avx512_s8",
-               "aot_depthwise_conv2d_rows_s2_avx512_s8",
-               "aot_avgpool2d_avx512_s8", "aot_transpose2d_avx2_s8", "aot_transpose2d_avx512_s8"}
+               "aot_depthwise_conv2d_rows_s2_avx512_s8", "aot_depthwise_conv2d_regs_avx512_s8",
+               "aot_avgpool2d_avx512_s8", "aot_transpose2d_avx2_s8", "aot_transpose2d_avx512_s8",
+               "aot_transpose2d_avx2_f32", "aot_transpose2d_avx512_f32",
+               "aot_depthwise_conv2d_lanes_avx512_f32"}
 
 
 def need_avx512():
@@ -129,6 +131,77 @@ def test_requant_helpers_equal_the_portable_code_on_extremes(tmp_path):
         bad = np.flatnonzero(got != ref)
         assert bad.size == 0, (f"{name}: {bad.size} differ, first at {bad[0]}: x={x[bad[0]]} "
                                f"mult={mult[bad[0]]} shift={shift[bad[0]]}")
+
+
+RQ_TEST_C = r"""
+#include <immintrin.h>
+#include "aot_conv2d_x86_impl.h"
+#include "aot_requant_avx512_impl.h"
+
+AOT_AVX512 void check(const int32_t *x, const int32_t *mult, const int32_t *shift, int32_t n,
+                      int32_t offset, int32_t lo, int32_t hi, int32_t *raw, int8_t *s8)
+{
+    int32_t i;
+    for (i = 0; i < n; i += 16) {
+        const __m512i v = _mm512_loadu_si512((const void *)(x + i));
+        aot_rq_avx512_consts q, q0;
+        aot_rq_avx512_init(&q0, mult[i], shift[i], 0, -128, 127);
+        aot_rq_avx512_init(&q, mult[i], shift[i], offset, lo, hi);
+        _mm512_storeu_si512((void *)(raw + i), aot_rq_avx512(&q0, v, 0));
+        if (aot_rq_avx512_fast(shift[i], offset)) {   /* the kernels' fast form */
+            _mm_storeu_si128((__m128i *)(void *)(s8 + i), aot_rq_avx512_s8(&q, v, 1, 1));
+            if (aot_rq_avx512_fast(shift[i], 0)) {
+                _mm512_storeu_si512((void *)(raw + i), aot_rq_avx512(&q0, v, 1));
+            }
+        } else {
+            _mm_storeu_si128((__m128i *)(void *)(s8 + i), aot_rq_avx512_s8(&q, v, 0, 1));
+        }
+    }
+}
+"""
+
+
+def test_requant_avx512_64bit_form_on_extremes(tmp_path):
+    """aot_rq_avx512 (runtime_c/aot_requant_avx512_impl.h: one 64-bit product and one
+    shift per lane) equals TFLite's MultiplyByQuantizedMultiplier (the portable
+    aot_mul_by_quantized_multiplier, int64 numpy here) on extreme inputs, multipliers,
+    shifts -31..30 and rounding ties; its int8 form with output offsets that fold
+    (+-128, +-256) and that do not (300, or shifts below -22), clamped."""
+    need_avx512()
+    from aot.targets.toolchain import host_cc
+
+    src = tmp_path / "t.c"
+    src.write_text(RQ_TEST_C)
+    lib = tmp_path / "t.so"
+    host_cc().shared_library([str(src)], str(lib), [str(RUNTIME)], ("-O2",))
+    check = ctypes.CDLL(str(lib)).check
+    x, mult, shift = _extreme_cases()
+    # the reference in int64: TFLite's SaturatingRoundingDoublingHighMul + RoundingDivideByPOT
+    left = np.maximum(shift, 0).astype(np.int64)
+    right = np.maximum(-shift, 0).astype(np.int64)
+    xl = ((x.astype(np.int64) << left) + 2**31) % 2**32 - 2**31
+    prod = xl * mult.astype(np.int64)
+    nudge = np.where(prod >= 0, 1 << 30, 1 - (1 << 30))
+    hi = (np.abs(prod + nudge) >> 31) * np.sign(prod + nudge)   # truncating division
+    mask = (np.int64(1) << right) - 1
+    rem = hi & mask
+    thr = (mask >> 1) + (hi < 0)
+    want = (hi >> right) + (rem > thr)
+    for offset, lo, hi_ in ((0, -128, 127), (-128, -128, 127), (127, -100, 90), (256, 0, 127),
+                            (-256, -128, 5), (300, -128, 127)):
+        raw, s8 = np.zeros_like(x), np.zeros(len(x), np.int8)
+        check(*[a.ctypes.data_as(ctypes.c_void_p) for a in (x, mult, shift)],
+              ctypes.c_int32(len(x)), ctypes.c_int32(offset), ctypes.c_int32(lo),
+              ctypes.c_int32(hi_), raw.ctypes.data_as(ctypes.c_void_p),
+              s8.ctypes.data_as(ctypes.c_void_p))
+        bad = np.flatnonzero(raw != want)
+        assert bad.size == 0, (f"{bad.size} differ, first x={x[bad[0]]} mult={mult[bad[0]]} "
+                               f"shift={shift[bad[0]]}: {raw[bad[0]]} vs {want[bad[0]]}")
+        want8 = np.clip(((want + offset + 2**31) % 2**32) - 2**31, lo, hi_)
+        bad = np.flatnonzero(s8 != want8)
+        assert bad.size == 0, (f"offset {offset}: {bad.size} differ, first x={x[bad[0]]} "
+                               f"mult={mult[bad[0]]} shift={shift[bad[0]]}")
+    assert len(np.unique(want8)) > 100
 
 
 # ---- awkward shapes -------------------------------------------------------------------------
@@ -279,7 +352,7 @@ def test_int8_depthwise_narrow_planes_bit_exact(tmp_path):
          _conv("k2x4", "x", c, c, (2, 4), pads=(1, 1, 0, 2), group=c, relu=True, seed=4),
          _conv("k3x4_d2", "x", c, c, (3, 4), pads=(3, 3, 1, 3), dil=(2, 2), group=c, seed=5),
          _conv("k1x3_tall", "x", c, c, (1, 3), pads=(2, 1, 3, 1), group=c, seed=6)],
-        c, 11, 5, tmp_path, "aot_depthwise_conv2d_s8",
+        c, 71, 5, tmp_path, "aot_depthwise_conv2d_s8",
         want=("aot_depthwise_conv2d_rows_avx512_s8", "aot_depthwise_conv2d_avx512_s8"))
 
 
@@ -326,6 +399,72 @@ def test_int8_one_input_channel_conv_bit_exact(tmp_path):
          _conv("k3x2_d2_s21", "x", 1, 5, (3, 2), stride=(2, 1), dil=(2, 2), seed=3),
          _conv("k1", "x", 1, 3, (1, 1), seed=4)],
         1, 17, 9, tmp_path, "aot_conv2d_s8")
+
+
+@pytest.mark.parametrize("c,h,w", [(13, 3, 3), (6, 2, 7), (67, 6, 6),
+                                   pytest.param(9, 1, 3, marks=pytest.mark.slow),
+                                   pytest.param(7, 4, 4, marks=pytest.mark.slow),
+                                   pytest.param(64, 5, 7, marks=pytest.mark.slow)])
+def test_int8_pointwise_small_planes_bit_exact(c, h, w, tmp_path):
+    """1x1 convolutions on planes of at most 16 pixels, or 36 with at least 64 input
+    channels (aot_conv2d_avx512_s8 puts output channels in lanes, conv_s8_oc_lanes):
+    in_c not a multiple of 4, out_c of 1, 16, 17 (an odd last block of 16) and 37,
+    pixel tiles of 4 to 8 with a tail."""
+    need_avx512()
+    from aot.targets.rules_x86 import conv_s8_oc_lanes
+
+    assert conv_s8_oc_lanes({"kernel_h": 1, "kernel_w": 1, "stride_h": 1, "stride_w": 1,
+                             "pad_top": 0, "pad_left": 0, "in_h": h, "in_w": w,
+                             "out_h": h, "out_w": w, "in_c": c})
+    _portable_vs_avx512(
+        [_conv("pw37", "x", c, 37, (1, 1), seed=1),
+         _conv("pw17_relu", "x", c, 17, (1, 1), relu=True, seed=2),
+         _conv("pw16", "x", c, 16, (1, 1), seed=3),
+         _conv("pw1", "x", c, 1, (1, 1), seed=4)],
+        c, h, w, tmp_path, "aot_conv2d_s8", want=("aot_conv2d_avx512_s8",))
+
+
+def test_int8_small_output_planes_by_rows_bit_exact(tmp_path):
+    """Kernels larger than 1x1 with at most 64 output pixels (output channels in lanes,
+    tiles by output row from the phase planes: conv_s8_oc_lanes): rows of 9 (tiles of
+    5 and 4), 8 and 6 pixels, strides 2 and 3 with padding, dilation, TF-'same'
+    padding, out_c 1, 16, 17 and 37, in_c 6 (a partial quad); and a 9x8 output (72
+    pixels) that stays on the pixel tiles."""
+    need_avx512()
+    from aot.targets.rules_x86 import conv_s8_oc_lanes
+
+    c = 6
+    geo = {"in_c": c, "pad_top": 1, "pad_left": 1, "in_h": 13, "in_w": 17}
+    assert conv_s8_oc_lanes({**geo, "kernel_h": 3, "kernel_w": 3, "stride_h": 2,
+                             "stride_w": 2, "out_h": 7, "out_w": 9})
+    assert not conv_s8_oc_lanes({**geo, "kernel_h": 5, "kernel_w": 5, "stride_h": 1,
+                                 "stride_w": 2, "out_h": 9, "out_w": 8})
+    _portable_vs_avx512(
+        [_conv("s2_37", "x", c, 37, (3, 3), stride=(2, 2), pads=(1, 1, 1, 1), relu=True,
+               seed=1),
+         _conv("s2_tf_16", "x", c, 16, (3, 3), stride=(2, 2), pads=(0, 0, 1, 1), seed=2),
+         _conv("d2_1", "x", c, 1, (3, 2), stride=(2, 3), dil=(2, 2), pads=(1, 0, 1, 2),
+               seed=3),
+         _conv("k5_s3", "x", c, 17, (5, 5), stride=(3, 3), pads=(2, 2, 2, 2), seed=4),
+         _conv("k5_9x9", "x", c, 9, (5, 5), stride=(1, 2), pads=(0, 1, 0, 1), seed=5)],
+        c, 13, 17, tmp_path, "aot_conv2d_s8", want=("aot_conv2d_avx512_s8",))
+
+
+def test_int8_conv_virtual_pixel_rows_bit_exact(tmp_path):
+    """Kernels wider than 1 (virtual pixels past each row's end: results go to a
+    buffer of virtual rows, narrowed afterwards) on odd widths, with stride 2 and
+    padding, dilation, TF-'same' padding, and a 1x1 stride-2 shortcut; out_c 1, 9
+    (a tail of the 8-channel tiles) and 20."""
+    need_avx512()
+    c = 11
+    _portable_vs_avx512(
+        [_conv("k3_same", "x", c, 20, (3, 3), pads=(1, 1, 1, 1), relu=True, seed=1),
+         _conv("k3_s2", "x", c, 9, (3, 3), stride=(2, 2), pads=(1, 1, 1, 1), seed=2),
+         _conv("k3_s2_tf", "x", c, 1, (3, 3), stride=(2, 2), pads=(0, 0, 1, 1), seed=3),
+         _conv("k3_d2", "x", c, 9, (3, 3), pads=(2, 2, 2, 2), dil=(2, 2), seed=4),
+         _conv("k1_s2", "x", c, 20, (1, 1), stride=(2, 2), seed=5),
+         _conv("k5x2_s12", "x", c, 9, (5, 2), stride=(1, 2), pads=(2, 0, 2, 1), seed=6)],
+        c, 13, 21, tmp_path, "aot_conv2d_s8", want=("aot_conv2d_avx512_s8",))
 
 
 def matmul_model():
@@ -528,6 +667,72 @@ def test_int8_add_avx512_every_code_pair(tmp_path):
     assert varied >= len(params) // 5, f"only {varied} parameter sets give varied outputs"
 
 
+def _add_dp_form(prm) -> bool:
+    """aot_add_avx512_s8 takes its vpdpwssd form (aot_add_avx512_dp_applies for both
+    inputs, the output offset folded: aot_rq_avx512_folds)."""
+    a_off, a_m, a_sh, b_off, b_m, b_sh, left, o_off, _, o_sh = (int(v) for v in prm[:10])
+    split = (9 <= left <= 22 and min(a_m, b_m) >= 0 and -31 <= min(a_sh, b_sh)
+             and max(a_sh, b_sh) <= 0 and max(abs(a_off), abs(b_off)) <= 128)
+    def dp(m, sh):   # aot_add_avx512_half (m 2^30, shift 0: a shift), else K <= 15
+        return (m == 2**30 and sh == 0) or 31 - left - sh <= 15
+    return (split and dp(a_m, a_sh) and dp(b_m, b_sh) and -22 <= o_sh <= -1
+            and -256 <= o_off <= 256)
+
+
+def test_int8_add_avx512_dp_form(tmp_path):
+    """The vpdpwssd form of aot_add_avx512_s8 (input rescalings with q + r <= 15, the
+    64-bit output requantization of runtime_c/aot_requant_avx512_impl.h) equals the
+    portable aot_add_s8 on all 65536 code pairs: K = q + r from 9 to 15, r = 0 and
+    r > 0, multipliers 0 / 1 / 2^30 / 2^31 - 1, offsets +-128, output shifts -1 to -22
+    (the fold's edge), -23 (not folded) and 0 (the general form), output offsets +-256
+    and 300, clamps to int8 and narrower, inputs of multiplier 2^30 and shift 0 (a shift
+    by left_shift - 1, for left shifts 9 to 22), sizes below one vector and with a tail."""
+    need_avx512()
+    from aot.targets.toolchain import host_cc
+
+    src = tmp_path / "t.c"
+    src.write_text(ADD_TEST_C)
+    lib = tmp_path / "t.so"
+    host_cc().shared_library([str(src), str(RUNTIME / "aot_add_avx512_s8.c"),
+                              str(RUNTIME / "aot_add_s8.c")], str(lib), [str(RUNTIME)], ("-O2",))
+    check = ctypes.CDLL(str(lib)).check
+    codes = np.arange(-128, 128, dtype=np.int8)
+    a, b = np.repeat(codes, 256), np.tile(codes, 256)
+    rng = np.random.default_rng(9)
+    rows = []
+    for i in range(40):
+        left = [20, 18, 16, 20, 9][i % 5]
+        q = 31 - left
+        mults = rng.choice([0, 1, 2**30, 2**31 - 1, int(rng.integers(2**30, 2**31))], 2)
+        r_a = int(rng.integers(0, 15 - q + 1)) if q <= 15 else 0
+        r_b = [0, 15 - q, int(rng.integers(0, 15 - q + 1))][i % 3] if q <= 15 else 0
+        o_sh = [0, -1, -17, -22, -23, -int(rng.integers(1, 23))][i % 6]
+        o_off = [-128, 127, -256, 256, 300, int(rng.integers(-128, 128))][i % 6 - (i // 6) % 2]
+        lo, hi = [(-128, 127), (-128, 127), (-100, 90), (0, 127), (-128, -1)][i % 5]
+        rows.append([int(rng.choice([-128, 128, int(rng.integers(-128, 129))])), int(mults[0]),
+                     -r_a, int(rng.choice([-128, 128, int(rng.integers(-128, 129))])),
+                     int(mults[1]), -r_b, left, o_off, int(rng.integers(2**30, 2**31)), o_sh,
+                     lo, hi])
+    # the larger-scale input (multiplier 2^30, shift 0, TFLite's "times one half"): a
+    # shift, for any left shift; one or both inputs, with the other's K above 15 or not
+    for i, (left, a_m, a_sh) in enumerate([(20, 2**30, 0), (9, 2**30, 0), (20, 1717986918, -2),
+                                           (22, 2**30, 0), (12, 2**30, 0)]):
+        rows.append([[-128, 128, 17, -38, 0][i], a_m, a_sh, [128, -128, -4, 2, 100][i], 2**30,
+                     0, left, [-128, 0, 127, -128, 5][i], int(rng.integers(2**30, 2**31)),
+                     -[17, 9, 18, 20, 13][i], [-128, -128, -100, 0, -128][i], 127])
+    params = np.array(rows, np.int32)
+    assert sum(_add_dp_form(prm) for prm in params) >= 20
+    for n in (a.size, a.size - 7, 5):
+        for prm in params:
+            fast, ref = np.zeros_like(a), np.zeros_like(a)
+            check(*[x.ctypes.data_as(ctypes.c_void_p) for x in (prm, a, b)], ctypes.c_int32(n),
+                  fast.ctypes.data_as(ctypes.c_void_p), ref.ctypes.data_as(ctypes.c_void_p))
+            assert not fast[n:].any(), "wrote past the end"
+            bad = np.flatnonzero(fast[:n] != ref[:n])
+            assert bad.size == 0, (f"params {prm.tolist()} n={n}: {bad.size} differ, first "
+                                   f"a={a[bad[0]]} b={b[bad[0]]}: {fast[bad[0]]} vs {ref[bad[0]]}")
+
+
 # ---- float32 AVX-512 depthwise paths and 1-pixel convolutions vs onnxruntime --------------
 
 def _float_parts_vs_ort(parts, c, h, w, tmp_path, want, batch=1):
@@ -559,16 +764,20 @@ def _float_parts_vs_ort(parts, c, h, w, tmp_path, want, batch=1):
         scale = max(1.0, float(np.abs(ref[name]).max()))
         err = float(np.abs(got[name] - ref[name]).max()) / scale
         assert err <= 1e-5, f"{name}: max error {err:.2e} of the largest output"
+    return compiled
 
 
-@pytest.mark.parametrize("h,w", [(11, 5), (7, 32), pytest.param(9, 37, marks=pytest.mark.slow),
+@pytest.mark.parametrize("h,w", [(11, 5), (7, 32), (33, 35),
+                                 pytest.param(65, 64, marks=pytest.mark.slow),
+                                 pytest.param(9, 37, marks=pytest.mark.slow),
                                  pytest.param(6, 48, marks=pytest.mark.slow)])
 def test_float_depthwise_avx512_paths_match_onnxruntime(h, w, tmp_path):
-    """aot_depthwise_conv2d_avx512_f32 on every path: flat planes (stride 1, out_w
-    == in_w not a multiple of 16; sliding for 3- and 5-wide kernels, per tap with
-    dilation or other widths), rows (widths a multiple of 16 slide; stride 2 and
-    (2,1), stride 3 gathered, 'valid' and asymmetric padding, multiplier 2), an
-    odd channel count."""
+    """aot_depthwise_conv2d_avx512_f32 on every path (5 channels: never the lanes
+    kernel): padded planes (stride 1, square 5x5, and 3x3 on rows of 16 and more),
+    flat planes (stride 1, out_w == in_w not a multiple of 16; sliding for 3- and
+    5-wide kernels, per tap with dilation or other widths), rows (widths a multiple
+    of 16 slide; stride 2 and (2,1), stride 3 gathered, 'valid' and asymmetric
+    padding, multiplier 2), an odd channel count."""
     need_avx512()
     c = 5
     dw = "aot_depthwise_conv2d_avx512_f32"
@@ -577,6 +786,7 @@ def test_float_depthwise_avx512_paths_match_onnxruntime(h, w, tmp_path):
          _conv("same5", "x", c, c, (5, 5), pads=(2, 2, 2, 2), group=c, seed=2),
          _conv("same3_d2", "x", c, c, (3, 3), pads=(2, 2, 2, 2), dil=(2, 2), group=c, seed=3),
          _conv("k2x4", "x", c, c, (2, 4), pads=(1, 1, 0, 2), group=c, seed=4),
+         _conv("k3x5", "x", c, c, (3, 5), pads=(1, 2, 1, 2), group=c, seed=11),
          _conv("s2", "x", c, c, (3, 3), stride=(2, 2), pads=(1, 1, 1, 1), group=c, seed=5),
          _conv("s2_k5", "x", c, c, (5, 5), stride=(2, 2), pads=(2, 2, 2, 2), group=c, seed=6),
          _conv("s21", "x", c, c, (3, 3), stride=(2, 1), pads=(1, 1, 1, 1), group=c, seed=7),
@@ -826,9 +1036,161 @@ def test_float_avgpool_variants_match_onnxruntime(tmp_path):
             assert err <= 1e-6, f"{kind} {name}: max error {err:.2e} of the largest output"
 
 
+# ---- int8 fully connected on blocked weights (aot_fully_connected_avx512_s8) ----------------
+
+def test_int8_fully_connected_blocks_bit_exact(tmp_path):
+    """aot_fully_connected_avx512_s8 reads weights re-laid out as blocks of 16 outputs x
+    64 inputs (rules_x86.fc_blocks): n 1, 13, 40, 150 and 390 (partial blocks), k 1, 8,
+    100, 640, 700 and 1665 (partial 64-byte steps), a batch of 3; bit-exact with the
+    portable kernel, and the same bits when the batch-1 layer is cut across 3 workers
+    (16-column blocks of the re-laid weights)."""
+    need_avx512()
+    from aot.targets.rules_x86 import fc_blocks
+
+    w = np.arange(13 * 70, dtype=np.int64).reshape(13, 70) % 251 - 125
+    blocks = fc_blocks(w.astype(np.int8))
+    assert blocks.shape == (1, 2, 16, 64) and not blocks[0, :, 13:].any()
+    assert (blocks[0, 1, :13, :6] == w[:, 64:]).all() and not blocks[0, 1, :, 6:].any()
+
+    rng = np.random.default_rng(11)
+    shapes = [("n1", 100, 1), ("n13_k1665", 1665, 13), ("n40_k8", 8, 40),
+              ("n150_k640", 640, 150), ("k1", 1, 40)]
+    inputs, nodes, inits, outs = [], [], [], []
+    for name, k, n in shapes:
+        inputs.append(helper.make_tensor_value_info(f"{name}_x", TensorProto.FLOAT, [3, k]))
+        inits += [numpy_helper.from_array((rng.standard_normal((n, k)) / np.sqrt(k))
+                                          .astype(np.float32), f"{name}_w"),
+                  numpy_helper.from_array(rng.standard_normal(n).astype(np.float32), f"{name}_b")]
+        nodes.append(helper.make_node("Gemm", [f"{name}_x", f"{name}_w", f"{name}_b"],
+                                      [f"{name}_y"], name=name, transB=1))
+        outs.append(f"{name}_y")
+    # one batch-1 layer too (the column split)
+    inputs.append(helper.make_tensor_value_info("one_x", TensorProto.FLOAT, [1, 700]))
+    inits += [numpy_helper.from_array((rng.standard_normal((390, 700)) / 25).astype(np.float32),
+                                      "one_w")]
+    nodes.append(helper.make_node("Gemm", ["one_x", "one_w"], ["one_y"], name="one", transB=1))
+    outs.append("one_y")
+    graph = helper.make_graph(nodes, "fc", inputs,
+                              [helper.make_tensor_value_info(o, TensorProto.FLOAT, None)
+                               for o in outs], inits)
+    model = shape_inference.infer_shapes(
+        helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]))
+    shapes_of = {i.name: [d.dim_value for d in i.type.tensor_type.shape.dim] for i in inputs}
+    calib = tmp_path / "calib.npz"
+    np.savez(calib, **{x: rng.standard_normal((4, *s_)).astype(np.float32)
+                       for x, s_ in shapes_of.items()})
+    feed = {x: (rng.standard_normal(s_) * 2).astype(np.float32) for x, s_ in shapes_of.items()}
+    results = {}
+    for kind in ("portable", "avx512"):
+        compiled = aot.compile(model.SerializeToString(), TARGET, out_dir=str(tmp_path / kind),
+                               options=aot.Options(name="fc", kernels=kind, quantize="int8",
+                                                   calibration=str(calib)))
+        used = [c_.kernel for c_ in compiled.compilation.program.calls]
+        if kind == "avx512":
+            assert used.count("aot_fully_connected_avx512_s8") == len(outs), used
+            split = {l_["name"]: l_["split"] for l_ in compiled.manifest["layers"]}
+            assert split["one"] == "cols", split
+        results[kind] = compiled.run(feed)
+        if kind == "avx512":
+            results["threads"] = compiled.run(feed, threads=3)
+    for name, ref in results["portable"].items():
+        assert ref.std() > 0, name
+        np.testing.assert_array_equal(results["avx512"][name], ref, err_msg=name)
+        np.testing.assert_array_equal(results["threads"][name], ref, err_msg=f"3 workers: {name}")
+
+
+# ---- int8 depthwise on small planes, quads in registers (aot_depthwise_conv2d_regs_avx512_s8) -
+
+REGS = "aot_depthwise_conv2d_regs_avx512_s8"
+
+
+@pytest.mark.parametrize("c,h,w,batch", [
+    (17, 3, 3, 1), (2, 6, 6, 2), (5, 25, 5, 1), (4, 1, 1, 1), (5, 12, 12, 2),
+    *(pytest.param(*shape, marks=pytest.mark.slow) for shape in
+      ((3, 8, 16, 1), (2, 2, 2, 1), (6, 11, 11, 1), (3, 1, 29, 1), (3, 23, 9, 1)))])
+def test_int8_depthwise_small_planes_regs_bit_exact(c, h, w, batch, tmp_path):
+    """Depthwise on planes of at most 128 pixels (1x1, 2x2, 3x3, 6x6, KWS's 25x5, 8x16 =
+    128 exactly, 11x11, a 1-pixel-high row) and larger ones read through a window per
+    output vector (12x12, 23x9: rows narrower than a vector, strides 2 and 3), 2 to 17
+    channels (not multiples of 4 or 16; one channel is a dense conv), a batch of 2:
+    'same' and asymmetric padding, padding past the kernel's reach, strides 2
+    (TF-'same' and symmetric padding) and (3, 2), dilation, kernel_w 1 to 4,
+    depthwise multiplier 2, ReLU; inputs beyond the calibrated range (saturated codes).
+    aot_depthwise_conv2d_regs_avx512_s8 is chosen (for the convs `dw_regs_preferred` and
+    `dw_regs_tables` give it), every output bit-exact with the portable kernel."""
+    need_avx512()
+    parts = [_conv("same3", "x", c, c, (3, 3), pads=(1, 1, 1, 1), group=c, relu=True, seed=1),
+             _conv("s2_pad1", "x", c, 2 * c, (3, 3), stride=(2, 2), pads=(1, 1, 1, 1),
+                   group=c, seed=3),
+             _conv("k4_over", "x", c, c, (2, 4), pads=(2, 4, 1, 3), group=c, seed=4),
+             _conv("k1x2_s32", "x", c, c, (1, 2), stride=(3, 2), pads=(0, 1, 0, 1), group=c,
+                   seed=5),
+             _conv("d2", "x", c, c, (3, 3), pads=(2, 2, 2, 2), dil=(2, 2), group=c, seed=6),
+             _conv("k1", "x", c, c, (1, 1), group=c, seed=7)]
+    if h >= 2 and w >= 2:
+        parts.append(_conv("s2_same", "x", c, c, (3, 3), stride=(2, 2), pads=(0, 0, 1, 1),
+                           group=c, seed=2))
+    if h >= 3 and w >= 3:
+        parts.append(_conv("valid", "x", c, c, (3, 3), group=c, seed=8))
+    _portable_vs_avx512(parts, c, h, w, tmp_path, "aot_depthwise_conv2d_s8", want=(REGS,),
+                        batch=batch)
+
+
+def test_dw_regs_tables_cover_or_refuse():
+    """dw_regs_channels: records only for aot_rq_avx512_fast's form; dw_regs_tables:
+    None where an output vector reads more than 128 bytes (3x3 on rows of 64), for
+    kernel_w 5, and where a lane's taps
+    span more than 4 dwords (stride 4, kernel_w 4, pad_left 2: 16 bytes over 5 dwords); the
+    record of 3x3 'same' on 3x3 picks each tap's byte and masks the padding."""
+    from aot.program import ConstArray
+    from aot.targets.rules_x86 import dw_regs_channels, dw_regs_tables
+
+    # the per-channel requantization records: only where every channel has the fast
+    # form (1 <= r <= 22, |output offset| <= 256); the rule keeps the rows kernels else
+    def rq(shifts, offset=-128):
+        return dw_regs_channels({"multipliers": ConstArray(np.full(len(shifts), 2**30 + 5)),
+                                 "shifts": ConstArray(np.array(shifts)), "output_offset": offset})
+    assert rq([-1, -22]) is not None
+    assert rq([-1, 0]) is None and rq([-23]) is None and rq([2]) is None
+    assert rq([-3], offset=257) is None
+    rec = rq([-3], offset=-5)[0].astype(np.int64)
+    assert list(rec[:3]) == [2**30 + 5, 34, 2]
+    c_pos = rec[4] % 2**32 + (rec[5] << 32)
+    assert c_pos == 2**30 + 2**33 - 5 * 2**34 and (rec[6] % 2**32 + (rec[7] << 32)) == c_pos - 2**31
+
+    base = dict(kernel_h=3, kernel_w=3, stride_h=1, stride_w=1, dilation_h=1, dilation_w=1,
+                pad_top=1, pad_left=1)
+    assert dw_regs_tables({**base, "in_h": 12, "in_w": 64, "out_h": 12, "out_w": 64}) is None
+    t = dw_regs_tables({**base, "in_h": 12, "in_w": 12, "out_h": 12, "out_w": 12})
+    # window starts: each vector's first input byte read (row above, column left)
+    assert t.size == 9 * 3 * 34 + 9 and list(t[-9:]) == [0, 3, 19, 36, 51, 67, 84, 99, 115]
+    assert dw_regs_tables({**base, "kernel_w": 5, "in_h": 6, "in_w": 6, "out_h": 6,
+                           "out_w": 6}) is None
+    assert dw_regs_tables({**base, "kernel_w": 4, "stride_w": 4, "pad_left": 2, "in_h": 1,
+                           "in_w": 64, "out_h": 1, "out_w": 16}) is None
+    t = dw_regs_tables({**base, "in_h": 3, "in_w": 3, "out_h": 3, "out_w": 3})
+    assert t.shape == (3 * 34 + 1,) and t[-1] == 0
+    t = t[:-1].reshape(1, 3, 34)
+    shuf = t[..., 16:32].view(np.uint8).reshape(3, 64)
+    perm = t[..., :16]
+    bits = t[..., 32].astype(np.int64) % 2**32 + (t[..., 33].astype(np.int64) % 2**32 << 32)
+    for ky in range(3):
+        for pix in range(9):
+            lane, i = divmod(pix, 4)
+            oy, ox = divmod(pix, 3)
+            for kx in range(3):
+                byte = 16 * lane + 4 * i + kx
+                iy, ix = oy + ky - 1, ox + kx - 1
+                inside = 0 <= iy < 3 and 0 <= ix < 3
+                assert (int(bits[0, ky]) >> byte) & 1 == inside
+                if inside:
+                    s_ = shuf[ky, byte]
+                    assert 4 * perm[0, ky, 4 * lane + s_ // 4] + s_ % 4 == iy * 3 + ix
+
+
 # ---- int8 stride-2 depthwise from row quads (aot_depthwise_conv2d_rows_s2_avx512_s8) --------
 
-@pytest.mark.parametrize("c,h,w,batch", [(3, 17, 37, 1), (2, 6, 5, 2), (2, 5, 70, 1)])
+@pytest.mark.parametrize("c,h,w,batch", [(3, 17, 37, 1), (2, 13, 37, 2), (2, 5, 70, 1)])
 def test_int8_depthwise_stride2_rows_bit_exact(c, h, w, batch, tmp_path):
     """stride_w 2 depthwise on odd planes, rows of 1 to 3 vectors of quads (windows
     reaching past the row on either side), inputs saturated at -128/127: TF-'same'
@@ -867,7 +1229,7 @@ def test_float_pointwise_few_pixels_avx512_matches_onnxruntime(c_in, h, w, tmp_p
     _float_parts_vs_ort(parts, c_in, h, w, tmp_path, {"aot_conv2d_avx512_f32"})
 
 
-@pytest.mark.parametrize("c,h,w,batch", [(3, 7, 17, 2), (2, 5, 70, 1)])
+@pytest.mark.parametrize("c,h,w,batch", [(3, 9, 17, 2), (2, 5, 70, 1)])
 def test_int8_depthwise_stride1_wide_rows_bit_exact(c, h, w, batch, tmp_path):
     """aot_depthwise_conv2d_rows_avx512_s8 on rows of 16 pixels or more, whose quads
     are built a row at a time (dilation_w <= 4): rows of 1 to 5 vectors with tails,
@@ -901,6 +1263,36 @@ def test_float_narrow_conv_avx512_matches_onnxruntime(c_in, tmp_path):
         c_in, 49, 10, tmp_path, {"aot_conv2d_avx512_f32"})
 
 
+@pytest.mark.parametrize("c,h,w", [(20, 13, 11), (6, 9, 7),
+                                   pytest.param(9, 5, 3, marks=pytest.mark.slow)])
+def test_float_packed_conv_avx512_matches_onnxruntime(c, h, w, tmp_path):
+    """The matrix-product path of aot_conv2d_avx512_f32 (weights packed in blocks of
+    16 channels, tiles of 8/4/2/1 channels x 1-3 pixel vectors): out_c 1, 2, 3, 21 and
+    40 (partial tiles and blocks), pixel counts leaving 0-4 vectors after the columns
+    of 3, 3x3 'same', stride 2 with asymmetric padding, stride (2,1), 1x1 stride 2,
+    dilation 2, 5x5, each fused activation. 37 and 40 channels on rows of at most 16
+    take the channels-in-lanes path, their 16-channel thread parts the matrix
+    product: 1-3 workers give the same bits."""
+    need_avx512()
+    parts = [_dw_act(_conv("pw21", "x", c, 21, (1, 1), seed=1), "HardSwish", 1),
+             _conv("pw3", "x", c, 3, (1, 1), relu=True, seed=2),
+             _dw_act(_conv("pw2", "x", c, 2, (1, 1), seed=3), "Clip", 3),
+             _dw_act(_conv("pw1", "x", c, 1, (1, 1), seed=4), "LeakyRelu", 4),
+             _conv("k3_37", "x", c, 37, (3, 3), pads=(1, 1, 1, 1), relu=True, seed=5),
+             _dw_act(_conv("k3s2_17", "x", c, 17, (3, 3), stride=(2, 2), pads=(0, 1, 1, 0),
+                           seed=6), "HardSigmoid", 6),
+             _conv("k32s21_9", "x", c, 9, (3, 2), stride=(2, 1), pads=(1, 0, 1, 1), seed=7),
+             _conv("pws2_9", "x", c, 9, (1, 1), stride=(2, 2), seed=8),
+             _conv("k3d2_6", "x", c, 6, (3, 3), pads=(2, 2, 2, 2), dil=(2, 2), seed=9),
+             _conv("k5_40", "x", c, 40, (5, 5), pads=(2, 2, 2, 2), seed=10)]
+    compiled = _float_parts_vs_ort(parts, c, h, w, tmp_path, {"aot_conv2d_avx512_f32"})
+    feed = {"x": np.random.default_rng(3).standard_normal((1, c, h, w)).astype(np.float32)}
+    one = compiled.run(feed)
+    for n in (2, 3):
+        many = compiled.run(feed, threads=n)
+        assert all(np.array_equal(one[k], many[k]) for k in one), f"{n} workers"
+
+
 def test_int8_depthwise_stride1_narrow_dilated_rows_bit_exact(tmp_path):
     """Rows narrower than 16 pixels (quads shuffled out of 64-byte plane windows that
     span rows, byte masks for the taps outside a row) with dilation_w 3 and 4, and 5
@@ -916,3 +1308,134 @@ def test_int8_depthwise_stride1_narrow_dilated_rows_bit_exact(tmp_path):
                seed=3)],
         c, 7, 9, tmp_path, "aot_depthwise_conv2d_s8",
         want=("aot_depthwise_conv2d_rows_avx512_s8",), batch=2)
+
+
+# ---- float depthwise with channels in lanes, float few-column transposes -------------------
+
+def _dw_act(parts, act, seed):
+    """A depthwise _conv result followed by the activation `act` (an ONNX op name)."""
+    nodes, inits, out = parts
+    attrs = {"LeakyRelu": {"alpha": 0.1}, "Clip": {}}.get(act, {})
+    extra = []
+    if act == "Clip":
+        for name, v in ((f"{out}_lo", 0.0), (f"{out}_hi", 6.0)):
+            inits = [*inits, numpy_helper.from_array(np.array(v, np.float32), name)]
+            extra.append(name)
+    node = helper.make_node(act, [out, *extra], [f"{out}_{act}"], name=f"{out}_{act}", **attrs)
+    return [*nodes, node], inits, f"{out}_{act}"
+
+
+@pytest.mark.parametrize("c,h,w,batch", [(21, 7, 9, 1), (18, 1, 1, 2),
+                                         pytest.param(19, 6, 6, 1, marks=pytest.mark.slow),
+                                         pytest.param(16, 2, 3, 1, marks=pytest.mark.slow),
+                                         pytest.param(37, 9, 8, 2, marks=pytest.mark.slow),
+                                         pytest.param(17, 14, 14, 1, marks=pytest.mark.slow)])
+def test_float_depthwise_avx512_lanes_match_onnxruntime(c, h, w, batch, tmp_path):
+    """aot_depthwise_conv2d_lanes_avx512_f32 (16 channels per vector, input
+    transposed into a zero-bordered plane in scratch; rules_x86.dw_f32_lanes): channel counts
+    not a multiple of 16 (a partial last group), planes down to 1x1, 3x3 and 5x5 at
+    stride 1 and 2 (the unrolled forms) with 'same', 'valid' and asymmetric padding,
+    stride 3, (2,1) and dilation (the generic form), a 1x4 kernel, multiplier 2, and
+    each fused activation (Relu, Clip, HardSwish, LeakyRelu, HardSigmoid)."""
+    need_avx512()
+    dw = "aot_depthwise_conv2d_lanes_avx512_f32"
+    _float_parts_vs_ort(
+        [_dw_act(_conv("l3", "x", c, c, (3, 3), pads=(1, 1, 1, 1), group=c, seed=1), "Relu", 1),
+         _dw_act(_conv("l5", "x", c, c, (5, 5), pads=(2, 2, 2, 2), group=c, seed=2),
+                 "HardSwish", 2),
+         _conv("l3s2", "x", c, c, (3, 3), stride=(2, 2), pads=(0, 0, 2, 2), group=c, seed=3),
+         _dw_act(_conv("l5s2", "x", c, c, (5, 5), stride=(2, 2), pads=(2, 2, 2, 2), group=c,
+                       seed=4), "Clip", 4),
+         _dw_act(_conv("l3d2", "x", c, c, (3, 3), pads=(2, 2, 2, 2), dil=(2, 2), group=c,
+                       seed=5), "LeakyRelu", 5),
+         _conv("l3s3", "x", c, c, (3, 3), stride=(3, 3), pads=(1, 1, 1, 1), group=c, seed=6),
+         _dw_act(_conv("l3s21", "x", c, c, (3, 3), stride=(2, 1), pads=(1, 1, 1, 1), group=c,
+                       seed=7), "HardSigmoid", 7),
+         _conv("l14", "x", c, c, (1, 4), pads=(0, 1, 0, 2), group=c, seed=8),
+         _conv("lmult2", "x", c, 2 * c, (3, 3), pads=(1, 1, 1, 1), group=c, seed=9),
+         _conv("l5asym", "x", c, c, (5, 5), pads=(2, 3, 2, 1), group=c, relu=True, seed=10)],
+        c, h, w, tmp_path, {dw}, batch=batch)
+
+
+def test_float_depthwise_lanes_same_for_every_thread_count(tmp_path):
+    """A split aot_depthwise_conv2d_lanes_avx512_f32 (37 channels: 3 workers' parts
+    start inside a group of 16) gives the same bits for 1, 2 and 3 threads."""
+    need_avx512()
+    c, h, w = 37, 31, 17
+    nodes, inits, out = _conv("l5", "x", c, c, (5, 5), pads=(2, 2, 2, 2), group=c, seed=3)
+    graph = helper.make_graph(
+        nodes, "t", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, c, h, w])],
+        [helper.make_tensor_value_info(out, TensorProto.FLOAT, None)], inits)
+    model = shape_inference.infer_shapes(
+        helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]))
+    compiled = aot.compile(model.SerializeToString(), TARGET, out_dir=str(tmp_path / "m"),
+                           options=aot.Options(name="t", kernels="avx512"))
+    [layer] = compiled.manifest["layers"]
+    assert (layer["kernel"], layer["split"]) == ("aot_depthwise_conv2d_lanes_avx512_f32",
+                                                 "groups")
+    x = np.random.default_rng(5).standard_normal((1, c, h, w)).astype(np.float32)
+    one = compiled.run({"x": x}, threads=1)[out]
+    for threads in (2, 3):
+        assert compiled.run({"x": x}, threads=threads)[out].tobytes() == one.tobytes()
+
+
+TRANSPOSE_F32_TEST_C = r"""
+#include "aot_kernels.h"
+
+void check(int32_t avx512, int32_t batch, int32_t rows, int32_t cols, const float *x,
+           const int32_t *perms, float *y)
+{
+    aot_transpose2d_inplace_params p = {0};
+    p.batch = batch; p.rows = rows; p.cols = cols; p.elem_bytes = 4;
+    if (avx512) {
+        aot_transpose2d_avx512_f32(&p, x, perms, y);
+    } else {
+        aot_transpose2d_avx2_f32(&p, x, perms, y);
+    }
+}
+"""
+
+
+def test_float_transpose_few_columns_equals_numpy(tmp_path):
+    """aot_transpose2d_{avx2,avx512}_f32 on every column count they take (2..8), rows
+    around their 16/8-row steps and tails, batches of 1 and 3: y equals numpy's
+    transpose bit for bit, and nothing past the output is written; and a model's
+    NHWC -> NCHW Transpose lowers to them."""
+    need_avx512()
+    from aot.targets.rules_x86 import TRANSPOSE_MAX_COLS, transpose_perms_f32
+    from aot.targets.toolchain import host_cc
+
+    src = tmp_path / "t.c"
+    src.write_text(TRANSPOSE_F32_TEST_C)
+    lib = tmp_path / "t.so"
+    host_cc().shared_library([str(src), str(RUNTIME / "aot_transpose2d_avx512_f32.c"),
+                              str(RUNTIME / "aot_transpose2d_avx2_f32.c")], str(lib),
+                             [str(RUNTIME)], ("-O2",))
+    check = ctypes.CDLL(str(lib)).check
+    rng = np.random.default_rng(9)
+    ptr = ctypes.c_void_p
+    for cols in range(2, TRANSPOSE_MAX_COLS + 1):
+        for avx512, variant in ((0, "avx2"), (1, "avx512")):
+            table = transpose_perms_f32(cols, variant)
+            for rows in (1, 7, 8, 9, 15, 16, 17, 33, 9223):
+                for batch in (1, 3):
+                    x = rng.standard_normal((batch, rows, cols)).astype(np.float32)
+                    want = np.ascontiguousarray(x.transpose(0, 2, 1))
+                    y = np.full(x.size + 16, 77.0, np.float32)
+                    check(ctypes.c_int32(avx512), ctypes.c_int32(batch), ctypes.c_int32(rows),
+                          ctypes.c_int32(cols), x.ctypes.data_as(ptr),
+                          table.ctypes.data_as(ptr), y.ctypes.data_as(ptr))
+                    np.testing.assert_array_equal(
+                        y[:x.size].reshape(want.shape), want,
+                        err_msg=f"{variant} batch={batch} rows={rows} cols={cols}")
+                    assert (y[x.size:] == 77.0).all()
+    graph = helper.make_graph(
+        [helper.make_node("Transpose", ["x"], ["y"], perm=[0, 3, 1, 2], name="nchw")], "t",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 9, 11, 3])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3, 9, 11])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    x = rng.standard_normal((1, 9, 11, 3)).astype(np.float32)
+    compiled = aot.compile(model.SerializeToString(), TARGET, out_dir=str(tmp_path / "m"),
+                           options=aot.Options(name="t", kernels="avx512"))
+    assert "aot_transpose2d_avx512_f32" in _kernels(compiled)
+    np.testing.assert_array_equal(compiled.run({"x": x})["y"], x.transpose(0, 3, 1, 2))
