@@ -832,18 +832,32 @@ def test_float_direct_conv_avx512_matches_onnxruntime(c_in, tmp_path):
 TRANSPOSE_TEST_C = r"""
 #include "aot_kernels.h"
 
-void check(int32_t avx512, int32_t batch, int32_t rows, int32_t cols, const int8_t *x,
-           const int8_t *shuffles, int8_t *y)
-{
-    aot_transpose2d_inplace_params p = {0};
-    p.batch = batch; p.rows = rows; p.cols = cols; p.elem_bytes = 1;
-    if (avx512) {
-        aot_transpose2d_avx512_s8(&p, x, shuffles, y);
-    } else {
-        aot_transpose2d_avx2_s8(&p, x, shuffles, y);
-    }
-}
+void check(int32_t avx512, int32_t batch, int32_t rows, int32_t cols, const {T} *x,
+           const {table} *table, {T} *y)
+{{
+    aot_transpose2d_inplace_params p = {{0}};
+    p.batch = batch; p.rows = rows; p.cols = cols; p.elem_bytes = sizeof(*x);
+    if (avx512) {{
+        aot_transpose2d_avx512_{dt}(&p, x, table, y);
+    }} else {{
+        aot_transpose2d_avx2_{dt}(&p, x, table, y);
+    }}
+}}
 """
+
+
+def _transpose_check(tmp_path, dt):
+    """The check() of TRANSPOSE_TEST_C for the {avx2,avx512} transposes of dtype `dt`."""
+    from aot.targets.toolchain import host_cc
+
+    types = {"s8": ("int8_t", "int8_t"), "f32": ("float", "int32_t")}[dt]
+    src = tmp_path / f"t_{dt}.c"
+    src.write_text(TRANSPOSE_TEST_C.format(T=types[0], table=types[1], dt=dt))
+    lib = tmp_path / f"t_{dt}.so"
+    host_cc().shared_library([str(src), str(RUNTIME / f"aot_transpose2d_avx512_{dt}.c"),
+                              str(RUNTIME / f"aot_transpose2d_avx2_{dt}.c")], str(lib),
+                             [str(RUNTIME)], ("-O2",))
+    return ctypes.CDLL(str(lib)).check
 
 
 def test_int8_transpose_few_columns_equals_numpy(tmp_path):
@@ -853,15 +867,8 @@ def test_int8_transpose_few_columns_equals_numpy(tmp_path):
     output is written."""
     need_avx512()
     from aot.targets.rules_x86 import TRANSPOSE_MAX_COLS, transpose_shuffles
-    from aot.targets.toolchain import host_cc
 
-    src = tmp_path / "t.c"
-    src.write_text(TRANSPOSE_TEST_C)
-    lib = tmp_path / "t.so"
-    host_cc().shared_library([str(src), str(RUNTIME / "aot_transpose2d_avx512_s8.c"),
-                              str(RUNTIME / "aot_transpose2d_avx2_s8.c")], str(lib),
-                             [str(RUNTIME)], ("-O2",))
-    check = ctypes.CDLL(str(lib)).check
+    check = _transpose_check(tmp_path, "s8")
     rng = np.random.default_rng(9)
     ptr = ctypes.c_void_p
     for cols in range(2, TRANSPOSE_MAX_COLS + 1):
@@ -1379,23 +1386,6 @@ def test_float_depthwise_lanes_same_for_every_thread_count(tmp_path):
         assert compiled.run({"x": x}, threads=threads)[out].tobytes() == one.tobytes()
 
 
-TRANSPOSE_F32_TEST_C = r"""
-#include "aot_kernels.h"
-
-void check(int32_t avx512, int32_t batch, int32_t rows, int32_t cols, const float *x,
-           const int32_t *perms, float *y)
-{
-    aot_transpose2d_inplace_params p = {0};
-    p.batch = batch; p.rows = rows; p.cols = cols; p.elem_bytes = 4;
-    if (avx512) {
-        aot_transpose2d_avx512_f32(&p, x, perms, y);
-    } else {
-        aot_transpose2d_avx2_f32(&p, x, perms, y);
-    }
-}
-"""
-
-
 def test_float_transpose_few_columns_equals_numpy(tmp_path):
     """aot_transpose2d_{avx2,avx512}_f32 on every column count they take (2..8), rows
     around their 16/8-row steps and tails, batches of 1 and 3: y equals numpy's
@@ -1403,15 +1393,8 @@ def test_float_transpose_few_columns_equals_numpy(tmp_path):
     NHWC -> NCHW Transpose lowers to them."""
     need_avx512()
     from aot.targets.rules_x86 import TRANSPOSE_MAX_COLS, transpose_perms_f32
-    from aot.targets.toolchain import host_cc
 
-    src = tmp_path / "t.c"
-    src.write_text(TRANSPOSE_F32_TEST_C)
-    lib = tmp_path / "t.so"
-    host_cc().shared_library([str(src), str(RUNTIME / "aot_transpose2d_avx512_f32.c"),
-                              str(RUNTIME / "aot_transpose2d_avx2_f32.c")], str(lib),
-                             [str(RUNTIME)], ("-O2",))
-    check = ctypes.CDLL(str(lib)).check
+    check = _transpose_check(tmp_path, "f32")
     rng = np.random.default_rng(9)
     ptr = ctypes.c_void_p
     for cols in range(2, TRANSPOSE_MAX_COLS + 1):
