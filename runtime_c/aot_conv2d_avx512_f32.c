@@ -489,31 +489,37 @@ AOT_X86_INLINE AOT_AVX512 void aot_conv_f32_pk_band(const aot_x86_gemm_f32 *g, i
     }
 }
 
+/* One copy of the unrolled tiles per form: inlined into each caller below, they
+ * made this file take 20 s to compile. */
+static __attribute__((noinline)) AOT_AVX512 void aot_conv_f32_pk_band_pw(
+    const aot_x86_gemm_f32 *g, int32_t i_lo, int32_t i_hi)
+{
+    aot_conv_f32_pk_band(g, i_lo, i_hi, 1);
+}
+
+static __attribute__((noinline)) AOT_AVX512 void aot_conv_f32_pk_band_taps(
+    const aot_x86_gemm_f32 *g, int32_t i_lo, int32_t i_hi)
+{
+    aot_conv_f32_pk_band(g, i_lo, i_hi, 0);
+}
+
 /* Pixel columns outermost (a column's B rows stay in L1 for every channel tile),
  * unless B fits in L2 with room to spare and the weights are larger: then
- * channel bands of 8 outermost, so each weight is fetched from memory once. */
-AOT_X86_INLINE AOT_AVX512 void aot_conv_f32_pk_image(const aot_x86_gemm_f32 *g, const int pw)
+ * channel bands of 8 outermost, so each weight is fetched from memory once.
+ * pw: a 1x1, stride 1, unpadded convolution (one tap at offset 0). */
+static AOT_AVX512 void aot_conv_f32_pk_image(const aot_x86_gemm_f32 *g, int pw)
 {
     const int64_t b_bytes = (int64_t)g->kgroups * g->taps * g->nv * 4;
     const int64_t a_bytes = (int64_t)g->kgroups * g->taps * g->m * 4;
     int32_t i0;
     if (b_bytes <= AOT_CONV_F32_PK_L2_B && a_bytes > b_bytes) {
         for (i0 = 0; i0 < g->m; i0 += 8) {
-            aot_conv_f32_pk_band(g, i0, i0 + 8 < g->m ? i0 + 8 : g->m, pw);
+            (pw ? aot_conv_f32_pk_band_pw : aot_conv_f32_pk_band_taps)(
+                g, i0, i0 + 8 < g->m ? i0 + 8 : g->m);
         }
     } else {
-        aot_conv_f32_pk_band(g, 0, g->m, pw);
+        (pw ? aot_conv_f32_pk_band_pw : aot_conv_f32_pk_band_taps)(g, 0, g->m);
     }
-}
-
-static AOT_AVX512 void aot_conv_f32_pk_pointwise(const aot_x86_gemm_f32 *g)
-{
-    aot_conv_f32_pk_image(g, 1);
-}
-
-static AOT_AVX512 void aot_conv_f32_pk_taps(const aot_x86_gemm_f32 *g)
-{
-    aot_conv_f32_pk_image(g, 0);
 }
 
 AOT_AVX512 void aot_conv2d_avx512_f32(const aot_conv2d_params *params, const float *input,
@@ -633,10 +639,8 @@ AOT_AVX512 void aot_conv2d_avx512_f32(const aot_conv2d_params *params, const flo
         g.y = output + n * p->out_c * out_plane;
         if (ocl) {
             aot_conv_f32_ocl(p, &g, geom.lw, weights, bias, g.y);
-        } else if (g.taps == 1) {   /* offs[0] == 0 */
-            aot_conv_f32_pk_pointwise(&g);
         } else {
-            aot_conv_f32_pk_taps(&g);
+            aot_conv_f32_pk_image(&g, g.taps == 1);   /* one tap: offs[0] == 0 */
         }
     }
 }
