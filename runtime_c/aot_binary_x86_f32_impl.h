@@ -63,32 +63,6 @@ AOT_X86_INLINE AOT_AVX2 __m256 aot_v8_op(int op, __m256 a, __m256 b)
     }
 }
 
-/* aot_act_apply_f32 per lane. max/min take the NaN from their second operand,
- * which the operand order below makes x (as the portable comparisons do). */
-AOT_X86_INLINE AOT_AVX2 __m256 aot_v8_act(const aot_act_f32 *act, __m256 x)
-{
-    const __m256 zero = _mm256_setzero_ps(), one = _mm256_set1_ps(1.0f);
-    __m256 t;
-    switch (act->kind) {
-    case AOT_ACT_RELU:
-        return _mm256_max_ps(zero, x);
-    case AOT_ACT_CLIP:
-        return _mm256_min_ps(_mm256_set1_ps(act->hi), _mm256_max_ps(_mm256_set1_ps(act->lo), x));
-    case AOT_ACT_LEAKY_RELU:
-        return _mm256_blendv_ps(x, _mm256_mul_ps(_mm256_set1_ps(act->alpha), x),
-                                _mm256_cmp_ps(x, zero, _CMP_LT_OQ));
-    case AOT_ACT_HARD_SIGMOID:
-        t = _mm256_add_ps(_mm256_mul_ps(_mm256_set1_ps(act->alpha), x),
-                          _mm256_set1_ps(act->beta));
-        return _mm256_min_ps(one, _mm256_max_ps(zero, t));
-    case AOT_ACT_HARD_SWISH:
-        t = _mm256_add_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.0f / 6.0f)), _mm256_set1_ps(0.5f));
-        return _mm256_mul_ps(x, _mm256_min_ps(one, _mm256_max_ps(zero, t)));
-    default:
-        return x;
-    }
-}
-
 /* a_step, b_step in {0, 1}: 0 repeats the row's first element. */
 AOT_X86_INLINE AOT_AVX2 void aot_v8_binary_row(int op, const aot_act_f32 *act, const float *a,
                                                int32_t a_step, const float *b, int32_t b_step,
@@ -104,7 +78,7 @@ AOT_X86_INLINE AOT_AVX2 void aot_v8_binary_row(int op, const aot_act_f32 *act, c
     for (j = 0; j + 8 <= n; j += 8) {
         const __m256 va = a_step ? _mm256_loadu_ps(a + j) : a0;
         const __m256 vb = b_step ? _mm256_loadu_ps(b + j) : b0;
-        _mm256_storeu_ps(y + j, aot_v8_act(act, aot_v8_op(op, va, vb)));
+        _mm256_storeu_ps(y + j, aot_avx2_act(act, aot_v8_op(op, va, vb)));
     }
     aot_x86_binary_row_f32(op, act, a + j * a_step, a_step, b + j * b_step, b_step, y + j,
                            n - j);
@@ -148,33 +122,6 @@ AOT_X86_INLINE AOT_AVX512 __m512 aot_v16_op(int op, __m512 a, __m512 b)
     }
 }
 
-/* aot_act_apply_f32 per lane (NaN handling as aot_v8_act). */
-AOT_X86_INLINE AOT_AVX512 __m512 aot_v16_act(const aot_act_f32 *act, __m512 x)
-{
-    const __m512 zero = _mm512_setzero_ps(), one = _mm512_set1_ps(1.0f);
-    __m512 t;
-    switch (act->kind) {
-    case AOT_ACT_RELU:
-        return _mm512_max_ps(zero, x);
-    case AOT_ACT_CLIP:
-        return _mm512_min_ps(_mm512_set1_ps(act->hi), _mm512_max_ps(_mm512_set1_ps(act->lo), x));
-    case AOT_ACT_LEAKY_RELU:
-        return _mm512_mask_mul_ps(x, _mm512_cmp_ps_mask(x, zero, _CMP_LT_OQ),
-                                  _mm512_set1_ps(act->alpha), x);
-    case AOT_ACT_HARD_SIGMOID:
-        t = _mm512_add_ps(_mm512_mul_ps(_mm512_set1_ps(act->alpha), x),
-                          _mm512_set1_ps(act->beta));
-        return _mm512_min_ps(one, _mm512_max_ps(zero, t));
-    case AOT_ACT_HARD_SWISH:
-        t = _mm512_add_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.0f / 6.0f)), _mm512_set1_ps(0.5f));
-        return _mm512_mul_ps(x, _mm512_min_ps(one, _mm512_max_ps(zero, t)));
-    default:
-        return x;
-    }
-}
-
-/* a_step, b_step in {0, 1}: 0 repeats the row's first element. The tail's
- * masked loads read nothing past the operands. */
 AOT_X86_INLINE AOT_AVX512 void aot_v16_binary_row(int op, const aot_act_f32 *act,
                                                   const float *a, int32_t a_step,
                                                   const float *b, int32_t b_step, float *y,
@@ -190,7 +137,7 @@ AOT_X86_INLINE AOT_AVX512 void aot_v16_binary_row(int op, const aot_act_f32 *act
     for (j = 0; j + 16 <= n; j += 16) {
         const __m512 va = a_step ? _mm512_loadu_ps(a + j) : a0;
         const __m512 vb = b_step ? _mm512_loadu_ps(b + j) : b0;
-        _mm512_storeu_ps(y + j, aot_v16_act(act, aot_v16_op(op, va, vb)));
+        _mm512_storeu_ps(y + j, aot_avx512_act(act, aot_v16_op(op, va, vb)));
     }
     if (j < n) {
         const __mmask16 k = (__mmask16)((1u << (n - j)) - 1u);
@@ -198,7 +145,7 @@ AOT_X86_INLINE AOT_AVX512 void aot_v16_binary_row(int op, const aot_act_f32 *act
         const __m512 pad = _mm512_set1_ps(1.0f);
         const __m512 va = a_step ? _mm512_mask_loadu_ps(pad, k, a + j) : a0;
         const __m512 vb = b_step ? _mm512_mask_loadu_ps(pad, k, b + j) : b0;
-        _mm512_mask_storeu_ps(y + j, k, aot_v16_act(act, aot_v16_op(op, va, vb)));
+        _mm512_mask_storeu_ps(y + j, k, aot_avx512_act(act, aot_v16_op(op, va, vb)));
     }
 }
 
