@@ -12,21 +12,27 @@
  * [ceil(out_c / 16)][in_c * kernel_h * kernel_w][16] (zero padded) for every
  * path, times the input's phase planes (see aot_conv2d_x86_impl.h), built in
  * scratch after the tap table. A 1x1, stride 1, unpadded convolution reads the
- * input itself.
+ * input itself. Paths, tried in this order: direct, column-tap, channels in
+ * lanes, matrix product on phase planes; all sum in the same order.
  *
- * Direct path (aot_conv2d_avx512_f32_direct: at most 4 input channels, a
- * kernel larger than 1x1 and rows of at least one vector, e.g. a network's
- * first layer on an image; narrower rows would leave most lanes idle): no planes and no
- * matrix product of a short K. Three vectors of 16 output pixels of a row are
- * loaded once per tap, as the depthwise kernel does, and feed the accumulators
- * of 8 channels (24 in flight hide the multiply-add latency); rows are outermost
- * so their input stays in L1 for every channel. Weights are packed by the
- * lowering rule as [ceil(out_c / 16)][in_c * kernel_h * kernel_w][16] (zero
- * padded), so a tap's channel weights are consecutive; scratch holds the row
- * masks (aot_avx512_row_masks).
+ * Direct path (aot_conv2d_avx512_f32_direct: a kernel of at most
+ * AOT_CONV_F32_DIRECT_TAPS taps other than a 1x1, stride 1, unpadded one (which
+ * reads the input as it is), rows longer than one vector, and at most 4 input
+ * channels or stride_w 1 or 2 with at most a quarter of the lanes idle on a row's
+ * last vector; else phase planes): no planes and no copy of the input, whose rows
+ * are read in place. A tile is 3 vectors of 16 output pixels (a row's, or
+ * consecutive rows' when a row is narrower than 48 pixels: no lanes idle on the
+ * padding columns of phase planes) x 8 channels, 24 accumulators; each tap loads
+ * the 3 input vectors once (padding columns are masked lanes, padding rows a
+ * zero mask) and feeds 8 weight broadcasts. Weights are packed by the lowering
+ * rule as [ceil(out_c / 16)][in_c * kernel_h * kernel_w][16] (zero padded), so a
+ * tap's channel weights are consecutive; scratch holds the row masks
+ * (aot_avx512_row_masks), then the columns' tap pairs (see the tile).
  */
 
 #define AOT_CONV_F32_DIRECT_OB 8
+/* Taps of a tile's mask table (rules_x86.CONV_F32_DIRECT_TAPS). */
+#define AOT_CONV_F32_DIRECT_TAPS 64
 /* Pixels the phase planes are rounded up to (rules_x86.NR; the matrix-product
  * path's masked loads need no read slack, so any multiple of 16 would do). */
 #define AOT_CONV_F32_NR 32
@@ -35,52 +41,75 @@
 
 AOT_X86_INLINE int aot_conv2d_avx512_f32_direct(const aot_conv2d_params *p)
 {
-    return p->groups == 1 && p->in_c <= 4 && p->kernel_h * p->kernel_w > 1 && p->out_w >= 16;
+    const int32_t taps = p->kernel_h * p->kernel_w, lanes = 16 * ((p->out_w + 15) / 16);
+    const int pointwise = taps == 1 && p->stride_h == 1 && p->stride_w == 1 &&
+                          p->pad_top == 0 && p->pad_left == 0 && p->out_h == p->in_h &&
+                          p->out_w == p->in_w;
+    return p->groups == 1 && !pointwise && taps <= AOT_CONV_F32_DIRECT_TAPS &&
+           p->out_w > 16 &&
+           (p->in_c <= 4 || (p->stride_w <= 2 && 4 * p->out_w >= 3 * lanes));
 }
 
-/* Output row oy, pixel vectors [v0, v0 + nvec) x channels [oc0, oc0 + ob) (the
- * block at w); ob, nvec, sw literals (sw 0: stride_w sw_rt, gathered). */
+/* A tile: 3 vectors of output pixels, vector j pixels [16 vx, 16 vx + 16) of row oy
+ * for j = oy * ceil(out_w / 16) + vx consecutive (the image's last tile may have
+ * vectors past the image). Per vector and tap, where lane 0 reads (channel 0,
+ * from base) and which lanes do, as pairs: a vector whose taps all read input rows
+ * shares its column's pairs (built once per image in scratch, after the row masks),
+ * others get their own. A tap on a padding row (or past the image) reads no lanes
+ * at element 0: a masked load still costs a microcode assist on AMD when its address
+ * lies outside the mapped input (measured: 2.4x slower on a 15-row image with one
+ * padding row). */
+typedef struct {
+    const int32_t *tab[3];   /* [tap][2]: offset from base, lanes read */
+    int32_t base[3];
+    int32_t out_off[3];      /* output element of lane 0, channel 0 */
+    __mmask16 store[3];      /* lanes inside the row */
+    int32_t own[3][2 * AOT_CONV_F32_DIRECT_TAPS];
+} aot_conv_f32_direct_tile;
+
+/* Channels [oc0, oc0 + ob) of a tile (w: the tap-0 weight of channel oc0 in its
+ * packed block); ob, sw literals (sw 0: stride_w sw_rt, gathered). */
 AOT_X86_INLINE AOT_AVX512 void aot_conv_f32_direct_block(
     const aot_conv2d_params *p, const float *x, const float *w, const float *bias,
-    const uint32_t *masks, int32_t oy, int32_t v0, const int nvec, int32_t oc0, const int ob,
-    const int sw, int32_t sw_rt, float *y)
+    const aot_conv_f32_direct_tile *t, int32_t oc0, const int ob, const int sw, int32_t sw_rt,
+    float *y)
 {
-    const int32_t in_h = p->in_h, in_w = p->in_w, kh = p->kernel_h, kw = p->kernel_w;
-    const int32_t plane = in_h * in_w, out_plane = p->out_h * p->out_w;
-    const int32_t stride = sw != 0 ? sw : sw_rt;
+    const int32_t plane = p->in_h * p->in_w, out_plane = p->out_h * p->out_w;
+    const int32_t taps = p->kernel_h * p->kernel_w, stride = sw != 0 ? sw : sw_rt;
+    const int32_t *tab[3];
     __m512 acc[AOT_CONV_F32_DIRECT_OB][3];
-    int32_t c, ky, kx, o, v;
+    int32_t c, tap, o, v;
+    AOT_X86_UNROLL
+    for (v = 0; v < 3; ++v) {
+        tab[v] = t->tab[v];
+    }
     AOT_X86_UNROLL
     for (o = 0; o < ob; ++o) {
         const float b = bias != NULL && oc0 + o < p->out_c ? bias[oc0 + o] : 0.0f;
         AOT_X86_UNROLL
-        for (v = 0; v < nvec; ++v) {
+        for (v = 0; v < 3; ++v) {
             acc[o][v] = _mm512_set1_ps(b);
         }
     }
     for (c = 0; c < p->in_c; ++c) {
-        for (ky = 0; ky < kh; ++ky) {
-            const int32_t iy = oy * p->stride_h + ky * p->dilation_h - p->pad_top;
-            const float *row, *wt;
-            if (iy < 0 || iy >= in_h) {
-                continue;
+        const float *xb[3];
+        AOT_X86_UNROLL
+        for (v = 0; v < 3; ++v) {
+            xb[v] = x + c * plane + t->base[v];
+        }
+        for (tap = 0; tap < 2 * taps; tap += 2, w += 16) {
+            __m512 in[3];
+            AOT_X86_UNROLL
+            for (v = 0; v < 3; ++v) {
+                in[v] = aot_avx512_lanes_load(xb[v] + tab[v][tap], stride,
+                                              (uint32_t)tab[v][tap + 1]);
             }
-            row = x + c * plane + iy * in_w + 16 * v0 * stride - p->pad_left;
-            wt = w + ((c * kh + ky) * kw) * 16;
-            for (kx = 0; kx < kw; ++kx) {
-                __m512 in[3];
+            AOT_X86_UNROLL
+            for (o = 0; o < ob; ++o) {
+                const __m512 wv = _mm512_set1_ps(w[o]);
                 AOT_X86_UNROLL
-                for (v = 0; v < nvec; ++v) {
-                    in[v] = aot_avx512_lanes_load(row + kx * p->dilation_w + 16 * v * stride,
-                                                  stride, masks[(v0 + v) * kw + kx]);
-                }
-                AOT_X86_UNROLL
-                for (o = 0; o < ob; ++o) {
-                    const __m512 wv = _mm512_set1_ps(wt[kx * 16 + o]);
-                    AOT_X86_UNROLL
-                    for (v = 0; v < nvec; ++v) {
-                        acc[o][v] = _mm512_fmadd_ps(wv, in[v], acc[o][v]);
-                    }
+                for (v = 0; v < 3; ++v) {
+                    acc[o][v] = _mm512_fmadd_ps(wv, in[v], acc[o][v]);
                 }
             }
         }
@@ -89,39 +118,74 @@ AOT_X86_INLINE AOT_AVX512 void aot_conv_f32_direct_block(
     for (o = 0; o < ob; ++o) {
         if (oc0 + o < p->out_c) {
             AOT_X86_UNROLL
-            for (v = 0; v < nvec; ++v) {
-                const int32_t left = p->out_w - 16 * (v0 + v);
-                const __mmask16 k = left >= 16 ? (__mmask16)0xFFFF
-                                               : (__mmask16)((1u << left) - 1u);
-                _mm512_mask_storeu_ps(y + (oc0 + o) * out_plane + oy * p->out_w + 16 * (v0 + v),
-                                      k, aot_avx512_act(&p->act, acc[o][v]));
+            for (v = 0; v < 3; ++v) {
+                _mm512_mask_storeu_ps(y + (oc0 + o) * out_plane + t->out_off[v], t->store[v],
+                                      aot_avx512_act(&p->act, acc[o][v]));
             }
         }
     }
 }
 
+/* masks: the row masks, then the columns' shared pairs [ceil(out_w / 16)][taps][2]. */
 AOT_X86_INLINE AOT_AVX512 void aot_conv_f32_direct_image(const aot_conv2d_params *p,
                                                          const float *x, const float *w,
                                                          const float *bias,
                                                          const uint32_t *masks, const int sw,
                                                          int32_t sw_rt, float *y)
 {
-    const int32_t nvec = (p->out_w + 15) / 16;
-    const int32_t k = p->in_c * p->kernel_h * p->kernel_w;
-    int32_t oy, v0, oc0;
-    for (oy = 0; oy < p->out_h; ++oy) {   /* the row's input stays in L1 for every channel */
+    const int32_t nvec = (p->out_w + 15) / 16, total = p->out_h * nvec;
+    const int32_t kh = p->kernel_h, kw = p->kernel_w, taps = kh * kw, k = p->in_c * taps;
+    int32_t *cols = (int32_t *)(masks + aot_x86_round_up(nvec * kw, 16));
+    aot_conv_f32_direct_tile t;
+    int32_t j0, oc0, v, ky, kx;
+    for (v = 0; v < nvec; ++v) {
+        for (ky = 0; ky < kh; ++ky) {
+            for (kx = 0; kx < kw; ++kx) {
+                int32_t *pair = cols + (v * taps + ky * kw + kx) * 2;
+                pair[0] = ky * p->dilation_h * p->in_w + 16 * v * sw_rt + kx * p->dilation_w -
+                          p->pad_left;
+                pair[1] = (int32_t)masks[v * kw + kx];
+            }
+        }
+    }
+    for (j0 = 0; j0 < total; j0 += 3) {   /* the tile's input rows stay in L1 */
+        for (v = 0; v < 3; ++v) {
+            const int32_t oy = (j0 + v) / nvec, vx = (j0 + v) % nvec, live = j0 + v < total;
+            const int32_t iy0 = oy * p->stride_h - p->pad_top, left = p->out_w - 16 * vx;
+            t.out_off[v] = live ? oy * p->out_w + 16 * vx : 0;
+            t.store[v] = !live ? (__mmask16)0
+                         : left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1u);
+            if (live && iy0 >= 0 && iy0 + (kh - 1) * p->dilation_h < p->in_h) {
+                t.tab[v] = cols + vx * taps * 2;
+                t.base[v] = iy0 * p->in_w;
+                continue;
+            }
+            t.tab[v] = t.own[v];
+            t.base[v] = 0;
+            for (ky = 0; ky < kh; ++ky) {
+                const int32_t iy = iy0 + ky * p->dilation_h;
+                const int in = live && iy >= 0 && iy < p->in_h;
+                for (kx = 0; kx < kw; ++kx) {
+                    t.own[v][(ky * kw + kx) * 2] =
+                        in ? iy * p->in_w + 16 * vx * sw_rt + kx * p->dilation_w - p->pad_left
+                           : 0;
+                    t.own[v][(ky * kw + kx) * 2 + 1] = in ? (int32_t)masks[vx * kw + kx] : 0;
+                }
+            }
+        }
+        /* channel tiles of 8, the last of 4, 2 or 1 where fewer are left */
         for (oc0 = 0; oc0 < p->out_c; oc0 += AOT_CONV_F32_DIRECT_OB) {
             const float *wb = w + (oc0 / 16) * k * 16 + oc0 % 16;
-            for (v0 = 0; v0 + 3 <= nvec; v0 += 3) {
-                aot_conv_f32_direct_block(p, x, wb, bias, masks, oy, v0, 3, oc0,
-                                          AOT_CONV_F32_DIRECT_OB, sw, sw_rt, y);
-            }
-            if (nvec - v0 == 2) {
-                aot_conv_f32_direct_block(p, x, wb, bias, masks, oy, v0, 2, oc0,
-                                          AOT_CONV_F32_DIRECT_OB, sw, sw_rt, y);
-            } else if (nvec - v0 == 1) {
-                aot_conv_f32_direct_block(p, x, wb, bias, masks, oy, v0, 1, oc0,
-                                          AOT_CONV_F32_DIRECT_OB, sw, sw_rt, y);
+            const int32_t left = p->out_c - oc0;
+            if (left > 4) {
+                aot_conv_f32_direct_block(p, x, wb, bias, &t, oc0, AOT_CONV_F32_DIRECT_OB, sw,
+                                          sw_rt, y);
+            } else if (left > 2) {
+                aot_conv_f32_direct_block(p, x, wb, bias, &t, oc0, 4, sw, sw_rt, y);
+            } else if (left > 1) {
+                aot_conv_f32_direct_block(p, x, wb, bias, &t, oc0, 2, sw, sw_rt, y);
+            } else {
+                aot_conv_f32_direct_block(p, x, wb, bias, &t, oc0, 1, sw, sw_rt, y);
             }
         }
     }
@@ -149,6 +213,68 @@ static AOT_AVX512 void aot_conv_f32_direct_any(const aot_conv2d_params *p, const
 }
 
 /*
+ * Column-tap path (aot_conv2d_avx512_f32_coltaps: rows of at most one vector, at
+ * least 48 output pixels, and not the pointwise form, which reads its input as is;
+ * on rows of 16 it beats the direct path: 16x32x32 -> 32, 3x3 stride 2, 13.3 ->
+ * 11.1 us, no per-tap mask and offset loads in the tiles).
+ * Phase planes without virtual pixels: one plane per input channel, tap column kx
+ * and row phase (padded row % stride_h), rows of out_w pixels, plane row r holding
+ * input row r * stride_h + phase - pad_top at columns ox * stride_w + kx *
+ * dilation_w - pad_left (zero outside the input). Tap (ky, kx) is then the plane
+ * (kx, ky * dilation_h % stride_h) from row ky * dilation_h / stride_h on, the
+ * output pixels contiguous: the matrix-product tiles read it as they read phase
+ * planes, with no lanes spent on padding columns and no channel scatter. Built
+ * in scratch after the tap table and the row masks: one masked load per plane row.
+ */
+AOT_X86_INLINE int aot_conv2d_avx512_f32_coltaps(const aot_conv2d_params *p)
+{
+    const int pointwise = p->kernel_h == 1 && p->kernel_w == 1 && p->stride_h == 1 &&
+                          p->stride_w == 1 && p->pad_top == 0 && p->pad_left == 0 &&
+                          p->out_h == p->in_h && p->out_w == p->in_w;
+    return p->groups == 1 && !pointwise && p->out_w <= 16 && p->out_h * p->out_w >= 48;
+}
+
+/* Rows per plane. */
+AOT_X86_INLINE int32_t aot_conv_f32_coltaps_rows(const aot_conv2d_params *p)
+{
+    return p->out_h + (p->kernel_h - 1) * p->dilation_h / p->stride_h;
+}
+
+/* sw a literal (0: stride_w, gathered). */
+AOT_X86_INLINE AOT_AVX512 void aot_conv_f32_coltaps_build(const aot_conv2d_params *p,
+                                                          const float *x,
+                                                          const uint32_t *masks, const int sw,
+                                                          int32_t ps, float *b)
+{
+    const int32_t stride = sw != 0 ? sw : p->stride_w, plane = p->in_h * p->in_w;
+    const int32_t in_h = p->in_h, in_w = p->in_w, out_w = p->out_w, sh = p->stride_h;
+    const int32_t rows = aot_conv_f32_coltaps_rows(p), pt = p->pad_top;
+    const __mmask16 keep = (__mmask16)((1u << out_w) - 1u);
+    int32_t c, kx, ph, r, ky;
+    for (c = 0; c < p->in_c; ++c) {
+        for (kx = 0; kx < p->kernel_w; ++kx) {
+            const float *col = x + c * plane + kx * p->dilation_w - p->pad_left;
+            const uint32_t m = masks[kx];
+            for (ph = 0; ph < sh; ++ph, b += ps) {
+                for (ky = 0; ky < p->kernel_h && ky * p->dilation_h % sh != ph; ++ky) {
+                }
+                if (ky == p->kernel_h) {   /* a phase no tap reads (1x1, stride 2) */
+                    continue;
+                }
+                for (r = 0; r < rows; ++r) {
+                    const int32_t iy = r * sh + ph - pt;
+                    __m512 v = _mm512_setzero_ps();
+                    if (iy >= 0 && iy < in_h) {
+                        v = aot_avx512_lanes_load(col + iy * in_w, stride, m);
+                    }
+                    _mm512_mask_storeu_ps(b + r * out_w, keep, v);
+                }
+            }
+        }
+    }
+}
+
+/*
  * Channels-in-lanes path (aot_conv2d_avx512_f32_oc_lanes), where a tile of 32
  * pixels in lanes would leave many of them idle or the K of the matrix product
  * is short: a 1x1, stride 1, unpadded convolution of at least 32 input channels
@@ -156,7 +282,8 @@ static AOT_AVX512 void aot_conv_f32_direct_any(const aot_conv2d_params *p, const
  * larger than 1x1 on at most 4 input channels with rows narrower than a vector
  * (the direct path's complement: a first layer on a spectrogram), and on more
  * input channels with at least 32 output channels and rows of at most 16 pixels
- * (the phase planes' padding columns would idle many pixel lanes). Output
+ * (the phase planes' padding columns would idle many pixel lanes), where the
+ * direct and column-tap paths (tried first) do not take the layer. Output
  * channels are in lanes instead, weights packed as the direct path's,
  * [ceil(out_c / 16)][in_c * kernel_h * kernel_w][16]; a tile is 32 (or 16)
  * channels x up to 12 output pixels, each k one weight load per 16 channels and
@@ -553,6 +680,45 @@ AOT_AVX512 void aot_conv2d_avx512_f32(const aot_conv2d_params *params, const flo
             } else {
                 aot_conv_f32_direct_any(p, x, weights, bias, (const uint32_t *)scratch, y);
             }
+        }
+        return;
+    }
+    if (aot_conv2d_avx512_f32_coltaps(p)) {
+        const int32_t kw = p->kernel_w, sh = p->stride_h;
+        const int32_t ps = aot_conv_f32_coltaps_rows(p) * p->out_w;
+        uint32_t *masks = (uint32_t *)((uint8_t *)scratch +
+                                       aot_x86_table_bytes(p->kernel_h * kw));
+        float *b = (float *)((uint8_t *)masks + aot_x86_round_up(kw * 4, 64));
+        int32_t t;
+        for (t = 0; t < p->kernel_h * kw; ++t) {
+            const int32_t dy = (t / kw) * p->dilation_h;
+            offs[t] = ((t % kw) * sh + dy % sh) * ps + dy / sh * p->out_w;
+        }
+        aot_avx512_row_masks(p, masks);
+        g.m = p->out_c;
+        g.nv = out_plane;
+        g.a = weights;
+        g.kgroups = p->in_c;
+        g.taps = p->kernel_h * kw;
+        g.cs = kw * sh * ps;
+        g.offs = offs;
+        g.y_rs = out_plane;
+        g.geom = NULL;
+        g.out_w = p->out_w;
+        g.bias = bias;
+        g.act = &p->act;
+        g.b = b;
+        for (n = 0; n < p->batch; ++n) {
+            const float *x = input + n * p->in_c * in_plane;
+            if (p->stride_w == 1) {
+                aot_conv_f32_coltaps_build(p, x, masks, 1, ps, b);
+            } else if (p->stride_w == 2) {
+                aot_conv_f32_coltaps_build(p, x, masks, 2, ps, b);
+            } else {
+                aot_conv_f32_coltaps_build(p, x, masks, 0, ps, b);
+            }
+            g.y = output + n * p->out_c * out_plane;
+            aot_conv_f32_pk_image(&g, g.taps == 1);
         }
         return;
     }

@@ -16,7 +16,9 @@
  * output pixel is one plain load, taps are full weight vectors, and a block
  * of up to 8 output pixels of a row keeps 8 independent accumulators; at
  * stride_w 1 or 2 with dilation_w 1 a tap row's inputs are loaded once for
- * the whole block. The results ([pixel][16] in scratch) are transposed back
+ * the whole block (3x3 at stride 1 on rows of at most 8 pixels: two rows per
+ * block, weights in registers, aot_dw_f32_lanes_s1_rows). Only the plane's
+ * border is zeroed per call. The results ([pixel][16] in scratch) are transposed back
  * into the channel planes. Products are summed in the same tap order as
  * aot_depthwise_conv2d_avx512_f32 sums them; lanes of absent channels (a
  * partial group) compute on zeros and are not stored, so a thread's part of
@@ -93,7 +95,8 @@ static AOT_AVX512 void aot_dw_f32_lanes_in(const float *src, int32_t stride, int
     const float *rows[16];
     int32_t l, e, j;
     for (l = 0; l < 16; ++l) {
-        rows[l] = src + (l < nc ? ((c0 + l) / mult) * stride : 0);
+        /* no division when it is 1: this runs per group of channels */
+        rows[l] = src + (l >= nc ? 0 : (mult == 1 ? c0 + l : (c0 + l) / mult) * stride);
     }
     for (e = 0; e < n; e += 16) {
         const int32_t cnt = n - e < 16 ? n - e : 16;
@@ -255,6 +258,110 @@ static AOT_AVX512 void aot_dw_f32_lanes_k3s1(const aot_dw_f32_lanes_geom g, cons
     aot_dw_f32_lanes_plane(g, t, wv, b, act, o, 3, 1);
 }
 
+/* 3x3, stride 1, dilation 1, rows of at most 8 pixels (small planes): the
+ * nine weight vectors stay in registers and two output rows share their
+ * input rows (four rows of R + 2 vectors feed 2 x R accumulators), where the
+ * blocks above load a weight per multiply-add (load-bound) and keep only R
+ * chains of nine dependent multiply-adds in flight per row (latency-bound).
+ * Each accumulator still takes its taps in (ky, kx) order. */
+AOT_X86_INLINE AOT_AVX512 void aot_dw_f32_lanes_s1_rows(const aot_dw_f32_lanes_geom g,
+                                                        const float *t, const __m512 *w,
+                                                        __m512 b, const aot_act_f32 *act,
+                                                        float *o, int32_t oy, const int R,
+                                                        const int NR)
+{
+    __m512 acc[2][8];
+    int i, n, r, kx;
+    AOT_X86_UNROLL
+    for (n = 0; n < NR; ++n) {
+        AOT_X86_UNROLL
+        for (r = 0; r < R; ++r) {
+            acc[n][r] = b;
+        }
+    }
+    /* padded row oy + i feeds output row n = i - ky */
+    AOT_X86_UNROLL
+    for (i = 0; i < NR + 2; ++i) {
+        const float *row = t + (oy + i) * g.wp * 16;
+        __m512 in[10];
+        AOT_X86_UNROLL
+        for (r = 0; r < R + 2; ++r) {
+            in[r] = _mm512_loadu_ps(row + r * 16);
+        }
+        AOT_X86_UNROLL
+        for (kx = 0; kx < 3; ++kx) {
+            AOT_X86_UNROLL
+            for (n = 0; n < NR; ++n) {
+                if (i - n >= 0 && i - n < 3) {
+                    AOT_X86_UNROLL
+                    for (r = 0; r < R; ++r) {
+                        acc[n][r] = _mm512_fmadd_ps(w[(i - n) * 3 + kx], in[r + kx], acc[n][r]);
+                    }
+                }
+            }
+        }
+    }
+    AOT_X86_UNROLL
+    for (n = 0; n < NR; ++n) {
+        AOT_X86_UNROLL
+        for (r = 0; r < R; ++r) {
+            _mm512_storeu_ps(o + ((oy + n) * R + r) * 16, aot_avx512_act(act, acc[n][r]));
+        }
+    }
+}
+
+AOT_X86_INLINE AOT_AVX512 void aot_dw_f32_lanes_s1_plane(const aot_dw_f32_lanes_geom g,
+                                                         const float *t, const float *wv,
+                                                         __m512 b, const aot_act_f32 *act,
+                                                         float *o, const int R)
+{
+    const aot_act_f32 a = *act;   /* a local: the output stores cannot alias it */
+    __m512 w[9];
+    int32_t oy, i;
+    AOT_X86_UNROLL
+    for (i = 0; i < 9; ++i) {
+        w[i] = _mm512_loadu_ps(wv + i * 16);
+    }
+    for (oy = 0; oy + 2 <= g.out_h; oy += 2) {
+        aot_dw_f32_lanes_s1_rows(g, t, w, b, &a, o, oy, R, 2);
+    }
+    if (oy < g.out_h) {
+        aot_dw_f32_lanes_s1_rows(g, t, w, b, &a, o, oy, R, 1);
+    }
+}
+
+static AOT_AVX512 void aot_dw_f32_lanes_k3s1_narrow(const aot_dw_f32_lanes_geom g,
+                                                   const float *t, const float *wv, __m512 b,
+                                                   const aot_act_f32 *act, float *o)
+{
+    switch (g.out_w) {
+    case 1:
+        aot_dw_f32_lanes_s1_plane(g, t, wv, b, act, o, 1);
+        break;
+    case 2:
+        aot_dw_f32_lanes_s1_plane(g, t, wv, b, act, o, 2);
+        break;
+    case 3:
+        aot_dw_f32_lanes_s1_plane(g, t, wv, b, act, o, 3);
+        break;
+    case 4:
+        aot_dw_f32_lanes_s1_plane(g, t, wv, b, act, o, 4);
+        break;
+    case 5:
+        aot_dw_f32_lanes_s1_plane(g, t, wv, b, act, o, 5);
+        break;
+    case 6:
+        aot_dw_f32_lanes_s1_plane(g, t, wv, b, act, o, 6);
+        break;
+    case 7:
+        aot_dw_f32_lanes_s1_plane(g, t, wv, b, act, o, 7);
+        break;
+    default:
+        aot_dw_f32_lanes_s1_plane(g, t, wv, b, act, o, 8);
+        break;
+    }
+}
+
 static AOT_AVX512 void aot_dw_f32_lanes_k3s2(const aot_dw_f32_lanes_geom g, const float *t,
                                             const float *wv, __m512 b, const aot_act_f32 *act,
                                             float *o)
@@ -315,8 +422,19 @@ AOT_AVX512 void aot_depthwise_conv2d_lanes_avx512_f32(const aot_conv2d_params *p
         plane = p->kernel_w == 3 ? (p->stride_w == 1 ? aot_dw_f32_lanes_k3s1 : aot_dw_f32_lanes_k3s2)
                                  : (p->stride_w == 1 ? aot_dw_f32_lanes_k5s1 : aot_dw_f32_lanes_k5s2);
     }
-    for (i = 0; i < l.hp * l.wp; ++i) {   /* the border; the interior is rewritten per group */
-        _mm512_storeu_ps(t + i * 16, _mm512_setzero_ps());
+    if (p->kernel_h == 3 && p->kernel_w == 3 && p->stride_h == 1 && p->stride_w == 1 &&
+        p->dilation_h == 1 && p->dilation_w == 1 && p->out_w <= 8) {
+        plane = aot_dw_f32_lanes_k3s1_narrow;
+    }
+    /* Only the border: the interior is rewritten per group, and a store to
+     * scratch that is not in cache costs several cycles here. */
+    for (iy = 0; iy < l.hp; ++iy) {
+        const int inside = iy >= p->pad_top && iy < p->pad_top + p->in_h;
+        for (ix = 0; ix < l.wp; ++ix) {
+            if (!inside || ix < p->pad_left || ix >= p->pad_left + p->in_w) {
+                _mm512_storeu_ps(t + (iy * l.wp + ix) * 16, _mm512_setzero_ps());
+            }
+        }
     }
     for (iy = 0, i = 0; iy < p->in_h; ++iy) {
         for (ix = 0; ix < p->in_w; ++ix, ++i) {

@@ -400,6 +400,18 @@ void aot_conv2d_avx2_s8(const aot_conv2d_s8_params *params, const int8_t *input,
 void aot_conv2d_avx512_s8(const aot_conv2d_s8_params *params, const int8_t *input,
                           const int32_t *weights, const int32_t *bias, int8_t *output,
                           void *scratch);
+/**
+ * aot_conv2d_avx512_s8 with output channels in lanes (rules_x86.conv_s8_lanes; one
+ * block of 16 at stride 1: pixels in lanes from the same data):
+ * groups == 1, in_c >= 2, every shift in [-22, -1], |output_offset| <= 256. Weights:
+ * int8 quads in int32 [ceil(out_c / 16)][kh][ceil(in_c / 4)][kw][16] (byte j: input
+ * channel 4 q + j; zero padded); table: 144 int32 per block of 16 output channels
+ * (rules_x86.lanes_table: folded bias + (input_offset - 128) * sum w, multipliers,
+ * 64-bit rounding constants and shifts); scratch rules_x86.lanes_scratch bytes.
+ */
+void aot_conv2d_lanes_avx512_s8(const aot_conv2d_s8_params *params, const int8_t *input,
+                                const int32_t *weights, const int32_t *table, int8_t *output,
+                                void *scratch);
 void aot_fully_connected_avx2_s8(const aot_fully_connected_s8_params *params,
                                  const int8_t *input, const int8_t *weights,
                                  const int32_t *bias, int8_t *output);
@@ -410,8 +422,8 @@ void aot_matmul_avx2_f32(const aot_matmul_params *params, const float *a, const 
                          const float *bias, float *y);
 /** AVX-512 twins of the avx2 float and depthwise kernels (same contracts), except:
  * aot_conv2d_avx512_f32 takes weights packed [ceil(out_c / 16)][in_c * kh * kw][16]
- * (zero padded); with in_c <= 4, a kernel above 1x1 and out_w >= 16, scratch of
- * row masks only (rules_x86.conv_f32_direct). */
+ * (zero padded); scratch: rules_x86.phase_scratch (row masks and tap pairs only on
+ * rows of more than 16 pixels, rules_x86.conv_f32_direct). */
 void aot_conv2d_avx512_f32(const aot_conv2d_params *params, const float *input,
                            const float *weights, const float *bias, float *output,
                            void *scratch);

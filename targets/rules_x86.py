@@ -17,7 +17,8 @@ x86 kernel and does the kernel's Prepare work here:
   channel at a time into a zero-bordered plane, `dw_f32_pad`; small planes of
   16 channels or more go to `aot_depthwise_conv2d_lanes_avx512_f32`, channels in
   lanes, `dw_f32_lanes`), and so does the float AVX-512 convolution
-  with at most 4 input channels (`conv_f32_direct`), and so do its 1x1
+  on rows of more than 16 pixels (`conv_f32_direct`; shorter rows: planes per tap
+  column without padding columns, `conv_f32_coltaps`), and so do its 1x1
   convolutions on few pixels (`conv_f32_oc_lanes`: output channels in lanes);
   every path of that kernel reads weights packed in blocks of 16 output
   channels. A float convolution with one output pixel whose window
@@ -26,7 +27,14 @@ x86 kernel and does the kernel's Prepare work here:
   int8 weights are packed for the kernel's broadcast loads (int16 pairs /
   int8 quads per int32, zero padded; 1x1 int8 convolutions on at most 16 pixels
   put output channels in lanes instead, `conv_s8_oc_lanes`), and for VNNI (u8 x s8)
-  (input_offset - 128) * sum(w) is folded into the bias. The int8 depthwise kernel sums in float, exact only while
+  (input_offset - 128) * sum(w) is folded into the bias. Most dense int8 convolutions
+  on avx512 (`conv_s8_lanes`) take `aot_conv2d_lanes_avx512_s8` instead: output
+  channels in lanes, reading a bordered quad copy of the input (no phase planes),
+  weights [blocks of 16 channels][kh][ceil(in_c / 4)][kw][16] (`lanes_weights`) and
+  per-lane requantization constants (`lanes_table`), scratch `lanes_scratch`; the
+  rest (one input channel, out_c leaving more than a quarter of the lanes idle, a
+  shift outside the fast requantization form) keep `aot_conv2d_avx512_s8`.
+  The int8 depthwise kernel sums in float, exact only while
   sum |w| * 255 < 2^24 per channel: checked here, else `Fallback`. Stride 1 with
   out_w == in_w and kernel_w <= 4 takes `aot_depthwise_conv2d_rows_avx512_s8`
   instead: a kernel row's taps as one VNNI quad, int32 sums (bias folded as above).
@@ -294,6 +302,91 @@ def conv_s8_oc_lanes(p: dict) -> bool:
         and pixels <= OC_LANES_MAX_ROWS_PIXELS
 
 
+LANES_TABLE_WORDS = 144   # LT_WORDS in runtime_c/aot_conv2d_lanes_avx512_s8.c
+LANES_MAX_P = 16          # LP_MAX there: the widest pixel tile
+
+
+def conv_s8_lanes(p: dict) -> bool:
+    """aot_conv2d_lanes_avx512_s8 (output channels in lanes, reading a bordered copy of
+    the input; stride and dilation are address arithmetic) takes a groups-1 convolution
+    of at least 2 input channels (one channel: `tap_packed`) that uses at least 3/4 of
+    its blocks' 16 lanes (measured on VWW's 3 -> 8 first layer: the pixel tiles win
+    there) and whose every channel requantizes in the fast form (right shift 1..22,
+    output offset folded: `lanes_table`); 1x1 convolutions on the few pixels of
+    `conv_s8_oc_lanes` keep that path (tiles sized to the plane)."""
+    shifts = np.asarray(p["shifts"].data)
+    return (p["in_c"] >= 2 and 4 * p["out_c"] >= 3 * _round_up(p["out_c"], 16)
+            and not (pointwise_direct(p) and conv_s8_oc_lanes(p))
+            and bool(np.all((shifts <= -1) & (shifts >= -22)))
+            and -256 <= p["output_offset"] <= 256)
+
+
+def lanes_scratch(p: dict) -> int:
+    """The bordered quad buffer [hp][ceil(in_c / 4)][wp] of aot_conv2d_lanes_avx512_s8
+    (lanes_geom_init there): an axis with one tap is subsampled while copying, and a
+    `pointwise_direct` plane is one row."""
+    if pointwise_direct(p):
+        pixels = p["in_h"] * p["in_w"]
+        p = {**p, "in_h": 1, "out_h": 1, "in_w": pixels, "out_w": pixels}
+    sub_h = p["stride_h"] if p["kernel_h"] == 1 else 1
+    sub_w = p["stride_w"] if p["kernel_w"] == 1 else 1
+    sh, sw = p["stride_h"] // sub_h, p["stride_w"] // sub_w
+    hp = (p["out_h"] - 1) * sh + (p["kernel_h"] - 1) * p["dilation_h"] + 1
+    span = 8 if p["out_w"] <= 8 else _round_up(p["out_w"], LANES_MAX_P)   # pixels of the tiles
+    wp = (span - 1) * sw + (p["kernel_w"] - 1) * p["dilation_w"] + 1
+    return _round_up(hp * -(-p["in_c"] // 4) * wp * 4, 64)
+
+
+def lanes_weights(w3: np.ndarray, kh: int, kw: int) -> np.ndarray:
+    """int8 [out_c][in_c][kh * kw] -> int32 quads [ceil(out_c / 16)][kh][ceil(in_c / 4)]
+    [kw][16] (byte j of a quad: input channel 4 q + j), zero padded."""
+    out_c, in_c, _ = w3.shape
+    blocks, kg = -(-out_c // 16), -(-in_c // 4)
+    quads = _pack_lanes(w3, 4).reshape(out_c, kg, kh, kw)
+    padded = np.zeros((blocks * 16, kg, kh, kw), np.int32)
+    padded[:out_c] = quads
+    return np.ascontiguousarray(padded.reshape(blocks, 16, kg, kh, kw).transpose(0, 3, 2, 4, 1))
+
+
+def lanes_table(bias: np.ndarray, mults, shifts, output_offset: int) -> np.ndarray:
+    """Per block of 16 output channels, LANES_TABLE_WORDS int32 words: the folded bias,
+    the multipliers (channel l in dword l; channel 2 i + 1 again in dword 2 i), then as
+    int64 [8] each: the rounding constants of the even and odd channels for a product
+    >= 0 and < 0 (2^30 + 2^(30 + r) + output_offset * 2^(31 + r), minus 2^31 when < 0:
+    aot_requant_avx512_impl.h), the even channels' shifts 31 + r and the odd ones' r - 1.
+    Channels past out_c: all 0 but r = 1."""
+    out_c = len(bias)
+    blocks = -(-out_c // 16)
+    n = blocks * 16
+    b = np.zeros(n, np.int64)
+    b[:out_c] = bias
+    m = np.zeros(n, np.int64)
+    m[:out_c] = np.asarray(mults, np.int64)
+    r = np.ones(n, np.int64)
+    r[:out_c] = -np.asarray(shifts, np.int64)
+    c = np.zeros(n, np.int64)
+    c[:out_c] = (1 << 30) + (1 << (30 + r[:out_c])) + output_offset * (1 << (31 + r[:out_c]))
+    words = np.zeros((blocks, LANES_TABLE_WORDS), np.int64)
+
+    def q64(v):   # int64 [blocks][8] -> int32 words [blocks][16], little endian
+        return np.ascontiguousarray(v.reshape(blocks, 8), "<i8").view("<u4").reshape(blocks, 16)
+
+    m_odd = np.zeros((blocks, 16), np.int64)
+    m_odd[:, 0::2] = m.reshape(blocks, 16)[:, 1::2]
+    even, odd = slice(0, None, 2), slice(1, None, 2)
+    cb, rb = c.reshape(blocks, 16), r.reshape(blocks, 16)
+    words[:, 0:16] = b.reshape(blocks, 16)
+    words[:, 16:32] = m.reshape(blocks, 16)
+    words[:, 32:48] = m_odd
+    words[:, 48:64] = q64(cb[:, even])
+    words[:, 64:80] = q64(cb[:, even] - (1 << 31))
+    words[:, 80:96] = q64(cb[:, odd])
+    words[:, 96:112] = q64(cb[:, odd] - (1 << 31))
+    words[:, 112:128] = q64(31 + rb[:, even])
+    words[:, 128:144] = q64(rb[:, odd] - 1)
+    return _wrap32(words.reshape(-1))
+
+
 def _pack_oc_lanes(quads: np.ndarray) -> np.ndarray:
     """int32 quads [out_c][kgroups][taps] -> [ceil(out_c / 16) + 1][kgroups][taps][16],
     zero padded."""
@@ -324,11 +417,19 @@ def dw_f32_lanes(p: dict) -> bool:
     channels per vector) runs faster than aot_depthwise_conv2d_avx512_f32 (measured on
     Zen 5): at least 16 output channels, and a small input plane (unless the padded
     plane path takes it: stride 1, square 3x3 / 5x5, rows of 30 and more), or up to
-    4096 pixels at stride_w > 1 (which the per-plane paths gather). Decided for the
-    whole layer: every thread's part of the channels runs the same kernel."""
+    4096 pixels at stride_w > 1 (which the per-plane paths gather) -- except 3x3 at
+    stride 2 on 1024 input pixels and more whose output rows end in a vector at least
+    half full (out_w % 16 zero or 8 and more): there transposing the whole input plane
+    costs more than the per-plane row path (measured, 16 / 32 / 64 / 128 channels: 32x32
+    -> 16x16 2.0 vs 3.4 µs, 48x48 -> 24x24 5.8 vs 8.0 µs, 56x56 -> 28x28 30 vs 38 µs;
+    40x40 -> 20x20 and 5x5 kernels stay faster in lanes). Decided for the whole layer:
+    every thread's part of the channels runs the same kernel."""
     pixels = p["in_h"] * p["in_w"]
     padded_wins = dw_f32_pad(p) and p["out_w"] >= 30
-    return p["out_c"] >= 16 and (
+    rows_win = (p["stride_h"] == p["stride_w"] == 2 and p["kernel_h"] == p["kernel_w"] == 3
+                and p["dilation_h"] == p["dilation_w"] == 1 and pixels >= 1024
+                and (p["out_w"] % 16 == 0 or p["out_w"] % 16 >= 8))
+    return p["out_c"] >= 16 and not rows_win and (
         (pixels <= DW_F32_LANES_MAX_PIXELS and not padded_wins)
         or (p["stride_w"] > 1 and pixels <= DW_F32_LANES_MAX_PIXELS_STRIDED))
 
@@ -361,13 +462,41 @@ def dw_f32_pad_scratch(p: dict) -> int:
     return 4 * hp * wp + 64
 
 
+CONV_F32_DIRECT_TAPS = 64   # AOT_CONV_F32_DIRECT_TAPS in aot_conv2d_avx512_f32.c
+
+
 def conv_f32_direct(p: dict) -> bool:
-    """aot_conv2d_avx512_f32_direct (runtime_c/aot_conv2d_avx512_f32.c): at most 4
-    input channels, a kernel larger than 1x1 and output rows of at least 16 pixels
-    (a network's first layer on an image): no planes, weights packed
-    [ceil(out_c / 16)][in_c * kh * kw][16]."""
-    return (p["groups"] == 1 and p["in_c"] <= 4 and p["kernel_h"] * p["kernel_w"] > 1
-            and p["out_w"] >= 16)
+    """aot_conv2d_avx512_f32_direct (runtime_c/aot_conv2d_avx512_f32.c): a kernel of
+    at most CONV_F32_DIRECT_TAPS taps but not `pointwise_direct`, output rows of more than
+    16 pixels, and at most 4 input channels, or stride_w 1 or 2 (others gather) with at
+    most a quarter of the lanes idle on a row's last vector: the input rows read in
+    place, no planes (scratch: the row masks, then an (offset, lanes) pair per output
+    vector column and tap), weights packed [ceil(out_c / 16)][in_c * kh * kw][16].
+    Independent of out_c, so every thread's part of the channels takes it and the
+    scratch reserved for the layer fits."""
+    taps = p["kernel_h"] * p["kernel_w"]
+    lanes = 16 * -(-p["out_w"] // 16)
+    return (p["groups"] == 1 and not pointwise_direct(p) and taps <= CONV_F32_DIRECT_TAPS
+            and p["out_w"] > 16
+            and (p["in_c"] <= 4 or (p["stride_w"] <= 2 and 4 * p["out_w"] >= 3 * lanes)))
+
+
+def conv_f32_coltaps(p: dict) -> bool:
+    """aot_conv2d_avx512_f32_coltaps (runtime_c/aot_conv2d_avx512_f32.c): output rows
+    of at most 16 pixels, at least 48 output pixels, not `pointwise_direct`: phase
+    planes per input channel, tap column and row phase with rows of out_w pixels (no
+    virtual pixels), `conv_f32_coltaps_scratch`. Independent of out_c (thread parts)."""
+    return (p["groups"] == 1 and not pointwise_direct(p) and p["out_w"] <= 16
+            and p["out_h"] * p["out_w"] >= 48)
+
+
+def conv_f32_coltaps_scratch(p: dict) -> int:
+    """The tap table, the row masks of one vector, then in_c * kernel_w * stride_h
+    planes of out_h + (kernel_h - 1) * dilation_h // stride_h rows of out_w floats."""
+    rows = p["out_h"] + (p["kernel_h"] - 1) * p["dilation_h"] // p["stride_h"]
+    planes = p["in_c"] * p["kernel_w"] * p["stride_h"]
+    return (_round_up(p["kernel_h"] * p["kernel_w"] * 4, 64) + _round_up(p["kernel_w"] * 4, 64)
+            + planes * rows * p["out_w"] * 4)
 
 
 def conv_f32_oc_lanes(p: dict) -> bool:
@@ -378,7 +507,8 @@ def conv_f32_oc_lanes(p: dict) -> bool:
     vector (a short K), or on more input channels, at least 32 output channels and
     rows of at most 16 pixels (the phase planes' padding columns would idle many
     pixel lanes), keeps output channels in lanes (scratch: the phase planes as
-    usual). Every path sums in the same order (bias, then fused multiply-adds in k
+    usual) -- where `conv_f32_direct` and `conv_f32_coltaps` (tried first) do not
+    take the layer. Every path sums in the same order (bias, then fused multiply-adds in k
     order), so a thread's part of the channels may take another path, same bits.
     Weights: every aot_conv2d_avx512_f32 path reads them packed (`_pack_direct`)."""
     if p["groups"] != 1:
@@ -424,8 +554,10 @@ def phase_scratch(p: dict, kernel: str) -> int:
         return -(-p["in_c"] // 4) * _round_up(p["out_h"] * p["out_w"], OC_LANES_PB) * 4
     if kernel == "aot_conv2d_avx512_s8" and pointwise_direct(p):   # one tile's quads
         return table + -(-p["in_c"] // 4) * NR[kernel] * 4
-    if kernel == "aot_conv2d_avx512_f32" and conv_f32_direct(p):   # row masks only
-        return _round_up(-(-p["out_w"] // 16) * kw * 4, 64)
+    if kernel == "aot_conv2d_avx512_f32" and conv_f32_direct(p):   # row masks, column pairs
+        return _round_up(-(-p["out_w"] // 16) * kw * 4, 64) + -(-p["out_w"] // 16) * kh * kw * 8
+    if kernel == "aot_conv2d_avx512_f32" and conv_f32_coltaps(p):
+        return conv_f32_coltaps_scratch(p)
     if kernel == "aot_depthwise_conv2d_avx512_f32":   # lane masks only: no phase planes
         if dw_f32_pad(p):
             return dw_f32_pad_scratch(p)
@@ -662,6 +794,9 @@ def _conv_s8(node, ctx: LoweringContext, variant: str) -> None:
     out_c = p["out_c"]
     w3 = np.asarray(ctx.const_value(w_op.tensor)).astype(np.int64).reshape(out_c, p["in_c"], -1)
     kernel = f"aot_conv2d_{variant}_s8"
+    if variant == "avx512" and conv_s8_lanes(p):
+        _conv_s8_lanes(ctx, node, call, w3)
+        return
     if kernel == "aot_conv2d_avx512_s8" and tap_packed(p):   # quads of taps, not channels
         packed = ctx.const(f"{w_op.tensor}_{variant}_taps",
                            _pack_lanes(w3.reshape(out_c, -1, 1), LANES[kernel]))
@@ -678,6 +813,23 @@ def _conv_s8(node, ctx: LoweringContext, variant: str) -> None:
         b_op = Ref(b_name)
         consts.append(b_name)
     _emit(ctx, call, kernel, (x_op, Ref(packed), b_op, y_op, Scratch()), consts)
+
+
+def _conv_s8_lanes(ctx, node, call: Call, w3: np.ndarray) -> None:
+    p = call.params.fields
+    x_op, w_op, b_op, y_op = call.operands
+    out_c = p["out_c"]
+    packed = ctx.const(f"{w_op.tensor}_lanes",
+                       lanes_weights(w3, p["kernel_h"], p["kernel_w"]))
+    folded = _wrap32(_bias_values(ctx, b_op, out_c)
+                     + (p["input_offset"] - 128) * w3.reshape(out_c, -1).sum(axis=1))
+    table = ctx.const(f"{node.name}_lanes_table",
+                      lanes_table(folded, p["multipliers"].data, p["shifts"].data,
+                                  p["output_offset"]))
+    ctx.emit(Call("aot_conv2d_lanes_avx512_s8", call.params,
+                  (x_op, Ref(packed), Ref(table), y_op, Scratch()),
+                  (*call.reads, packed, table), call.writes, call.layer, call.op, call.macs,
+                  scratch_bytes=lanes_scratch(p)))
 
 
 def fc_blocks(w: np.ndarray) -> np.ndarray:

@@ -34,7 +34,7 @@ from __future__ import annotations
 import dataclasses
 
 from aot.program import Call, Null, Program, Scratch, Split
-from aot.targets.rules_x86 import tap_packed
+from aot.targets.rules_x86 import LANES_TABLE_WORDS, tap_packed
 from aot.targets.target import Target
 
 THREADED_FAMILIES = ("x86-64", "aarch64")
@@ -248,6 +248,18 @@ def _ceil(a: int, b: int) -> int:
     return -(-a // b)
 
 
+def _lanes_conv(call: Call) -> Split | None:
+    """aot_conv2d_lanes_avx512_s8: by whole blocks of 16 output channels; its table
+    operand (2) holds LANES_TABLE_WORDS / 16 words per channel."""
+    split = _conv(call, SIMD_GRAIN, weights_per_channel=lambda p: (
+        _ceil(p["in_c"], 4) * p["kernel_h"] * p["kernel_w"]))
+    if split is None:
+        return None
+    words = LANES_TABLE_WORDS // SIMD_GRAIN
+    return dataclasses.replace(split, operands=tuple(
+        (i, words if i == 2 else k) for i, k in split.operands))
+
+
 _PORTABLE = {
     "aot_conv2d_f32": _conv,
     "aot_conv2d_s8": _conv,
@@ -299,6 +311,9 @@ _PORTABLE = {
     "aot_conv2d_avx512_s8": _simd(_conv, weights_per_channel=lambda p: (
         _ceil(p["kernel_h"] * p["kernel_w"], 4) if tap_packed(p)
         else _ceil(p["in_c"], 4) * p["kernel_h"] * p["kernel_w"])),
+    # blocks of 16 channels [ceil(out_c / 16)][kh][ceil(in_c / 4)][kw][16] quads, and a
+    # table of LANES_TABLE_WORDS per block (targets/rules_x86.py, lanes_table)
+    "aot_conv2d_lanes_avx512_s8": _lanes_conv,
     # blocks of 8 channels [ceil(out_c / 8)][K][8]: K per channel
     "aot_conv2d_neon_f32": _simd(_conv, weights_per_channel=_k),
     "aot_conv2d_neon_s8": _simd(_conv, weights_per_channel=_k),

@@ -815,7 +815,8 @@ def test_float_one_pixel_conv_as_matmul_matches_onnxruntime(batch, tmp_path):
 def test_float_direct_conv_avx512_matches_onnxruntime(c_in, tmp_path):
     """The direct path of aot_conv2d_avx512_f32 (at most 4 input channels, weights
     packed in blocks of 16 output channels): out_c 1, 5, 20 and 33 (partial blocks,
-    the 8-channel form), strides 2, (2,1) and 3, padding, dilation, a 10x4 kernel."""
+    the 8-channel form), strides 2, (2,1) and 3 (rows of 12: the column-tap planes),
+    padding, dilation, a 10x4 kernel."""
     need_avx512()
     _float_parts_vs_ort(
         [_conv("s2_33", "x", c_in, 33, (3, 3), stride=(2, 2), pads=(1, 1, 1, 1), relu=True,
@@ -1003,6 +1004,9 @@ AVGPOOL_CASES = [
     ("wide", [1, 3, 6, 70], dict(kernel_shape=[2, 35], strides=[1, 5], pads=[0, 3, 1, 3])),
     ("global_kws", [1, 21, 25, 5], dict(kernel_shape=[25, 5])),
     ("global_long", [1, 3, 32, 33], dict(kernel_shape=[32, 33])),
+    # 16 planes per vector on avx512: several full groups and a partial one, batch 2
+    ("global_groups", [2, 37, 7, 7], dict(kernel_shape=[7, 7])),
+    ("global_1x1", [1, 17, 1, 1], dict(kernel_shape=[1, 1])),
     ("one_d", [1, 6, 1, 29], dict(kernel_shape=[1, 4], strides=[1, 3], pads=[0, 1, 0, 2])),
 ]
 
@@ -1256,10 +1260,10 @@ def test_int8_depthwise_stride1_wide_rows_bit_exact(c, h, w, batch, tmp_path):
 
 @pytest.mark.parametrize("c_in", [1, 3])
 def test_float_narrow_conv_avx512_matches_onnxruntime(c_in, tmp_path):
-    """The channels-in-lanes path of aot_conv2d_avx512_f32 on phase planes (at most 4
-    input channels, a kernel above 1x1, output rows narrower than 16): KWS's first
-    layer (10x4, stride 2, asymmetric padding, 64 channels), out_c 1 and 20, stride
-    (2,1) with dilation, stride 3."""
+    """aot_conv2d_avx512_f32 on at most 4 input channels, a kernel above 1x1, output
+    rows narrower than 16 (the column-tap planes): KWS's first layer (10x4, stride 2,
+    asymmetric padding, 64 channels), out_c 1 and 20, stride (2,1) with dilation,
+    stride 3 (48 pixels, the fewest the column-tap planes take)."""
     need_avx512()
     _float_parts_vs_ort(
         [_conv("kws", "x", c_in, 64, (10, 4), stride=(2, 2), pads=(4, 1, 5, 1), relu=True,
@@ -1364,6 +1368,67 @@ def test_float_depthwise_avx512_lanes_match_onnxruntime(c, h, w, batch, tmp_path
         c, h, w, tmp_path, {dw}, batch=batch)
 
 
+@pytest.mark.parametrize("c,h,w", [(21, 7, 6), pytest.param(17, 4, 8, marks=pytest.mark.slow)])
+def test_float_depthwise_lanes_narrow_rows_match_onnxruntime(c, h, w, tmp_path):
+    """The lanes kernel's 3x3 stride-1 path for rows of at most 8 pixels (weights in
+    registers, two output rows per block): 'same', 'valid' and asymmetric padding (rows
+    of w, w - 2, w - 1 pixels; an odd number of rows leaves a single-row block), a
+    partial last group of channels, multiplier 2, fused Relu and Clip."""
+    need_avx512()
+    dw = "aot_depthwise_conv2d_lanes_avx512_f32"
+    _float_parts_vs_ort(
+        [_dw_act(_conv("n_same", "x", c, c, (3, 3), pads=(1, 1, 1, 1), group=c, seed=1),
+                 "Relu", 1),
+         _conv("n_valid", "x", c, c, (3, 3), group=c, seed=2),
+         _conv("n_asym", "x", c, c, (3, 3), pads=(0, 1, 2, 0), group=c, seed=3),
+         _dw_act(_conv("n_mult2", "x", c, 2 * c, (3, 3), pads=(1, 1, 1, 1), group=c, seed=4),
+                 "Clip", 4)],
+        c, h, w, tmp_path, {dw})
+
+
+def test_float_depthwise_strided_large_planes_take_the_row_path(tmp_path):
+    """3x3 stride 2 on 1024 input pixels and more, output rows ending in a vector at
+    least half full: rules_x86.dw_f32_lanes leaves 16+ channels to the per-plane kernel
+    (its stride-2 row path), and the result matches onnxruntime; a 5x5 kernel on the
+    same plane stays in lanes."""
+    need_avx512()
+    from aot.targets.rules_x86 import dw_f32_lanes
+
+    def p(c, h, w, k, out):
+        return dict(out_c=c, in_h=h, in_w=w, out_h=out, out_w=out, kernel_h=k, kernel_w=k,
+                    stride_h=2, stride_w=2, dilation_h=1, dilation_w=1)
+    assert not dw_f32_lanes(p(16, 48, 48, 3, 24)) and not dw_f32_lanes(p(16, 32, 32, 3, 16))
+    assert dw_f32_lanes(p(96, 40, 40, 3, 20)) and dw_f32_lanes(p(96, 40, 40, 5, 20))
+    c = 17
+    _float_parts_vs_ort(
+        [_dw_act(_conv("s2", "x", c, c, (3, 3), stride=(2, 2), pads=(1, 1, 1, 1), group=c,
+                       seed=1), "Relu", 1),
+         _conv("s2v", "x", c, c, (3, 3), stride=(2, 2), pads=(0, 0, 1, 1), group=c, seed=2)],
+        c, 32, 32, tmp_path, {"aot_depthwise_conv2d_avx512_f32"})
+
+
+def test_float_depthwise_lanes_narrow_same_for_every_thread_count(tmp_path):
+    """A split lanes depthwise on the narrow-row path (600 channels of 7x7: enough work
+    to split) gives the same bits for 1, 2 and 3 threads."""
+    need_avx512()
+    c, h, w = 600, 7, 7
+    nodes, inits, out = _conv("n3", "x", c, c, (3, 3), pads=(1, 1, 1, 1), group=c, seed=6)
+    graph = helper.make_graph(
+        nodes, "t", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, c, h, w])],
+        [helper.make_tensor_value_info(out, TensorProto.FLOAT, None)], inits)
+    model = shape_inference.infer_shapes(
+        helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]))
+    compiled = aot.compile(model.SerializeToString(), TARGET, out_dir=str(tmp_path / "m"),
+                           options=aot.Options(name="t", kernels="avx512"))
+    [layer] = compiled.manifest["layers"]
+    assert (layer["kernel"], layer["split"]) == ("aot_depthwise_conv2d_lanes_avx512_f32",
+                                                 "groups")
+    x = np.random.default_rng(7).standard_normal((1, c, h, w)).astype(np.float32)
+    one = compiled.run({"x": x}, threads=1)[out]
+    for threads in (2, 3):
+        assert compiled.run({"x": x}, threads=threads)[out].tobytes() == one.tobytes()
+
+
 def test_float_depthwise_lanes_same_for_every_thread_count(tmp_path):
     """A split aot_depthwise_conv2d_lanes_avx512_f32 (37 channels: 3 workers' parts
     start inside a group of 16) gives the same bits for 1, 2 and 3 threads."""
@@ -1422,3 +1487,174 @@ def test_float_transpose_few_columns_equals_numpy(tmp_path):
                            options=aot.Options(name="t", kernels="avx512"))
     assert "aot_transpose2d_avx512_f32" in _kernels(compiled)
     np.testing.assert_array_equal(compiled.run({"x": x})["y"], x.transpose(0, 3, 1, 2))
+
+
+# ---- aot_conv2d_lanes_avx512_s8 (output channels in lanes) ------------------------------
+
+_I32P = ctypes.POINTER(ctypes.c_int32)
+
+
+class _ConvS8Params(ctypes.Structure):   # aot_conv2d_s8_params (aot_types.h)
+    _fields_ = [(n, ctypes.c_int32) for n in (
+        "batch", "in_c", "in_h", "in_w", "out_c", "out_h", "out_w", "kernel_h", "kernel_w",
+        "stride_h", "stride_w", "dilation_h", "dilation_w", "pad_top", "pad_left", "groups",
+        "input_offset", "output_offset", "act_min", "act_max")] + [
+        ("multipliers", _I32P), ("shifts", _I32P), ("weights_offsets", _I32P)]
+
+
+# (in_c, out_c, in_h, in_w, (kh, kw), (sh, sw), (pad_top, pad_left, pad_bottom, pad_right),
+#  (dh, dw), batch): odd widths, padding, strides 2, (2, 1) and 3, dilation, in_c not a
+# multiple of 4, out_c 1, 20, 29, 33 (a pair of blocks and one), 1x1 with and without a
+# stride (the subsampled copy, padded too; the flattened plane), 1x3 (rows subsampled),
+# rows wider than one 64-pixel copy.
+LANES_CASES = [
+    (3, 16, 32, 32, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 1),
+    (16, 32, 17, 23, (1, 1), (2, 2), (0, 0, 0, 0), (1, 1), 1),
+    (6, 1, 13, 17, (3, 3), (2, 2), (1, 1, 1, 1), (1, 1), 1),
+    (5, 29, 9, 37, (3, 2), (2, 1), (0, 1, 1, 0), (1, 1), 1),
+    (7, 33, 11, 19, (3, 3), (1, 1), (2, 2, 2, 2), (2, 2), 1),
+    (20, 64, 8, 8, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 1),
+    (9, 16, 12, 41, (1, 1), (1, 1), (0, 0, 0, 0), (1, 1), 2),
+    (4, 20, 10, 10, (2, 2), (3, 3), (0, 0, 0, 0), (1, 1), 1),
+    (8, 48, 7, 9, (1, 1), (3, 3), (0, 0, 0, 0), (1, 1), 1),
+    (16, 16, 3, 150, (1, 1), (2, 2), (0, 0, 0, 0), (1, 1), 1),
+    (2, 17, 6, 70, (3, 3), (2, 2), (0, 0, 1, 1), (1, 1), 2),
+    (32, 64, 16, 16, (3, 3), (2, 2), (1, 1, 1, 1), (1, 1), 1),
+    (6, 16, 9, 21, (1, 1), (2, 2), (1, 1, 1, 1), (1, 1), 1),
+    (5, 16, 11, 13, (1, 3), (2, 2), (0, 1, 0, 1), (1, 1), 1),
+    # pixels in lanes (one block, rows of 32-pixel tiles): out_c 13 and 11 (a partial
+    # group of 8), a narrow clamp, none, a fused ReLU's
+    (7, 13, 6, 64, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 1),
+    (4, 11, 5, 32, (3, 1), (1, 1), (1, 0, 1, 0), (2, 1), 1),
+    (5, 16, 4, 40, (1, 1), (1, 1), (0, 0, 0, 0), (1, 1), 2),
+]
+
+
+def test_int8_lanes_conv_kernel_bit_exact_with_portable(tmp_path):
+    """aot_conv2d_lanes_avx512_s8 on LANES_CASES, weights and table packed by
+    targets/rules_x86.py, against the portable aot_conv2d_s8 on the same parameters:
+    random int8 data, multipliers in [2^30, 2^31) (and a 0) with shifts -1 to -22 (both
+    ends), input and output offsets across their ranges, no clamp, a fused ReLU's (the
+    kernel's positive_form) and a narrow clamp; the bytes
+    past the output and past lanes_scratch are left alone."""
+    need_avx512()
+    from aot.targets.rules_x86 import lanes_scratch, lanes_table, lanes_weights
+    from aot.targets.toolchain import host_cc
+
+    lib_path = tmp_path / "lanes.so"
+    host_cc().shared_library([str(RUNTIME / "aot_conv2d_lanes_avx512_s8.c"),
+                              str(RUNTIME / "aot_conv2d_s8.c")], str(lib_path),
+                             [str(RUNTIME)], ("-O2",))
+    lib = ctypes.CDLL(str(lib_path))
+    rng = np.random.default_rng(9)
+
+    def ptr(a, t=ctypes.c_int32):
+        return a.ctypes.data_as(ctypes.POINTER(t))
+
+    for n, (ci, co, ih, iw, (kh, kw), (sh, sw), pads, (dh, dw), batch) in enumerate(LANES_CASES):
+        oh = (ih + pads[0] + pads[2] - dh * (kh - 1) - 1) // sh + 1
+        ow = (iw + pads[1] + pads[3] - dw * (kw - 1) - 1) // sw + 1
+        out_off = int(rng.integers(-128, 128))
+        act = [(-128, 127), (out_off, 127),
+               (max(out_off - 40, -128), min(out_off + 50, 127))][n % 3]
+        fields = dict(batch=batch, in_c=ci, in_h=ih, in_w=iw, out_c=co, out_h=oh, out_w=ow,
+                      kernel_h=kh, kernel_w=kw, stride_h=sh, stride_w=sw, dilation_h=dh,
+                      dilation_w=dw, pad_top=pads[0], pad_left=pads[1], groups=1,
+                      input_offset=int(rng.integers(-127, 129)), output_offset=out_off,
+                      act_min=act[0], act_max=act[1])
+        mults = rng.integers(2**30, 2**31, co).astype(np.int32)
+        # mostly shifts that spread the outputs; with 3 or more channels, channel 0 at -1
+        # (weights in [-1, 1]) and channel 1 at -22, the fast form's ends
+        shifts = -(8 + int(np.log2(ci * kh * kw)) // 2 + rng.integers(0, 3, co)).astype(np.int32)
+        w = rng.integers(-128, 128, (co, ci, kh, kw)).astype(np.int8)
+        if co > 2:
+            shifts[:2] = -1, -22
+            w[0] = rng.integers(-1, 2, (ci, kh, kw))
+            mults[2] = 0   # a channel of a zero scale: its output is the zero point
+        bias = rng.integers(-2**14, 2**14, co).astype(np.int32)
+        x = rng.integers(-128, 128, (batch, ci, ih, iw)).astype(np.int8)
+        p = _ConvS8Params(**fields, multipliers=ptr(mults), shifts=ptr(shifts))
+        size = batch * co * oh * ow
+        ref = np.zeros(size, np.int8)
+        lib.aot_conv2d_s8(ctypes.byref(p), ptr(x, ctypes.c_int8), ptr(w, ctypes.c_int8),
+                          ptr(bias), ptr(ref, ctypes.c_int8))
+        w3 = w.astype(np.int64).reshape(co, ci, kh * kw)
+        folded = (bias.astype(np.int64) + (fields["input_offset"] - 128) * w3.sum(axis=(1, 2)))
+        packed = lanes_weights(w3, kh, kw)
+        table = lanes_table(folded, mults, shifts, out_off)
+        scratch = np.full(lanes_scratch(fields) // 4 + 16, 0x7B7B7B7B, np.int32)
+        got = np.full(size + 64, 0x5A, np.int8)
+        lib.aot_conv2d_lanes_avx512_s8(ctypes.byref(p), ptr(x, ctypes.c_int8), ptr(packed),
+                                       ptr(table), ptr(got, ctypes.c_int8), ptr(scratch))
+        assert len(np.unique(ref)) > min(size, 40) // 4, f"case {n}: degenerate data"
+        np.testing.assert_array_equal(got[:size], ref, err_msg=f"case {n}")
+        assert np.all(got[size:] == 0x5A), f"case {n}: wrote past the output"
+        assert np.all(scratch[-16:] == 0x7B7B7B7B), f"case {n}: wrote past the scratch"
+
+
+def test_int8_lanes_conv_routing_bit_exact(tmp_path):
+    """The avx512 rule routes dense convolutions of >= 2 input channels, most of whose
+    output lanes are used, to aot_conv2d_lanes_avx512_s8 (conv_s8_lanes), and a model of
+    them (odd width, TF-'same' stride 2, dilation, 1x1 stride 2, 1x1 stride 1 on an
+    odd plane, out_c 13 and 40) is bit-exact with the portable build; out_c 8 keeps the
+    pixel tiles."""
+    need_avx512()
+    c = 10
+    _portable_vs_avx512(
+        [_conv("k3_same", "x", c, 40, (3, 3), pads=(1, 1, 1, 1), relu=True, seed=1),
+         _conv("k3_s2_tf", "x", c, 13, (3, 3), stride=(2, 2), pads=(0, 0, 1, 1), seed=2),
+         _conv("k3_d2", "x", c, 16, (3, 3), pads=(2, 2, 2, 2), dil=(2, 2), seed=3),
+         _conv("k1_s2", "x", c, 32, (1, 1), stride=(2, 2), seed=4),
+         _conv("k1", "x", c, 16, (1, 1), relu=True, seed=5),
+         _conv("k3_8", "x", c, 8, (3, 3), pads=(1, 1, 1, 1), seed=6)],
+        c, 13, 21, tmp_path, "aot_conv2d_s8",
+        want=("aot_conv2d_lanes_avx512_s8", "aot_conv2d_avx512_s8"))
+
+
+def _conv_f32_avx512_path(node, c, h, w) -> str:
+    """The aot_conv2d_avx512_f32 path (rules_x86 predicates) a _conv node on [c, h, w]
+    takes: "direct", "coltaps" or "planes" (phase planes, or the pointwise input)."""
+    from aot.targets import rules_x86
+    a = {x.name: helper.get_attribute_value(x) for x in node.attribute}
+    (kh, kw), (sh, sw), (dh, dw) = a["kernel_shape"], a["strides"], a["dilations"]
+    pt, pl, pb, pr = a["pads"]
+    p = {"groups": a["group"], "in_c": c, "in_h": h, "in_w": w, "kernel_h": kh, "kernel_w": kw,
+         "stride_h": sh, "stride_w": sw, "pad_top": pt, "pad_left": pl, "dilation_h": dh,
+         "dilation_w": dw, "out_h": (h + pt + pb - (kh - 1) * dh - 1) // sh + 1,
+         "out_w": (w + pl + pr - (kw - 1) * dw - 1) // sw + 1}
+    if rules_x86.conv_f32_direct(p):
+        return "direct"
+    return "coltaps" if rules_x86.conv_f32_coltaps(p) else "planes"
+
+
+@pytest.mark.parametrize("c,h,w,paths", [
+    (6, 20, 37, {"direct", "coltaps", "planes"}),
+    pytest.param(9, 13, 32, {"direct", "coltaps"}, marks=pytest.mark.slow),
+    pytest.param(17, 12, 13, {"coltaps", "planes"}, marks=pytest.mark.slow)])
+def test_float_conv_avx512_in_place_paths_match_onnxruntime(c, h, w, paths, tmp_path):
+    """aot_conv2d_avx512_f32 on more than 4 input channels: the direct path (rows of
+    16 pixels or more read in place, tiles of 3 vectors spanning rows, padding rows
+    read as no lanes), the column-tap planes (narrower rows, 48 pixels or more) and
+    the phase planes: odd widths, 'same' 3x3, stride 2, (1,2), (2,1) and 3, asymmetric
+    padding, dilation 2, 1x1 stride 2, 5x5, out_c 1, 2, 3, 9, 17, 21, 33 and 40 (every
+    channel tile 8/4/2/1, partial blocks), each fused activation; 1-3 workers (parts of
+    16 channels) give the same bits."""
+    need_avx512()
+    parts = [_conv("same3_21", "x", c, 21, (3, 3), pads=(1, 1, 1, 1), relu=True, seed=1),
+             _conv("s2_9", "x", c, 9, (3, 3), stride=(2, 2), pads=(1, 1, 1, 1), seed=2),
+             _conv("s12_40", "x", c, 40, (3, 3), stride=(1, 2), pads=(1, 0, 1, 2), seed=3),
+             _dw_act(_conv("d2_3", "x", c, 3, (3, 3), pads=(2, 2, 2, 2), dil=(2, 2), seed=4),
+                     "HardSwish", 4),
+             _conv("pws2_1", "x", c, 1, (1, 1), stride=(2, 2), seed=5),
+             _dw_act(_conv("k5_17", "x", c, 17, (5, 5), pads=(2, 2, 2, 2), seed=6), "Clip", 6),
+             _dw_act(_conv("k2x4s21_2", "x", c, 2, (2, 4), stride=(2, 1), pads=(0, 1, 1, 2),
+                           seed=7), "LeakyRelu", 7),
+             _conv("s3_33", "x", c, 33, (3, 3), stride=(3, 3), pads=(1, 1, 1, 1), relu=True,
+                   seed=8)]
+    assert {_conv_f32_avx512_path(n[0][0], c, h, w) for n in parts} == paths
+    compiled = _float_parts_vs_ort(parts, c, h, w, tmp_path, {"aot_conv2d_avx512_f32"})
+    feed = {"x": np.random.default_rng(5).standard_normal((1, c, h, w)).astype(np.float32)}
+    one = compiled.run(feed)
+    for n in (2, 3):
+        many = compiled.run(feed, threads=n)
+        assert all(np.array_equal(one[k], many[k]) for k in one), f"{n} workers"
