@@ -828,6 +828,25 @@ def test_float_direct_conv_avx512_matches_onnxruntime(c_in, tmp_path):
         c_in, 19, 37, tmp_path, {"aot_conv2d_avx512_f32"})
 
 
+def test_float_direct_conv_avx512_fused_activations_match_onnxruntime(tmp_path):
+    """Each fused activation on the direct path of aot_conv2d_avx512_f32 (applied to a
+    tile's accumulators before its stores): out_c 13 (a tile of 8, then of 4 and 1),
+    rows of 37 pixels (a partial last vector), 3x3 'same' and stride 2."""
+    need_avx512()
+    c = 3
+    _float_parts_vs_ort(
+        [_dw_act(_conv("clip", "x", c, 13, (3, 3), pads=(1, 1, 1, 1), seed=1), "Clip", 1),
+         _dw_act(_conv("leaky", "x", c, 13, (3, 3), pads=(1, 1, 1, 1), seed=2), "LeakyRelu",
+                 2),
+         _dw_act(_conv("hsig", "x", c, 13, (3, 3), stride=(2, 2), pads=(1, 1, 1, 1), seed=3),
+                 "HardSigmoid", 3),
+         _dw_act(_conv("hswish", "x", c, 13, (3, 3), pads=(1, 1, 1, 1), seed=4), "HardSwish",
+                 4),
+         _conv("relu", "x", c, 13, (3, 3), stride=(2, 2), pads=(1, 1, 1, 1), relu=True,
+               seed=5)],
+        c, 19, 37, tmp_path, {"aot_conv2d_avx512_f32"})
+
+
 # ---- int8 NHWC -> NCHW transpose of few channels (aot_transpose2d_{avx2,avx512}_s8) --------
 
 TRANSPOSE_TEST_C = r"""
@@ -1407,12 +1426,16 @@ def test_float_depthwise_strided_large_planes_take_the_row_path(tmp_path):
         c, 32, 32, tmp_path, {"aot_depthwise_conv2d_avx512_f32"})
 
 
-def test_float_depthwise_lanes_narrow_same_for_every_thread_count(tmp_path):
-    """A split lanes depthwise on the narrow-row path (600 channels of 7x7: enough work
-    to split) gives the same bits for 1, 2 and 3 threads."""
+@pytest.mark.parametrize("c,h,w,kernel,pad,seed", [
+    (600, 7, 7, 3, 1, 6),    # the narrow-row path: enough work to split
+    (37, 31, 17, 5, 2, 3),   # 3 workers' parts start inside a group of 16
+], ids=["narrow", "groups"])
+def test_float_depthwise_lanes_same_for_every_thread_count(tmp_path, c, h, w, kernel, pad, seed):
+    """A split aot_depthwise_conv2d_lanes_avx512_f32 gives the same bits for 1, 2 and 3
+    threads."""
     need_avx512()
-    c, h, w = 600, 7, 7
-    nodes, inits, out = _conv("n3", "x", c, c, (3, 3), pads=(1, 1, 1, 1), group=c, seed=6)
+    nodes, inits, out = _conv("l", "x", c, c, (kernel, kernel), pads=(pad,) * 4, group=c,
+                              seed=seed)
     graph = helper.make_graph(
         nodes, "t", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, c, h, w])],
         [helper.make_tensor_value_info(out, TensorProto.FLOAT, None)], inits)
@@ -1423,29 +1446,7 @@ def test_float_depthwise_lanes_narrow_same_for_every_thread_count(tmp_path):
     [layer] = compiled.manifest["layers"]
     assert (layer["kernel"], layer["split"]) == ("aot_depthwise_conv2d_lanes_avx512_f32",
                                                  "groups")
-    x = np.random.default_rng(7).standard_normal((1, c, h, w)).astype(np.float32)
-    one = compiled.run({"x": x}, threads=1)[out]
-    for threads in (2, 3):
-        assert compiled.run({"x": x}, threads=threads)[out].tobytes() == one.tobytes()
-
-
-def test_float_depthwise_lanes_same_for_every_thread_count(tmp_path):
-    """A split aot_depthwise_conv2d_lanes_avx512_f32 (37 channels: 3 workers' parts
-    start inside a group of 16) gives the same bits for 1, 2 and 3 threads."""
-    need_avx512()
-    c, h, w = 37, 31, 17
-    nodes, inits, out = _conv("l5", "x", c, c, (5, 5), pads=(2, 2, 2, 2), group=c, seed=3)
-    graph = helper.make_graph(
-        nodes, "t", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, c, h, w])],
-        [helper.make_tensor_value_info(out, TensorProto.FLOAT, None)], inits)
-    model = shape_inference.infer_shapes(
-        helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]))
-    compiled = aot.compile(model.SerializeToString(), TARGET, out_dir=str(tmp_path / "m"),
-                           options=aot.Options(name="t", kernels="avx512"))
-    [layer] = compiled.manifest["layers"]
-    assert (layer["kernel"], layer["split"]) == ("aot_depthwise_conv2d_lanes_avx512_f32",
-                                                 "groups")
-    x = np.random.default_rng(5).standard_normal((1, c, h, w)).astype(np.float32)
+    x = np.random.default_rng(seed + 1).standard_normal((1, c, h, w)).astype(np.float32)
     one = compiled.run({"x": x}, threads=1)[out]
     for threads in (2, 3):
         assert compiled.run({"x": x}, threads=threads)[out].tobytes() == one.tobytes()
