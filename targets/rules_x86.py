@@ -915,31 +915,42 @@ def transpose_shuffles(cols: int) -> np.ndarray:
     return np.ascontiguousarray(np.tile(lane, (1, 1, 4)))
 
 
-def _transpose_s8(node, ctx: LoweringContext, variant: str) -> None:
-    """NHWC -> NCHW of a few channels (a 2-D transpose with 2..8 columns): the generic
-    call (in place or out of place) stays, its out-of-place form becomes the x86 kernel."""
+def _transpose_2d(node, ctx: LoweringContext, variant: str, lower, dtype: str) -> None:
+    """NHWC -> NCHW of a few channels (a 2-D transpose with 2..8 columns): `lower` (the
+    generic rule of `dtype`) emits its call (in place or out of place), which stays; its
+    out-of-place form becomes aot_transpose2d_<variant>_<dtype> with its shuffle table.
+    Other permutations and wide rows keep the portable odometer."""
     first = len(ctx.steps)
-    q.lower_transpose_s8(node, ctx)
+    lower(node, ctx)
     steps = ctx.steps[first:]
     if len(steps) != 1 or not isinstance(steps[0], Call):
-        raise Fallback        # requantized into the output: the portable pair
+        raise Fallback        # e.g. int8 requantized into the output: the portable pair
     step = steps[0]
     call = step.fallback if step.fallback is not None else step
     x = ctx.tensor(node.inputs[0])
     perm = list(node.attr("perm", list(range(len(x.shape)))[::-1]))
     shape = transpose_as_2d(x.shape, perm)
-    if call.kernel != "aot_transpose_s8" or shape is None \
+    if call.kernel != f"aot_transpose_{dtype}" or shape is None \
             or not 2 <= shape[2] <= TRANSPOSE_MAX_COLS:
-        raise Fallback        # other permutations, wide rows: the portable odometer
+        raise Fallback
     del ctx.steps[first:]
     batch, rows, cols = shape
-    table = ctx.const(f"transpose{cols}_shuffles", transpose_shuffles(cols))
+    if dtype == "s8":
+        table = ctx.const(f"transpose{cols}_shuffles", transpose_shuffles(cols))
+    else:
+        table = ctx.const(f"transpose{cols}_{variant}_perms_f32",
+                          transpose_perms_f32(cols, variant))
     x_op, y_op = call.operands
     params = Params("aot_transpose2d_inplace_params",
-                    {"batch": batch, "rows": rows, "cols": cols, "elem_bytes": 1})
-    fast = Call(f"aot_transpose2d_{variant}_s8", params, (x_op, Ref(table), y_op),
+                    {"batch": batch, "rows": rows, "cols": cols,
+                     "elem_bytes": 1 if dtype == "s8" else 4})
+    fast = Call(f"aot_transpose2d_{variant}_{dtype}", params, (x_op, Ref(table), y_op),
                 (*call.reads, table), call.writes, call.layer, call.op)
     ctx.emit(replace(step, fallback=fast) if step.fallback is not None else fast)
+
+
+def _transpose_s8(node, ctx: LoweringContext, variant: str) -> None:
+    _transpose_2d(node, ctx, variant, q.lower_transpose_s8, "s8")
 
 
 def transpose_perms_f32(cols: int, variant: str) -> np.ndarray:
@@ -954,32 +965,9 @@ def transpose_perms_f32(cols: int, variant: str) -> np.ndarray:
 
 
 def _transpose_f32(node, ctx: LoweringContext, variant: str) -> None:
-    """The float twin of _transpose_s8: a 2-D transpose with 2..8 columns (an image's
-    NHWC -> NCHW) by vector permutes; other permutations keep the generic call."""
     if ctx.tensor(node.inputs[0]).dtype != np.float32:
         raise Fallback
-    first = len(ctx.steps)
-    g.lower_transpose(node, ctx)
-    steps = ctx.steps[first:]
-    if len(steps) != 1 or not isinstance(steps[0], Call):
-        raise Fallback
-    step = steps[0]
-    call = step.fallback if step.fallback is not None else step
-    x = ctx.tensor(node.inputs[0])
-    perm = list(node.attr("perm", list(range(len(x.shape)))[::-1]))
-    shape = transpose_as_2d(x.shape, perm)
-    if call.kernel != "aot_transpose_f32" or shape is None \
-            or not 2 <= shape[2] <= TRANSPOSE_MAX_COLS:
-        raise Fallback        # other permutations, wide rows: the portable odometer
-    del ctx.steps[first:]
-    batch, rows, cols = shape
-    table = ctx.const(f"transpose{cols}_{variant}_perms_f32", transpose_perms_f32(cols, variant))
-    x_op, y_op = call.operands
-    params = Params("aot_transpose2d_inplace_params",
-                    {"batch": batch, "rows": rows, "cols": cols, "elem_bytes": 4})
-    fast = Call(f"aot_transpose2d_{variant}_f32", params, (x_op, Ref(table), y_op),
-                (*call.reads, table), call.writes, call.layer, call.op)
-    ctx.emit(replace(step, fallback=fast) if step.fallback is not None else fast)
+    _transpose_2d(node, ctx, variant, g.lower_transpose, "f32")
 
 
 def transpose_avx2_f32(node, ctx):

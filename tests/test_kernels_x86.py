@@ -638,10 +638,8 @@ def _add_params(rng, count):
     return np.array(rows, np.int32)
 
 
-def test_int8_add_avx512_every_code_pair(tmp_path):
-    """aot_add_avx512_s8 (its split-multiplier form and the general one) equals the
-    portable aot_add_s8 on all 65536 pairs of int8 codes, for varied parameters."""
-    need_avx512()
+def _add_checker(tmp_path):
+    """ADD_TEST_C's `check` (aot_add_avx512_s8 beside the portable aot_add_s8), built."""
     from aot.targets.toolchain import host_cc
 
     src = tmp_path / "t.c"
@@ -649,7 +647,14 @@ def test_int8_add_avx512_every_code_pair(tmp_path):
     lib = tmp_path / "t.so"
     host_cc().shared_library([str(src), str(RUNTIME / "aot_add_avx512_s8.c"),
                               str(RUNTIME / "aot_add_s8.c")], str(lib), [str(RUNTIME)], ("-O2",))
-    check = ctypes.CDLL(str(lib)).check
+    return ctypes.CDLL(str(lib)).check
+
+
+def test_int8_add_avx512_every_code_pair(tmp_path):
+    """aot_add_avx512_s8 (its split-multiplier form and the general one) equals the
+    portable aot_add_s8 on all 65536 pairs of int8 codes, for varied parameters."""
+    need_avx512()
+    check = _add_checker(tmp_path)
     codes = np.arange(-128, 128, dtype=np.int8)
     a = np.repeat(codes, 256)
     b = np.tile(codes, 256)
@@ -688,14 +693,7 @@ def test_int8_add_avx512_dp_form(tmp_path):
     and 300, clamps to int8 and narrower, inputs of multiplier 2^30 and shift 0 (a shift
     by left_shift - 1, for left shifts 9 to 22), sizes below one vector and with a tail."""
     need_avx512()
-    from aot.targets.toolchain import host_cc
-
-    src = tmp_path / "t.c"
-    src.write_text(ADD_TEST_C)
-    lib = tmp_path / "t.so"
-    host_cc().shared_library([str(src), str(RUNTIME / "aot_add_avx512_s8.c"),
-                              str(RUNTIME / "aot_add_s8.c")], str(lib), [str(RUNTIME)], ("-O2",))
-    check = ctypes.CDLL(str(lib)).check
+    check = _add_checker(tmp_path)
     codes = np.arange(-128, 128, dtype=np.int8)
     a, b = np.repeat(codes, 256), np.tile(codes, 256)
     rng = np.random.default_rng(9)
