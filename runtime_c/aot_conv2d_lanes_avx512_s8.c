@@ -15,7 +15,8 @@
  * [hp][ceil(in_c / 4)][wp] (x + 128, four input channels per int32, border = the
  * input zero point + 128), so a tap of a pixel is one quad at a fixed address:
  * stride and dilation are address arithmetic, and an axis with one tap (1x1,
- * 1xk, kx1) is subsampled while copying (sub_h, sub_w), its stride then 1. A tile
+ * 1xk, kx1) is subsampled while copying (sub_h, sub_w), its stride then 1; an
+ * unpadded 1x1 convolution's (subsampled) plane is one row (lanes_strided_1x1). A tile
  * is P pixels of one output row times B blocks of 16 output channels: per
  * (ky, quad, kx) B weight vectors and P broadcast pixel quads feed P * B
  * vpdpbusd, P * B independent accumulators. (input_offset - 128) * sum(w) is in
@@ -109,6 +110,38 @@ AOT_X86_INLINE AOT_AVX512 void quads64(const int8_t *s, const int step, int32_t 
     o[3] = _mm512_xor_si512(_mm512_shuffle_i32x4(t2, t3, 0xDD), flip);
 }
 
+/* n (1 to 16) pixels of nch (1 to 4) channel rows (channel stride `plane`, pixel step
+ * 1 or 2) as x + 128 quads, the bytes of absent channels 0x80: channel c's pixels in
+ * 128-bit lane c, then a dword permute and a byte transpose in each lane -- a short row
+ * without quads64's 64-pixel transpose. */
+AOT_X86_INLINE AOT_AVX512 __m512i quads16(const int8_t *s, const int step, int32_t plane,
+                                          int32_t n, int32_t nch)
+{
+    const __m512i idx = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    const __m512i tr = _mm512_set4_epi32(0x0F0B0703, 0x0E0A0602, 0x0D090501, 0x0C080400);
+    __m512i v;
+    if (step == 1) {
+        const __mmask16 m = (__mmask16)((1u << n) - 1u);
+        v = _mm512_castsi128_si512(_mm_maskz_loadu_epi8(m, s));
+        v = _mm512_inserti32x4(v, _mm_maskz_loadu_epi8(nch > 1 ? m : 0, s + plane), 1);
+        v = _mm512_inserti32x4(v, _mm_maskz_loadu_epi8(nch > 2 ? m : 0, s + 2 * plane), 2);
+        v = _mm512_inserti32x4(v, _mm_maskz_loadu_epi8(nch > 3 ? m : 0, s + 3 * plane), 3);
+    } else {   /* the even bytes of 2 n - 1: two channels per vpmovwb */
+        const __mmask32 m = (__mmask32)((1u << (2 * n - 1)) - 1u);
+        const __m512i ab = _mm512_inserti64x4(
+            _mm512_castsi256_si512(_mm256_maskz_loadu_epi8(m, s)),
+            _mm256_maskz_loadu_epi8(nch > 1 ? m : 0, s + plane), 1);
+        const __m512i cd = _mm512_inserti64x4(
+            _mm512_castsi256_si512(_mm256_maskz_loadu_epi8(nch > 2 ? m : 0, s + 2 * plane)),
+            _mm256_maskz_loadu_epi8(nch > 3 ? m : 0, s + 3 * plane), 1);
+        v = _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtepi16_epi8(ab)),
+                               _mm512_cvtepi16_epi8(cd), 1);
+    }
+    /* lane L: dwords (pixels 4 L .. 4 L + 3) of channels 0..3, then byte 4 k + c from 4 c + k */
+    v = _mm512_shuffle_epi8(_mm512_permutexvar_epi32(idx, v), tr);
+    return _mm512_xor_si512(v, _mm512_set1_epi8((char)0x80));
+}
+
 /* n pixels of quads64's form at dst. */
 AOT_X86_INLINE AOT_AVX512 void quads_run(int32_t *dst, const int8_t *src, const int step,
                                          int32_t plane, int32_t n, int32_t nch)
@@ -162,6 +195,42 @@ static AOT_AVX512 void fill_flat(const aot_conv2d_s8_params *p, const lanes_geom
         const int8_t *s = x + 4 * q * in_plane;
         int32_t *base = buf + p->pad_top * rstep + q * g->wp + lo;   /* input pixel (0, 0) */
         int32_t iy = 0, ix = 0;
+        if (in_w % 16 == 0 && cols == in_w) {   /* every vector within one row */
+            for (f0 = 0; f0 < end; f0 += 64) {
+                __m512i o[4];
+                quads64(s + f0, 1, in_plane, end - f0 < 64 ? end - f0 : 64, nch, o);
+                AOT_X86_UNROLL
+                for (k = 0; k < 4; ++k) {
+                    if (f0 + 16 * k < end) {
+                        _mm512_storeu_si512((void *)(base + ix), o[k]);
+                        ix += 16;
+                        if (ix == in_w) {
+                            ix = 0;
+                            base += rstep;
+                        }
+                    }
+                }
+            }
+            continue;
+        }
+        if (16 % in_w == 0 && cols == in_w) {   /* whole rows in each vector */
+            const __mmask16 row = (__mmask16)((1u << in_w) - 1u);
+            for (f0 = 0; f0 < end; f0 += 64) {
+                __m512i o[4];
+                quads64(s + f0, 1, in_plane, end - f0 < 64 ? end - f0 : 64, nch, o);
+                AOT_X86_UNROLL
+                for (k = 0; k < 4; ++k) {
+                    int32_t j;
+                    for (j = 0; j < 16 && f0 + 16 * k + j < end; j += in_w) {
+                        /* lanes j .. j + in_w - 1 at the row's start (j rows on: no
+                         * address before the buffer) */
+                        _mm512_mask_storeu_epi32(base - j, (__mmask16)(row << j), o[k]);
+                        base += rstep;
+                    }
+                }
+            }
+            continue;
+        }
         for (f0 = 0; f0 < end; f0 += 64) {
             const int32_t c = end - f0 < 64 ? end - f0 : 64;
             __m512i o[4];
@@ -231,7 +300,11 @@ static AOT_AVX512 void fill_buffer(const aot_conv2d_s8_params *p, const lanes_ge
             int32_t *d = row + q * g->wp;
             const int32_t nch = p->in_c - 4 * q < 4 ? p->in_c - 4 * q : 4;
             const int8_t *s = x + 4 * q * in_plane + iy * p->in_w + lo * g->sub_w - p->pad_left;
-            if (g->sub_w == 1) {
+            if (hi - lo <= 16 && g->sub_w <= 2) {
+                _mm512_mask_storeu_epi32(d + lo, (__mmask16)((1u << (hi - lo)) - 1u),
+                                         g->sub_w == 1 ? quads16(s, 1, in_plane, hi - lo, nch)
+                                                       : quads16(s, 2, in_plane, hi - lo, nch));
+            } else if (g->sub_w == 1) {
                 quads_run(d + lo, s, 1, in_plane, hi - lo, nch);
             } else if (g->sub_w == 2) {
                 quads_run(d + lo, s, 2, in_plane, hi - lo, nch);
@@ -241,6 +314,55 @@ static AOT_AVX512 void fill_buffer(const aot_conv2d_s8_params *p, const lanes_ge
                     for (c = 0; c < 4; ++c) {
                         b[4 * i + c] = c < nch
                             ? (uint8_t)((uint8_t)s[c * in_plane + i * g->sub_w] ^ 0x80u)
+                            : (uint8_t)0x80u;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/*
+ * A 1x1 convolution of stride above 1, unpadded, every output pixel inside the input
+ * (lanes_strided_1x1): the buffer holds the subsampled plane as one row, each output
+ * row's pixels read straight from their input row -- tiles of 16 pixels then span
+ * output rows, and the stores are whole vectors.
+ */
+static int lanes_strided_1x1(const aot_conv2d_s8_params *p)
+{
+    return p->kernel_h == 1 && p->kernel_w == 1 && (p->stride_h > 1 || p->stride_w > 1) &&
+           p->pad_top == 0 && p->pad_left == 0 && (p->out_h - 1) * p->stride_h < p->in_h &&
+           (p->out_w - 1) * p->stride_w < p->in_w;
+}
+
+/* That buffer: g the flat geometry, sp the layer's parameters. */
+static AOT_AVX512 void fill_strided_1x1(const aot_conv2d_s8_params *sp, const lanes_geom *g,
+                                        const int8_t *x, int32_t *buf)
+{
+    const int32_t pad = (int32_t)((uint8_t)(128 - sp->input_offset) * 0x01010101u);
+    const int32_t in_plane = sp->in_h * sp->in_w, out_w = sp->out_w;
+    const int32_t plane = sp->out_h * out_w, sw = sp->stride_w;
+    int32_t q, oy, i, c;
+    for (q = 0; q < g->kg; ++q) {
+        const int32_t nch = sp->in_c - 4 * q < 4 ? sp->in_c - 4 * q : 4;
+        int32_t *d = buf + q * g->wp;
+        fill_quads(d + plane, pad, g->wp - plane);   /* read by the last tile, not stored */
+        for (oy = 0; oy < sp->out_h; ++oy, d += out_w) {
+            const int8_t *s = x + 4 * q * in_plane + oy * sp->stride_h * sp->in_w;
+            if (out_w <= 16 && sw <= 2) {
+                _mm512_mask_storeu_epi32(d, (__mmask16)((1u << out_w) - 1u),
+                                         sw == 1 ? quads16(s, 1, in_plane, out_w, nch)
+                                                 : quads16(s, 2, in_plane, out_w, nch));
+            } else if (sw == 1) {
+                quads_run(d, s, 1, in_plane, out_w, nch);
+            } else if (sw == 2) {
+                quads_run(d, s, 2, in_plane, out_w, nch);
+            } else {
+                uint8_t *b = (uint8_t *)(void *)d;
+                for (i = 0; i < out_w; ++i) {
+                    for (c = 0; c < 4; ++c) {
+                        b[4 * i + c] = c < nch
+                            ? (uint8_t)((uint8_t)s[c * in_plane + i * sw] ^ 0x80u)
                             : (uint8_t)0x80u;
                     }
                 }
@@ -459,7 +581,8 @@ AOT_LANES_PASS(8, 2, 1) AOT_LANES_PASS(8, 2, 2) AOT_LANES_PASS(8, 2, 0)
 
 AOT_X86_INLINE AOT_AVX512 void px_sums(const int NV, const int32_t *src, const lanes_geom *g,
                                        int32_t kh, int32_t kw, int32_t dh, int32_t dw,
-                                       const int32_t *w, __m512i (*acc)[2])
+                                       const int32_t *w, const int32_t *bias,
+                                       __m512i (*acc)[2])
 {
     const int32_t rstep = g->kg * g->wp, kg = g->kg, wp = g->wp;
     int32_t ky, q, kx, r, v;
@@ -467,7 +590,7 @@ AOT_X86_INLINE AOT_AVX512 void px_sums(const int NV, const int32_t *src, const l
     for (r = 0; r < PX_MR; ++r) {
         AOT_X86_UNROLL
         for (v = 0; v < NV; ++v) {
-            acc[r][v] = _mm512_setzero_si512();
+            acc[r][v] = _mm512_set1_epi32(bias[r]);   /* no add per vector after */
         }
     }
     for (ky = 0; ky < kh; ++ky) {
@@ -495,9 +618,69 @@ AOT_X86_INLINE AOT_AVX512 void px_sums(const int NV, const int32_t *src, const l
     }
 }
 
+/* The requantized sums of one channel (constants q), output offset included, int32. */
+AOT_X86_INLINE AOT_AVX512 __m512i px_rq(const int form, __m512i x,
+                                        const aot_rq_avx512_consts *q)
+{
+    __m512i ev = _mm512_mul_epi32(x, q->m);
+    __m512i od = _mm512_mul_epi32(_mm512_srli_epi64(x, 32), q->m);
+    if (form) {   /* positive_form */
+        ev = _mm512_add_epi64(ev, q->c_pos);
+        od = _mm512_add_epi64(od, q->c_pos);
+    } else {
+        ev = _mm512_add_epi64(ev, _mm512_mask_blend_epi64(_mm512_movepi64_mask(ev), q->c_pos,
+                                                          q->c_neg));
+        od = _mm512_add_epi64(od, _mm512_mask_blend_epi64(_mm512_movepi64_mask(od), q->c_pos,
+                                                          q->c_neg));
+    }
+    return _mm512_mask_blend_epi32((__mmask16)0xAAAA, _mm512_sra_epi64(ev, q->right),
+                                   _mm512_sra_epi64(od, q->right_odd));
+}
+
+/*
+ * A whole tile of 32 pixels (two vectors per channel), two channels at a time: their
+ * four vectors narrow with three saturating packs (int32 -> int16 -> int8 saturates as
+ * int32 -> int8 does) and one dword permute into the two channels' 32-byte rows -- fewer
+ * operations than a vpmovsdb and a clamp per vector (measured on VWW's 1x1 8 -> 16,
+ * whose time is mostly requantization; positive_form only: slower in the other form on
+ * IC's 3x3 16 -> 16).
+ */
+AOT_X86_INLINE AOT_AVX512 void px_store_32(const int form, __m512i (*acc)[2],
+                                           const aot_rq_avx512_consts *rq, int clamp_lo,
+                                           int clamp_hi, int32_t nch, int8_t *y,
+                                           int32_t plane)
+{
+    /* after the packs, 128-bit lane L holds pixels 4 L .. 4 L + 3 of a0, a1, b0, b1 */
+    const __m512i idx = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    const __m512i lo = _mm512_broadcast_i32x4(rq[0].lo), hi = _mm512_broadcast_i32x4(rq[0].hi);
+    int32_t r;
+    AOT_X86_UNROLL
+    for (r = 0; r < PX_MR; r += 2) {
+        __m512i a, b, v;
+        if (r >= nch) {
+            break;
+        }
+        a = _mm512_packs_epi32(px_rq(form, acc[r][0], &rq[r]), px_rq(form, acc[r][1], &rq[r]));
+        b = _mm512_packs_epi32(px_rq(form, acc[r + 1][0], &rq[r + 1]),
+                               px_rq(form, acc[r + 1][1], &rq[r + 1]));
+        v = _mm512_permutexvar_epi32(idx, _mm512_packs_epi16(a, b));
+        if (clamp_lo) {
+            v = _mm512_max_epi8(v, lo);
+        }
+        if (clamp_hi) {
+            v = _mm512_min_epi8(v, hi);
+        }
+        _mm256_storeu_si256((__m256i *)(void *)(y + r * plane), _mm512_castsi512_si256(v));
+        if (r + 1 < nch) {
+            _mm256_storeu_si256((__m256i *)(void *)(y + (r + 1) * plane),
+                                _mm512_extracti64x4_epi64(v, 1));
+        }
+    }
+}
+
 /* One tile's requantized rows: channel r at y + r * plane, `kept` pixels from x0. */
 AOT_X86_INLINE AOT_AVX512 void px_store(const int NV, const int form, __m512i (*acc)[2],
-                                        const aot_rq_avx512_consts *rq, const int32_t *bias,
+                                        const aot_rq_avx512_consts *rq,
                                         int clamp_lo, int clamp_hi, int32_t nch, int8_t *y,
                                         int32_t plane, int32_t kept)
 {
@@ -510,22 +693,7 @@ AOT_X86_INLINE AOT_AVX512 void px_store(const int NV, const int form, __m512i (*
         AOT_X86_UNROLL
         for (v = 0; v < NV; ++v) {
             const int32_t n = kept - 16 * v < 16 ? kept - 16 * v : 16;
-            const __m512i x = _mm512_add_epi32(acc[r][v], _mm512_set1_epi32(bias[r]));
-            __m512i ev = _mm512_mul_epi32(x, rq[r].m);
-            __m512i od = _mm512_mul_epi32(_mm512_srli_epi64(x, 32), rq[r].m);
-            __m128i o;
-            if (form) {   /* positive_form */
-                ev = _mm512_add_epi64(ev, rq[r].c_pos);
-                od = _mm512_add_epi64(od, rq[r].c_pos);
-            } else {
-                ev = _mm512_add_epi64(ev, _mm512_mask_blend_epi64(_mm512_movepi64_mask(ev),
-                                                                  rq[r].c_pos, rq[r].c_neg));
-                od = _mm512_add_epi64(od, _mm512_mask_blend_epi64(_mm512_movepi64_mask(od),
-                                                                  rq[r].c_pos, rq[r].c_neg));
-            }
-            o = _mm512_cvtsepi32_epi8(_mm512_mask_blend_epi32(
-                (__mmask16)0xAAAA, _mm512_sra_epi64(ev, rq[r].right),
-                _mm512_sra_epi64(od, rq[r].right_odd)));
+            __m128i o = _mm512_cvtsepi32_epi8(px_rq(form, acc[r][v], &rq[r]));
             if (clamp_lo) {
                 o = _mm_max_epi8(o, rq[r].lo);
             }
@@ -569,14 +737,18 @@ AOT_X86_INLINE AOT_AVX512 void px_pass(const int form, const aot_conv2d_s8_param
             const int32_t kept = out_w - x0;
             if (x0 + 32 <= span) {
                 px_sums(2, src + x0, g, p->kernel_h, p->kernel_w, p->dilation_h,
-                        p->dilation_w, w, acc);
-                px_store(2, form, acc, rq, bias, clamp_lo, clamp_hi, nch, yr + x0, plane,
-                         kept < 32 ? kept : 32);
+                        p->dilation_w, w, bias, acc);
+                if (form && kept >= 32) {   /* measured slower in the other form */
+                    px_store_32(form, acc, rq, clamp_lo, clamp_hi, nch, yr + x0, plane);
+                } else {
+                    px_store(2, form, acc, rq, clamp_lo, clamp_hi, nch, yr + x0, plane,
+                             kept < 32 ? kept : 32);
+                }
                 x0 += 32;
             } else {
                 px_sums(1, src + x0, g, p->kernel_h, p->kernel_w, p->dilation_h,
-                        p->dilation_w, w, acc);
-                px_store(1, form, acc, rq, bias, clamp_lo, clamp_hi, nch, yr + x0, plane,
+                        p->dilation_w, w, bias, acc);
+                px_store(1, form, acc, rq, clamp_lo, clamp_hi, nch, yr + x0, plane,
                          kept < 16 ? kept : 16);
                 x0 += 16;
             }
@@ -610,17 +782,21 @@ AOT_AVX512 void aot_conv2d_lanes_avx512_s8(const aot_conv2d_s8_params *params,
     const int32_t blocks = (p->out_c + 15) / 16, in_size = p->in_c * p->in_h * p->in_w;
     const int32_t out_size = p->out_c * p->out_h * p->out_w;
     int32_t *buf = (int32_t *)scratch;
+    const int strided = lanes_strided_1x1(p);
     aot_conv2d_s8_params flat;
     lanes_geom g;
     lanes_pass_fn one, two;
     int pairs;
     int32_t n, ob;
-    if (p->kernel_h == 1 && p->kernel_w == 1 && p->stride_h == 1 && p->stride_w == 1 &&
-        p->pad_top == 0 && p->pad_left == 0 && p->out_h == p->in_h && p->out_w == p->in_w) {
-        /* 1x1, stride 1, unpadded: the plane as one row, so no tile straddles short rows */
+    if (strided || (p->kernel_h == 1 && p->kernel_w == 1 && p->stride_h == 1 &&
+                    p->stride_w == 1 && p->pad_top == 0 && p->pad_left == 0 &&
+                    p->out_h == p->in_h && p->out_w == p->in_w)) {
+        /* 1x1, unpadded: the (subsampled) plane as one row, so no tile straddles short
+         * rows */
         flat = *p;
-        flat.in_w = flat.out_w = p->in_h * p->in_w;
+        flat.in_w = flat.out_w = p->out_h * p->out_w;
         flat.in_h = flat.out_h = 1;
+        flat.stride_h = flat.stride_w = 1;
         p = &flat;
     }
     lanes_geom_init(&g, p);
@@ -641,7 +817,11 @@ AOT_AVX512 void aot_conv2d_lanes_avx512_s8(const aot_conv2d_s8_params *params,
         const int form = positive_form(p);
         for (n = 0; n < p->batch; ++n) {
             int8_t *y = output + n * out_size;
-            fill_buffer(p, &g, input + n * in_size, buf);
+            if (strided) {
+                fill_strided_1x1(params, &g, input + n * in_size, buf);
+            } else {
+                fill_buffer(p, &g, input + n * in_size, buf);
+            }
             for (ob = 0; ob < p->out_c; ob += PX_MR) {
                 (form ? px_pass_1 : px_pass_0)(p, &g, buf, weights, table, ob, y);
             }
@@ -650,7 +830,11 @@ AOT_AVX512 void aot_conv2d_lanes_avx512_s8(const aot_conv2d_s8_params *params,
     }
     for (n = 0; n < p->batch; ++n) {
         int8_t *y = output + n * out_size;
-        fill_buffer(p, &g, input + n * in_size, buf);
+        if (strided) {
+            fill_strided_1x1(params, &g, input + n * in_size, buf);
+        } else {
+            fill_buffer(p, &g, input + n * in_size, buf);
+        }
         for (ob = 0; pairs && ob + 2 <= blocks; ob += 2) {
             two(p, &g, buf, weights, table, ob, y);
         }

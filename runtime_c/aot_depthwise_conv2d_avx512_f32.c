@@ -7,80 +7,30 @@
 #include "aot_conv2d_x86_impl.h"
 
 /*
- * Depthwise convolution read straight from the NCHW input: no copy, no
- * padded planes. Sixteen output pixels are one vector; lanes outside the
- * input read 0 (masked loads), which is the padding. Products are fused
- * multiply-adds in tap order, up to 8 accumulators at a time (two output rows
- * x four vectors, or four rows of one vector), so they are not bound by the
- * multiply-add latency. Masks are computed once per call into scratch:
+ * Depthwise convolution on NCHW planes, one path per layer form:
  *
- * - flat (stride 1, in_w == out_w, out_w not a multiple of 16, small table):
- *   pixels of a vector run on across output rows, as tap (ky, kx) reads the
- *   input at p + (ky * dilation_h - pad_top) * in_w + kx * dilation_w -
- *   pad_left for every output pixel p; table [ceil(nv / 16)][taps] uint16.
- * - rows (otherwise): output rows, 64 pixels at a time; stride_w 1 is one
- *   load, 2 two loads and an even-lane permute, larger a gather; table
- *   [ceil(out_w / 16)][kernel_w] uint32 (aot_avx512_row_masks), then a row of
- *   in_w zeros that rows above and below the input read.
- * - both, at stride_w 1 and dilation_w 1 with 3- or 5-wide kernels, slide:
- *   a tap row's shifted vectors come from the same loads (valignd).
+ * - padded flat (stride 1, input rows no wider than the output's, output
+ *   rows not a whole number of vectors; `pflat` below): each channel copied
+ *   into a flat zero-bordered plane, pixels of a vector running on across
+ *   output rows, 8 channels at a time.
+ * - padded (stride 1, dilation 1, square 3x3 / 5x5 kernels, otherwise;
+ *   `padded` below): each channel copied into a zero-bordered plane of
+ *   whole-vector rows: no masks, aligned loads, up to 16 accumulators.
+ * - rows (otherwise): read straight from the input, output rows 64 pixels at
+ *   a time; lanes outside the input read 0 (masked loads), which is the
+ *   padding; stride_w 1 is one load, 2 two loads and an even-lane permute,
+ *   larger a gather; at stride_w 1 and dilation_w 1 with 3- or 5-wide
+ *   kernels a tap row's shifted vectors come from the same loads (valignd).
+ *   Up to 8 accumulators (two output rows x four vectors, or four rows of
+ *   one vector), so they are not bound by the multiply-add latency.
  *
- * Except: stride 1, dilation 1, square 5x5 kernels and 3x3 ones on rows of 16
- * and more copy each channel into a zero-bordered plane (`padded`, below):
- * no masks, aligned loads, up to 16 accumulators.
- *
- * Scratch: the tap-offset table (flat; aot_x86_table_bytes), then the masks;
- * padded: the plane.
- * targets/rules_x86.py (`dw_f32_flat`, `phase_scratch`) sizes scratch with the
- * same rule: keep the two in step.
+ * Products are fused multiply-adds in (ky, kx) order on every path.
+ * Scratch: pflat and padded, see there; rows: the lane masks
+ * [ceil(out_w / 16)][kernel_w] uint32 (aot_avx512_row_masks) rounded up to 64
+ * bytes, then a row of in_w zeros that rows above and below the input read.
+ * targets/rules_x86.py (`dw_f32_pflat`, `dw_f32_pad`, `phase_scratch`) sizes
+ * scratch with the same rules: keep the two in step.
  */
-
-#define AOT_DW_F32_FLAT_TABLE_MAX 16384
-
-AOT_X86_INLINE int aot_dw_f32_flat(const aot_conv2d_params *p)
-{
-    const int32_t nv = p->out_h * p->out_w, taps = p->kernel_h * p->kernel_w;
-    return p->stride_h == 1 && p->stride_w == 1 && p->in_w == p->out_w && p->out_w % 16 != 0 &&
-           (nv + 15) / 16 * taps * 2 <= AOT_DW_F32_FLAT_TABLE_MAX;
-}
-
-/* Lanes are unpacked into (row, column) by stepping, not dividing: this runs
- * once per call, but a division per lane and tap would cost as much as the
- * convolution of a small plane. */
-static AOT_AVX512 void aot_dw_f32_flat_masks(const aot_conv2d_params *p, uint16_t *masks)
-{
-    const int32_t nv = p->out_h * p->out_w, taps = p->kernel_h * p->kernel_w;
-    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-    const __m512i out_w = _mm512_set1_epi32(p->out_w), one = _mm512_set1_epi32(1);
-    const __m512i in_h = _mm512_set1_epi32(p->in_h), in_w = _mm512_set1_epi32(p->in_w);
-    int32_t v, t, k, oy0 = 0, ox0 = 0;
-    for (v = 0; v < (nv + 15) / 16; ++v) {
-        const __mmask16 live = _mm512_cmplt_epi32_mask(_mm512_add_epi32(lane,
-                                                                         _mm512_set1_epi32(16 * v)),
-                                                       _mm512_set1_epi32(nv));
-        __m512i ox = _mm512_add_epi32(_mm512_set1_epi32(ox0), lane);
-        __m512i oy = _mm512_set1_epi32(oy0);
-        for (k = 0; k <= 16 / p->out_w; ++k) {
-            const __mmask16 wrap = _mm512_cmpge_epi32_mask(ox, out_w);
-            ox = _mm512_mask_sub_epi32(ox, wrap, ox, out_w);
-            oy = _mm512_mask_add_epi32(oy, wrap, oy, one);
-        }
-        for (t = 0; t < taps; ++t) {
-            const __m512i iy = _mm512_add_epi32(
-                oy, _mm512_set1_epi32((t / p->kernel_w) * p->dilation_h - p->pad_top));
-            const __m512i ix = _mm512_add_epi32(
-                ox, _mm512_set1_epi32((t % p->kernel_w) * p->dilation_w - p->pad_left));
-            /* unsigned compares: a negative row or column is out of range too */
-            masks[v * taps + t] = (uint16_t)(live & _mm512_cmplt_epu32_mask(iy, in_h) &
-                                             _mm512_cmplt_epu32_mask(ix, in_w));
-        }
-        ox0 += 16;
-        while (ox0 >= p->out_w) {
-            ox0 -= p->out_w;
-            ++oy0;
-        }
-    }
-}
 
 /* What a plane's loops read, in locals (the compiler keeps them in registers
  * instead of reloading the parameter block around every store). */
@@ -227,63 +177,6 @@ static AOT_AVX512 void aot_dw_f32_rows_any(const aot_dw_f32_geom g, const float 
                                           int32_t sw, float *y)
 {
     aot_dw_f32_rows(g, x, w, bias, act, masks, zeros, 0, sw, y);
-}
-
-/* Vectors [v0, v0 + nvec) of a flat plane; nvec a literal. offs: each tap's input offset. */
-AOT_X86_INLINE AOT_AVX512 void aot_dw_f32_flat_chunk(int32_t taps, int32_t nv, const float *x,
-                                                     const float *w, __m512 bias,
-                                                     const aot_act_f32 *act,
-                                                     const int32_t *offs,
-                                                     const uint16_t *masks, int32_t v0,
-                                                     const int nvec, float *y)
-{
-    const uint16_t *mv = masks + v0 * taps;
-    const float *x0 = x + 16 * v0;
-    __m512 acc[8];
-    int32_t t, v;
-    AOT_X86_UNROLL
-    for (v = 0; v < nvec; ++v) {
-        acc[v] = bias;
-    }
-    for (t = 0; t < taps; ++t) {
-        const __m512 wv = _mm512_set1_ps(w[t]);
-        const float *xt = x0 + offs[t];
-        AOT_X86_UNROLL
-        for (v = 0; v < nvec; ++v) {
-            acc[v] = _mm512_fmadd_ps(
-                wv, _mm512_maskz_loadu_ps((__mmask16)mv[v * taps + t], xt + 16 * v), acc[v]);
-        }
-    }
-    AOT_X86_UNROLL
-    for (v = 0; v < nvec; ++v) {
-        const int32_t left = nv - 16 * (v0 + v);
-        const __mmask16 k = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1u);
-        _mm512_mask_storeu_ps(y + 16 * (v0 + v), k, aot_avx512_act(act, acc[v]));
-    }
-}
-
-static AOT_AVX512 void aot_dw_f32_flat_plane(int32_t taps, int32_t nv, const float *x,
-                                            const float *w, float bias, const aot_act_f32 *act,
-                                            const int32_t *offs, const uint16_t *masks,
-                                            float *y)
-{
-    const int32_t nvec = (nv + 15) / 16;
-    const __m512 b = _mm512_set1_ps(bias);
-    int32_t v0;
-    for (v0 = 0; v0 + 8 <= nvec; v0 += 8) {
-        aot_dw_f32_flat_chunk(taps, nv, x, w, b, act, offs, masks, v0, 8, y);
-    }
-    if (nvec - v0 >= 4) {
-        aot_dw_f32_flat_chunk(taps, nv, x, w, b, act, offs, masks, v0, 4, y);
-        v0 += 4;
-    }
-    if (nvec - v0 >= 2) {
-        aot_dw_f32_flat_chunk(taps, nv, x, w, b, act, offs, masks, v0, 2, y);
-        v0 += 2;
-    }
-    if (nvec - v0 == 1) {
-        aot_dw_f32_flat_chunk(taps, nv, x, w, b, act, offs, masks, v0, 1, y);
-    }
 }
 
 /* ---- sliding windows: stride_w 1, dilation_w 1, kernel_w 3 or 5 ---------------
@@ -435,91 +328,306 @@ static AOT_AVX512 void aot_dw_f32_slide_rows_k5(const aot_dw_f32_geom g, const f
     aot_dw_f32_slide_rows(g, x, w, bias, act, zeros, 5, y);
 }
 
-/* aot_dw_f32_flat_chunk sliding; kw a literal. The loads cover the whole plane
- * (n_in elements), so a tap's lanes that wrap into a neighbouring row are
- * masked at the multiply-add instead. */
-AOT_X86_INLINE AOT_AVX512 void aot_dw_f32_flat_slide(int32_t kh, int32_t nv, int32_t n_in,
-                                                     const float *x, const float *w,
-                                                     __m512 bias, const aot_act_f32 *act,
-                                                     const int32_t *offs,
-                                                     const uint16_t *masks, int32_t v0,
-                                                     const int nvec, const int kw, float *y)
+/* ---- padded flat: stride 1, input rows no wider than the output's, not whole vectors ----
+ * Each channel is copied into a flat plane in scratch, rows out_w apart, after
+ * pad_top zero rows and pad_left zeros, with zeros after it: output pixel
+ * q = oy * out_w + ox takes tap (ky, kx) from element
+ * q + ky * dilation_h * out_w + kx * dilation_w of the plane, for every pixel
+ * alike, so a vector of 16 pixels (spanning rows) needs no row masks and no
+ * edge cases. A lane whose column ox + kx * dilation_w - pad_left falls
+ * outside the input row is dropped by the multiply-add's mask, which depends
+ * on the vector and kx only (a table [nvec][kernel_w] uint16, built per call).
+ * Blocks of 8 channels x 2 vectors (16 accumulators) take their 2 x kernel_w
+ * masks into mask registers once for all rows and channels (measured on Zen 5:
+ * a mask loaded from memory per multiply-add halves the rate). 3- and 5-wide
+ * kernels at dilation_w 1 load a tap row once per vector and shift it
+ * (valignd): a 64-byte load that is not 64-byte aligned issues once per
+ * cycle here, and a masked multiply-add with a memory operand runs slower
+ * still; other kernels load each tap. The next block's planes are filled
+ * before a block runs (two sets). Every address stays inside scratch (on AMD
+ * a masked-off lane outside mapped memory costs a microcode assist). Taps are
+ * summed in (ky, kx) order as the other paths sum them; a dropped lane adds
+ * nothing where they add w * 0. Channels left over from the blocks of 8 run
+ * one at a time (the same sums).
+ * Scratch (aot_dw_f32_pflat_dims_of, rules_x86.dw_f32_pflat_scratch): up to 64
+ * bytes to align, the mask table rounded up to 64 bytes, then 2 x 8 planes of
+ * `plane` floats. */
+
+#define AOT_DW_F32_PFLAT_MAX_PIXELS 4096   /* output pixels: bounds the 16 planes in scratch */
+
+/* Square 5x5 kernels at dilation 1 stay `padded` (measured faster: 28x28 6.0
+ * vs 8.2 us, 40x40 16.4 vs 20.8 us). */
+AOT_X86_INLINE int aot_dw_f32_pflat(const aot_conv2d_params *p)
 {
-    const int32_t taps = kh * kw;
-    const uint16_t *mv = masks + v0 * taps;
-    __m512 acc[8];
-    int32_t ky, kx, v;
-    AOT_X86_UNROLL
+    return p->stride_h == 1 && p->stride_w == 1 && p->in_w <= p->out_w && p->out_w % 16 != 0 &&
+           p->out_h * p->out_w <= AOT_DW_F32_PFLAT_MAX_PIXELS &&
+           !(p->kernel_h == 5 && p->kernel_w == 5 && p->dilation_h == 1 && p->dilation_w == 1);
+}
+
+#define AOT_DW_F32_PFLAT_GROUP 8   /* channels per block */
+
+typedef struct {
+    int32_t nvec, group;    /* vectors per plane, channels per block */
+    int32_t plane;          /* floats per channel plane (a multiple of 16) */
+    int32_t mask_bytes;     /* the mask table, rounded up to 64 */
+} aot_dw_f32_pflat_dims;
+
+AOT_X86_INLINE aot_dw_f32_pflat_dims aot_dw_f32_pflat_dims_of(const aot_conv2d_params *p)
+{
+    aot_dw_f32_pflat_dims d;
+    /* the last vector's farthest tap, and its next vector (the shifts' second source) */
+    const int32_t reach = (p->kernel_h - 1) * p->dilation_h * p->out_w +
+                          (p->kernel_w - 1) * p->dilation_w + 16;
+    /* the last input row's end: out_w * (in_h + pad_top) + pad_left at most */
+    const int32_t data = (p->in_h + p->pad_top) * p->out_w + p->pad_left;
+    int32_t n;
+    d.nvec = (p->out_h * p->out_w + 15) / 16;
+    d.group = AOT_DW_F32_PFLAT_GROUP;
+    n = 16 * d.nvec + reach;
+    d.plane = aot_x86_round_up(n > data ? n : data, 16);
+    d.mask_bytes = aot_x86_round_up(d.nvec * p->kernel_w * 2, 64);
+    return d;
+}
+
+typedef struct {
+    int32_t kh, kw, dh, dw, W, nv, taps;
+} aot_dw_f32_pflat_geom;
+
+static AOT_AVX512 void aot_dw_f32_pflat_masks(const aot_conv2d_params *p, int32_t nvec,
+                                             uint16_t *masks)
+{
+    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const __m512i out_w = _mm512_set1_epi32(p->out_w), in_w = _mm512_set1_epi32(p->in_w);
+    int32_t v, k, kx, ox0 = 0;
     for (v = 0; v < nvec; ++v) {
-        acc[v] = bias;
-    }
-    for (ky = 0; ky < kh; ++ky) {
-        const int32_t s0 = 16 * v0 + offs[ky * kw];
-        const float *wk = w + ky * kw;
-        __m512 in[9];
-        AOT_X86_UNROLL
-        for (v = 0; v <= nvec; ++v) {
-            in[v] = aot_dw_f32_in(x, s0 + 16 * v, n_in);
+        __m512i ox = _mm512_add_epi32(_mm512_set1_epi32(ox0), lane);
+        for (k = 0; k <= 16 / p->out_w; ++k) {
+            ox = _mm512_mask_sub_epi32(ox, _mm512_cmpge_epi32_mask(ox, out_w), ox, out_w);
         }
+        for (kx = 0; kx < p->kernel_w; ++kx) {
+            const __m512i ix = _mm512_add_epi32(
+                ox, _mm512_set1_epi32(kx * p->dilation_w - p->pad_left));
+            /* unsigned: a negative column is out of range too */
+            masks[v * p->kernel_w + kx] = (uint16_t)_mm512_cmplt_epu32_mask(ix, in_w);
+        }
+        ox0 += 16;
+        while (ox0 >= p->out_w) {
+            ox0 -= p->out_w;
+        }
+    }
+}
+
+/* Vectors [v0, v0 + VP) of C channels (planes t[c], weights w + c * taps, bias
+ * b[c], outputs y + c * nv), C, VP and K (kernel_w; 0: any width and dilation)
+ * literals. The VP x K lane masks are loaded once into mask registers and
+ * serve every row and channel: a mask loaded from memory per multiply-add
+ * halves the rate on Zen 5. */
+AOT_X86_INLINE AOT_AVX512 void aot_dw_f32_pflat_block(const aot_dw_f32_pflat_geom g,
+                                                      float *const *t, const float *w,
+                                                      const float *b, const aot_act_f32 *act,
+                                                      const uint16_t *masks, int32_t v0,
+                                                      float *y, const int C, const int VP,
+                                                      const int K)
+{
+    __m512 acc[8][2];
+    __mmask16 m[2][5];
+    int32_t ky, kx, c, v;
+    AOT_X86_UNROLL
+    for (v = 0; v < VP; ++v) {
         AOT_X86_UNROLL
-        for (kx = 0; kx < kw; ++kx) {
-            const __m512 wv = _mm512_set1_ps(wk[kx]);
-            AOT_X86_UNROLL
-            for (v = 0; v < nvec; ++v) {
-                acc[v] = _mm512_mask3_fmadd_ps(wv, aot_dw_f32_shift(in[v], in[v + 1], kx),
-                                               acc[v],
-                                               (__mmask16)mv[v * taps + ky * kw + kx]);
+        for (kx = 0; kx < K; ++kx) {
+            m[v][kx] = _load_mask16((__mmask16 *)(void *)(masks + (v0 + v) * K + kx));
+        }
+    }
+    AOT_X86_UNROLL
+    for (c = 0; c < C; ++c) {
+        AOT_X86_UNROLL
+        for (v = 0; v < VP; ++v) {
+            acc[c][v] = _mm512_set1_ps(b[c]);
+        }
+    }
+    for (ky = 0; ky < g.kh; ++ky) {
+        const int32_t row = 16 * v0 + ky * g.dh * g.W;
+        AOT_X86_UNROLL
+        for (c = 0; c < C; ++c) {
+            const float *src = t[c] + row, *wk = w + c * g.taps + ky * g.kw;
+            if (K != 0) {
+                __m512 in[3];
+                AOT_X86_UNROLL
+                for (v = 0; v <= VP; ++v) {
+                    in[v] = _mm512_loadu_ps(src + 16 * v);
+                    /* loaded once: folded into the multiply-add and the shifts it
+                     * would be loaded three times, and masked multiply-adds with a
+                     * memory operand run slower */
+                    __asm__("" : "+v"(in[v]));
+                }
+                AOT_X86_UNROLL
+                for (kx = 0; kx < K; ++kx) {
+                    const __m512 wv = _mm512_set1_ps(wk[kx]);
+                    AOT_X86_UNROLL
+                    for (v = 0; v < VP; ++v) {
+                        acc[c][v] = _mm512_mask3_fmadd_ps(
+                            wv, aot_dw_f32_shift(in[v], in[v + 1], kx), acc[c][v], m[v][kx]);
+                    }
+                }
+            } else {
+                for (kx = 0; kx < g.kw; ++kx) {
+                    const __m512 wv = _mm512_set1_ps(wk[kx]);
+                    const float *s = src + kx * g.dw;
+                    AOT_X86_UNROLL
+                    for (v = 0; v < VP; ++v) {
+                        __m512 xv = _mm512_loadu_ps(s + 16 * v);
+                        /* a register operand: masked with a memory operand it runs slower */
+                        __asm__("" : "+v"(xv));
+                        acc[c][v] = _mm512_mask3_fmadd_ps(
+                            wv, xv, acc[c][v],
+                            _load_mask16((__mmask16 *)(void *)(masks + (v0 + v) * g.kw + kx)));
+                    }
+                }
             }
         }
     }
     AOT_X86_UNROLL
-    for (v = 0; v < nvec; ++v) {
-        const int32_t left = nv - 16 * (v0 + v);
-        const __mmask16 k = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1u);
-        _mm512_mask_storeu_ps(y + 16 * (v0 + v), k, aot_avx512_act(act, acc[v]));
+    for (c = 0; c < C; ++c) {
+        AOT_X86_UNROLL
+        for (v = 0; v < VP; ++v) {
+            const int32_t left = g.nv - 16 * (v0 + v);
+            const __mmask16 k = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1u);
+            _mm512_mask_storeu_ps(y + c * g.nv + 16 * (v0 + v), k, aot_avx512_act(act, acc[c][v]));
+        }
     }
 }
 
-AOT_X86_INLINE AOT_AVX512 void aot_dw_f32_flat_slide_plane(int32_t kh, int32_t nv, int32_t n_in,
-                                                           const float *x, const float *w,
-                                                           float bias, const aot_act_f32 *act,
-                                                           const int32_t *offs,
-                                                           const uint16_t *masks,
-                                                           const int kw, float *y)
+/* C channels over the whole plane, two vectors at a time; C and K literals. */
+AOT_X86_INLINE AOT_AVX512 void aot_dw_f32_pflat_channels(const aot_dw_f32_pflat_geom g,
+                                                         float *const *t, const float *w,
+                                                         const float *b,
+                                                         const aot_act_f32 *act,
+                                                         const uint16_t *masks, float *y,
+                                                         const int C, const int K)
 {
-    const int32_t nvec = (nv + 15) / 16;
-    const __m512 b = _mm512_set1_ps(bias);
+    const aot_act_f32 a = *act;   /* a local: the output stores cannot alias it */
+    const int32_t nvec = (g.nv + 15) / 16;
     int32_t v0;
-    for (v0 = 0; v0 + 8 <= nvec; v0 += 8) {
-        aot_dw_f32_flat_slide(kh, nv, n_in, x, w, b, act, offs, masks, v0, 8, kw, y);
+    /* 5-wide: ten masks would not fit the seven mask registers */
+    if (K == 5) {
+        for (v0 = 0; v0 < nvec; ++v0) {
+            aot_dw_f32_pflat_block(g, t, w, b, &a, masks, v0, y, C, 1, K);
+        }
+        return;
     }
-    if (nvec - v0 >= 4) {
-        aot_dw_f32_flat_slide(kh, nv, n_in, x, w, b, act, offs, masks, v0, 4, kw, y);
-        v0 += 4;
+    for (v0 = 0; v0 + 2 <= nvec; v0 += 2) {
+        aot_dw_f32_pflat_block(g, t, w, b, &a, masks, v0, y, C, 2, K);
     }
-    if (nvec - v0 >= 2) {
-        aot_dw_f32_flat_slide(kh, nv, n_in, x, w, b, act, offs, masks, v0, 2, kw, y);
-        v0 += 2;
-    }
-    if (nvec - v0 == 1) {
-        aot_dw_f32_flat_slide(kh, nv, n_in, x, w, b, act, offs, masks, v0, 1, kw, y);
+    if (v0 < nvec) {
+        aot_dw_f32_pflat_block(g, t, w, b, &a, masks, v0, y, C, 1, K);
     }
 }
 
-static AOT_AVX512 void aot_dw_f32_flat_slide_k3(int32_t kh, int32_t nv, int32_t n_in,
-                                               const float *x, const float *w, float bias,
-                                               const aot_act_f32 *act, const int32_t *offs,
-                                               const uint16_t *masks, float *y)
+typedef void (*aot_dw_f32_pflat_fn)(const aot_dw_f32_pflat_geom g, float *const *t,
+                                    const float *w, const float *b, const aot_act_f32 *act,
+                                    const uint16_t *masks, float *y);
+
+#define AOT_DW_F32_PFLAT_FN(C, K)                                                          \
+    static AOT_AVX512 void aot_dw_f32_pflat_c##C##_k##K(                                   \
+        const aot_dw_f32_pflat_geom g, float *const *t, const float *w, const float *b,    \
+        const aot_act_f32 *act, const uint16_t *masks, float *y)                           \
+    {                                                                                      \
+        aot_dw_f32_pflat_channels(g, t, w, b, act, masks, y, C, K);                        \
+    }
+AOT_DW_F32_PFLAT_FN(1, 0)
+AOT_DW_F32_PFLAT_FN(8, 0)
+AOT_DW_F32_PFLAT_FN(1, 3)
+AOT_DW_F32_PFLAT_FN(8, 3)
+AOT_DW_F32_PFLAT_FN(1, 5)
+AOT_DW_F32_PFLAT_FN(8, 5)
+
+/* Input channel plane x into its place in plane t (whose padding stays zero). */
+AOT_X86_INLINE AOT_AVX512 void aot_dw_f32_pflat_fill(const aot_conv2d_params *p,
+                                                     const float *x, float *t)
 {
-    aot_dw_f32_flat_slide_plane(kh, nv, n_in, x, w, bias, act, offs, masks, 3, y);
+    /* equal widths: the rows follow each other, one run */
+    const int32_t rows = p->in_w == p->out_w ? 1 : p->in_h;
+    const int32_t n = p->in_w == p->out_w ? p->in_h * p->in_w : p->in_w;
+    int32_t iy, i;
+    for (iy = 0; iy < rows; ++iy) {
+        const float *src = x + iy * p->in_w;
+        float *dst = t + (iy + p->pad_top) * p->out_w + p->pad_left;
+        for (i = 0; i + 16 <= n; i += 16) {
+            _mm512_storeu_ps(dst + i, _mm512_loadu_ps(src + i));
+        }
+        if (i < n) {
+            const __mmask16 k = (__mmask16)((1u << (n - i)) - 1u);
+            _mm512_mask_storeu_ps(dst + i, k, _mm512_maskz_loadu_ps(k, src + i));
+        }
+    }
 }
 
-static AOT_AVX512 void aot_dw_f32_flat_slide_k5(int32_t kh, int32_t nv, int32_t n_in,
-                                               const float *x, const float *w, float bias,
-                                               const aot_act_f32 *act, const int32_t *offs,
-                                               const uint16_t *masks, float *y)
+static AOT_AVX512 void aot_dw_f32_pflat_run(const aot_conv2d_params *p, const float *input,
+                                           const float *weights, const float *bias,
+                                           float *output, void *scratch)
 {
-    aot_dw_f32_flat_slide_plane(kh, nv, n_in, x, w, bias, act, offs, masks, 5, y);
+    const aot_dw_f32_pflat_dims d = aot_dw_f32_pflat_dims_of(p);
+    const int32_t in_plane = p->in_h * p->in_w, out_plane = p->out_h * p->out_w;
+    const int32_t mult = p->out_c / p->in_c, taps = p->kernel_h * p->kernel_w;
+    const int32_t full = p->out_c / d.group, per_image = full + p->out_c % d.group;
+    const int32_t nblocks = p->batch * per_image;
+    const aot_act_f32 act = p->act;   /* a local: the output stores cannot alias it */
+    const int32_t K = p->dilation_w != 1 ? 0 : p->kernel_w == 3 ? 3 : p->kernel_w == 5 ? 5 : 0;
+    uint8_t *base = (uint8_t *)scratch + ((64u - (uint32_t)((uintptr_t)scratch % 64u)) % 64u);
+    uint16_t *masks = (uint16_t *)(void *)base;
+    float *planes = (float *)(void *)(base + d.mask_bytes);
+    float *t[2][8];
+    float b[2][8];
+    int32_t oc0[2] = {0, 0}, cn[2] = {0, 0}, n0[2] = {0, 0};
+    aot_dw_f32_pflat_geom g;
+    aot_dw_f32_pflat_fn group, one = aot_dw_f32_pflat_c1_k0;
+    int32_t blk, c, i;
+    g.kh = p->kernel_h;
+    g.kw = p->kernel_w;
+    g.dh = p->dilation_h;
+    g.dw = p->dilation_w;
+    g.W = p->out_w;
+    g.nv = out_plane;
+    g.taps = taps;
+    if (K == 3) {
+        one = aot_dw_f32_pflat_c1_k3;
+        group = aot_dw_f32_pflat_c8_k3;
+    } else if (K == 5) {
+        one = aot_dw_f32_pflat_c1_k5;
+        group = aot_dw_f32_pflat_c8_k5;
+    } else {
+        group = aot_dw_f32_pflat_c8_k0;
+    }
+    for (c = 0; c < d.group; ++c) {
+        t[0][c] = planes + c * d.plane;
+        t[1][c] = planes + (d.group + c) * d.plane;
+    }
+    /* the padding, once: channels rewrite only their data */
+    for (i = 0; i < 2 * d.group * d.plane; i += 16) {
+        _mm512_storeu_ps(planes + i, _mm512_setzero_ps());
+    }
+    aot_dw_f32_pflat_masks(p, d.nvec, masks);
+    /* Per image: the whole groups, then the channels left one at a time. Block
+     * blk + 1's planes are filled before block blk runs. */
+    for (blk = 0; blk <= nblocks; ++blk) {
+        const int32_t s = blk & 1, r = s ^ 1;
+        if (blk < nblocks) {
+            const int32_t j = blk % per_image;
+            n0[s] = blk / per_image;
+            oc0[s] = j < full ? j * d.group : full * d.group + (j - full);
+            cn[s] = j < full ? d.group : 1;
+            for (c = 0; c < cn[s]; ++c) {
+                aot_dw_f32_pflat_fill(
+                    p, input + (n0[s] * p->in_c + (oc0[s] + c) / mult) * in_plane, t[s][c]);
+                b[s][c] = bias != NULL ? bias[oc0[s] + c] : 0.0f;
+            }
+        }
+        if (blk > 0) {
+            (cn[r] == d.group ? group : one)(g, t[r], weights + oc0[r] * taps, b[r], &act, masks,
+                                             output + (n0[r] * p->out_c + oc0[r]) * out_plane);
+        }
+    }
 }
 
 /* ---- padded plane: stride 1, dilation 1, square 3x3 or 5x5 kernels -----------------
@@ -739,26 +847,22 @@ AOT_AVX512 void aot_depthwise_conv2d_avx512_f32(const aot_conv2d_params *params,
     const aot_dw_f32_geom g = aot_dw_f32_geom_of(p);
     const int32_t in_plane = p->in_h * p->in_w, out_plane = p->out_h * p->out_w;
     const int32_t mult = p->out_c / p->in_c, taps = p->kernel_h * p->kernel_w;
-    const int flat = aot_dw_f32_flat(p), slides = aot_dw_f32_slides(p);
-    int32_t *offs = (int32_t *)scratch;
-    void *table = (uint8_t *)scratch + aot_x86_table_bytes(taps);
-    float *zeros = (float *)(void *)((uint8_t *)table + aot_x86_round_up(
-                                                           (p->out_w + 15) / 16 * p->kernel_w * 4, 64));
+    const int slides = aot_dw_f32_slides(p);
+    const uint32_t *masks = (const uint32_t *)scratch;
+    float *zeros = (float *)(void *)((uint8_t *)scratch + aot_x86_round_up(
+                                                             (p->out_w + 15) / 16 * p->kernel_w * 4, 64));
     int32_t n, oc, t;
+    if (aot_dw_f32_pflat(p)) {
+        aot_dw_f32_pflat_run(p, input, weights, bias, output, scratch);
+        return;
+    }
     if (aot_dw_f32_padded(p)) {
         aot_dw_f32_pad_run(p, input, weights, bias, output, scratch);
         return;
     }
-    if (flat) {
-        for (t = 0; t < taps; ++t) {
-            offs[t] = ((t / g.kw) * g.dh - g.pt) * g.in_w + (t % g.kw) * g.dw - g.pl;
-        }
-        aot_dw_f32_flat_masks(p, (uint16_t *)table);
-    } else {
-        aot_avx512_row_masks(p, (uint32_t *)table);
-        for (t = 0; t < p->in_w; ++t) {
-            zeros[t] = 0.0f;
-        }
+    aot_avx512_row_masks(p, (uint32_t *)scratch);
+    for (t = 0; t < p->in_w; ++t) {
+        zeros[t] = 0.0f;
     }
     for (n = 0; n < p->batch; ++n) {
         for (oc = 0; oc < p->out_c; ++oc) {
@@ -766,23 +870,15 @@ AOT_AVX512 void aot_depthwise_conv2d_avx512_f32(const aot_conv2d_params *params,
             const float *w = weights + oc * taps;
             const float b = bias != NULL ? bias[oc] : 0.0f;
             float *y = output + (n * p->out_c + oc) * out_plane;
-            if (flat && slides) {
-                (p->kernel_w == 3 ? aot_dw_f32_flat_slide_k3 : aot_dw_f32_flat_slide_k5)(
-                    p->kernel_h, out_plane, in_plane, x, w, b, &p->act, offs,
-                    (const uint16_t *)table, y);
-            } else if (flat) {
-                aot_dw_f32_flat_plane(taps, out_plane, x, w, b, &p->act, offs,
-                                      (const uint16_t *)table, y);
-            } else if (slides) {
+            if (slides) {
                 (p->kernel_w == 3 ? aot_dw_f32_slide_rows_k3 : aot_dw_f32_slide_rows_k5)(
                     g, x, w, b, &p->act, zeros, y);
             } else if (p->stride_w == 1) {
-                aot_dw_f32_rows_s1(g, x, w, b, &p->act, (const uint32_t *)table, zeros, y);
+                aot_dw_f32_rows_s1(g, x, w, b, &p->act, masks, zeros, y);
             } else if (p->stride_w == 2) {
-                aot_dw_f32_rows_s2(g, x, w, b, &p->act, (const uint32_t *)table, zeros, y);
+                aot_dw_f32_rows_s2(g, x, w, b, &p->act, masks, zeros, y);
             } else {
-                aot_dw_f32_rows_any(g, x, w, b, &p->act, (const uint32_t *)table, zeros,
-                                    p->stride_w, y);
+                aot_dw_f32_rows_any(g, x, w, b, &p->act, masks, zeros, p->stride_w, y);
             }
         }
     }

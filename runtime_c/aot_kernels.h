@@ -430,8 +430,9 @@ void aot_conv2d_avx512_f32(const aot_conv2d_params *params, const float *input,
 void aot_matmul_avx512_f32(const aot_matmul_params *params, const float *a, const float *b,
                            const float *bias, float *y);
 /** aot_depthwise_conv2d_avx512_f32 reads the NCHW input in place (no phase planes):
- * scratch holds lane-mask tables, or for stride 1 square 3x3 / 5x5 kernels one
- * zero-bordered channel plane (see its file and rules_x86.phase_scratch). */
+ * scratch holds lane-mask tables, or at stride 1 zero-bordered channel planes (flat
+ * ones for 8 channels at a time on rows not a multiple of 16, else one plane for
+ * square 3x3 / 5x5 kernels; see its file and rules_x86.phase_scratch). */
 void aot_depthwise_conv2d_avx512_f32(const aot_conv2d_params *params, const float *input,
                                      const float *weights, const float *bias, float *output,
                                      void *scratch);
@@ -440,6 +441,18 @@ void aot_depthwise_conv2d_avx512_f32(const aot_conv2d_params *params, const floa
 void aot_depthwise_conv2d_lanes_avx512_f32(const aot_conv2d_params *params, const float *input,
                                            const float *weights, const float *bias,
                                            float *output, void *scratch);
+/** Depthwise (multiplier 1) float convolution on c16 activations (aot_conv2d_c16_params:
+ * input and/or output channel-blocked, the other NCHW), the shapes
+ * rules_x86.dw_f32_lanes takes; portable weight layout; scratch: rules_x86.dw_f32_c16_scratch. */
+void aot_depthwise_conv2d_c16_avx512_f32(const aot_conv2d_c16_params *params,
+                                         const float *input, const float *weights,
+                                         const float *bias, float *output, void *scratch);
+/** Pointwise (1x1, stride 1, unpadded, groups 1) float convolution on c16 activations,
+ * output channels in lanes; weights packed [ceil(out_c / 16)][in_c][16] (zero padded);
+ * scratch: rules_x86.pw_f32_c16_scratch. */
+void aot_pointwise_conv2d_c16_avx512_f32(const aot_conv2d_c16_params *params,
+                                         const float *input, const float *weights,
+                                         const float *bias, float *output, void *scratch);
 void aot_depthwise_conv2d_avx512_s8(const aot_conv2d_s8_params *params, const int8_t *input,
                                     const float *weights, const int32_t *bias, int8_t *output,
                                     void *scratch);
@@ -470,6 +483,12 @@ void aot_add_avx2_s8(const aot_add_s8_params *params, const int8_t *a, const int
                      int8_t *y);
 void aot_add_avx512_s8(const aot_add_s8_params *params, const int8_t *a, const int8_t *b,
                        int8_t *y);
+/** The same as two table lookups: tables int16 [2][256] F then G (indexed by the int8
+ * code & 0xFF), then k (0..8): y = clamp(sat8(floor(sat16(F[a] + G[b]) / 2^k)), act_min,
+ * act_max), where the compiler has checked that equal to aot_add_s8 on every code pair.
+ * Only params->size, act_min and act_max are read. */
+void aot_add_lut_avx512_s8(const aot_add_s8_params *params, const int8_t *a, const int8_t *b,
+                           const int16_t *tables, int8_t *y);
 /** aot_avgpool2d_s8 where each window is a whole plane (out 1x1, kernel = input, no
  * padding) and input and output parameters are equal (count_multipliers NULL). */
 void aot_avgpool2d_avx512_s8(const aot_pool2d_s8_params *params, const int8_t *x, int8_t *y);

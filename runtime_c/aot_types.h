@@ -96,6 +96,15 @@ typedef struct {
     aot_act_f32 act;
 } aot_conv2d_params;
 
+/* A float convolution whose input and/or output is channel-blocked ("c16"): a tensor
+ * [N][C][H][W] held as [N][C / 16][H][W][16] (C a multiple of 16), so that 16
+ * channels of a pixel are one vector; the other side, where the flag is 0, is NCHW. */
+typedef struct {
+    aot_conv2d_params conv;
+    int32_t input_c16;
+    int32_t output_c16;
+} aot_conv2d_c16_params;
+
 /* A depthwise convolution run in place (aot_depthwise_conv2d_inplace_f32 and
  * _s8): the convolution, and how many output rows the scratch ring holds
  * (the lowering rule computes it, see targets/rules_inplace.py). */

@@ -13,8 +13,10 @@ x86 kernel and does the kernel's Prepare work here:
   row for any stride, dilation and padding; `phase_scratch` sizes that
   scratch exactly as the C computes it (depthwise: one channel at a time).
   The float AVX-512 depthwise kernel instead reads the input in place (lane
-  masks in scratch, `dw_f32_flat`; stride 1 square 3x3 / 5x5 kernels copy one
-  channel at a time into a zero-bordered plane, `dw_f32_pad`; small planes of
+  masks in scratch; stride 1 on rows not a whole number of vectors copies 8
+  channels at a time into flat zero-bordered planes, `dw_f32_pflat`; other
+  stride 1 square 3x3 / 5x5 kernels copy one channel at a time into a
+  zero-bordered plane, `dw_f32_pad`; small planes of
   16 channels or more go to `aot_depthwise_conv2d_lanes_avx512_f32`, channels in
   lanes, `dw_f32_lanes`), and so does the float AVX-512 convolution
   on rows of more than 16 pixels (`conv_f32_direct`; shorter rows: planes per tap
@@ -46,7 +48,9 @@ x86 kernel and does the kernel's Prepare work here:
   constants (`dw_regs_channels`; a channel outside their form keeps the row kernels).
 - int8 fully connected (`aot_fully_connected_{avx2,avx512}_s8`): bias folded; avx512
   weights re-laid out as blocks of 16 outputs x 64 inputs (`fc_blocks`).
-- int8 add of same-shape tensors (`aot_add_{avx2,avx512}_s8`).
+- int8 add of same-shape tensors (`aot_add_{avx2,avx512}_s8`; on avx512 as two int16
+  table lookups, `aot_add_lut_avx512_s8`, where `add_lut.add_lut_tables` finds tables
+  exact on all 65536 code pairs).
 - int8 average pooling whose windows are whole planes (`aot_avgpool2d_avx512_s8`).
 - int8 2-D transposes of 2..8 columns, e.g. an image's NHWC -> NCHW
   (`aot_transpose2d_{avx2,avx512}_s8`, vpshufb tables from `transpose_shuffles`):
@@ -74,6 +78,7 @@ import numpy as np
 from aot.program import Call, Null, Params, Ref, Scratch
 from aot.targets import rules_generic as g
 from aot.targets import rules_int8 as q
+from aot.targets.add_lut import add_lut_tables
 from aot.targets.lowering import Fallback, LoweringContext
 from aot.targets.rules_inplace import transpose_as_2d
 
@@ -321,13 +326,24 @@ def conv_s8_lanes(p: dict) -> bool:
             and -256 <= p["output_offset"] <= 256)
 
 
+def lanes_strided_1x1(p: dict) -> bool:
+    """lanes_strided_1x1 in aot_conv2d_lanes_avx512_s8.c: a 1x1 convolution of stride
+    above 1, unpadded, every output pixel inside the input."""
+    return (p["kernel_h"] == p["kernel_w"] == 1 and max(p["stride_h"], p["stride_w"]) > 1
+            and p["pad_top"] == p["pad_left"] == 0
+            and (p["out_h"] - 1) * p["stride_h"] < p["in_h"]
+            and (p["out_w"] - 1) * p["stride_w"] < p["in_w"])
+
+
 def lanes_scratch(p: dict) -> int:
     """The bordered quad buffer [hp][ceil(in_c / 4)][wp] of aot_conv2d_lanes_avx512_s8
-    (lanes_geom_init there): an axis with one tap is subsampled while copying, and a
-    `pointwise_direct` plane is one row."""
-    if pointwise_direct(p):
-        pixels = p["in_h"] * p["in_w"]
-        p = {**p, "in_h": 1, "out_h": 1, "in_w": pixels, "out_w": pixels}
+    (lanes_geom_init there): an axis with one tap is subsampled while copying, and the
+    (subsampled) plane of a `pointwise_direct` or `lanes_strided_1x1` convolution is one
+    row."""
+    if pointwise_direct(p) or lanes_strided_1x1(p):
+        pixels = p["out_h"] * p["out_w"]
+        p = {**p, "in_h": 1, "out_h": 1, "in_w": pixels, "out_w": pixels,
+             "stride_h": 1, "stride_w": 1}
     sub_h = p["stride_h"] if p["kernel_h"] == 1 else 1
     sub_w = p["stride_w"] if p["kernel_w"] == 1 else 1
     sh, sw = p["stride_h"] // sub_h, p["stride_w"] // sub_w
@@ -398,17 +414,6 @@ def _pack_oc_lanes(quads: np.ndarray) -> np.ndarray:
         padded.reshape(blocks, 16, kgroups, taps).transpose(0, 2, 3, 1))
 
 
-DW_F32_FLAT_TABLE_MAX = 16384   # AOT_DW_F32_FLAT_TABLE_MAX in aot_depthwise_conv2d_avx512_f32.c
-
-
-def dw_f32_flat(p: dict) -> bool:
-    """aot_dw_f32_flat (runtime_c/aot_depthwise_conv2d_avx512_f32.c): stride 1 and
-    out_w == in_w, not a whole number of vectors: pixels of a vector span rows."""
-    nv, taps = p["out_h"] * p["out_w"], p["kernel_h"] * p["kernel_w"]
-    return (p["stride_h"] == p["stride_w"] == 1 and p["in_w"] == p["out_w"]
-            and p["out_w"] % 16 != 0 and -(-nv // 16) * taps * 2 <= DW_F32_FLAT_TABLE_MAX)
-
-
 DW_F32_LANES_MAX_PIXELS, DW_F32_LANES_MAX_PIXELS_STRIDED = 1024, 4096
 
 
@@ -423,13 +428,22 @@ def dw_f32_lanes(p: dict) -> bool:
     costs more than the per-plane row path (measured, 16 / 32 / 64 / 128 channels: 32x32
     -> 16x16 2.0 vs 3.4 µs, 48x48 -> 24x24 5.8 vs 8.0 µs, 56x56 -> 28x28 30 vs 38 µs;
     40x40 -> 20x20 and 5x5 kernels stay faster in lanes). Decided for the whole layer:
-    every thread's part of the channels runs the same kernel."""
+    every thread's part of the channels runs the same kernel.
+    Also except 3-wide kernels at dilation_w 1 on output rows of more than 8 pixels
+    that `dw_f32_pflat` takes (8 channels at a time, no transposes; measured, median
+    µs pflat vs lanes, 64 channels: 9x9 1.35 vs 1.45 (a tie over 3 runs), 10x10 1.60
+    vs 1.66, 11x11 1.82 vs 1.98, 12x12 1.86 vs 2.38; 128 channels 14x14 5.4 vs 5.7,
+    32 channels 24x24 3.4 vs 4.7, 24 channels 28x28 3.8 vs 6.2); rows of at most 8
+    stay in lanes (its narrow-row path: 25x5 1.69 vs 1.73 µs, 7x7 1.63 vs 1.92), and
+    so do 5-wide and dilated kernels (14x14 dilation 2: 3.5 vs 5.0 µs)."""
     pixels = p["in_h"] * p["in_w"]
     padded_wins = dw_f32_pad(p) and p["out_w"] >= 30
     rows_win = (p["stride_h"] == p["stride_w"] == 2 and p["kernel_h"] == p["kernel_w"] == 3
                 and p["dilation_h"] == p["dilation_w"] == 1 and pixels >= 1024
                 and (p["out_w"] % 16 == 0 or p["out_w"] % 16 >= 8))
-    return p["out_c"] >= 16 and not rows_win and (
+    pflat_wins = (dw_f32_pflat(p) and p["kernel_w"] == 3 and p["dilation_w"] == 1
+                  and p["out_w"] > 8)
+    return p["out_c"] >= 16 and not rows_win and not pflat_wins and (
         (pixels <= DW_F32_LANES_MAX_PIXELS and not padded_wins)
         or (p["stride_w"] > 1 and pixels <= DW_F32_LANES_MAX_PIXELS_STRIDED))
 
@@ -444,6 +458,37 @@ def dw_f32_lanes_scratch(p: dict) -> int:
     hp, wp = max(p["in_h"] + p["pad_top"], rows), max(p["in_w"] + p["pad_left"], cols)
     return (64 * (p["kernel_h"] * p["kernel_w"] + hp * wp + p["out_h"] * p["out_w"])
             + 4 * p["in_h"] * p["in_w"])
+
+
+DW_F32_PFLAT_MAX_PIXELS = 4096   # AOT_DW_F32_PFLAT_MAX_PIXELS in aot_depthwise_conv2d_avx512_f32.c
+
+
+def dw_f32_pflat(p: dict) -> bool:
+    """aot_dw_f32_pflat (runtime_c/aot_depthwise_conv2d_avx512_f32.c): stride 1, input
+    rows no wider than the output's, output rows not a whole number of vectors, at most
+    DW_F32_PFLAT_MAX_PIXELS output pixels; each channel copied into a flat zero-bordered
+    plane, pixels of a vector spanning rows -- except square 5x5 kernels at dilation 1,
+    which `dw_f32_pad` runs faster."""
+    return (p["stride_h"] == p["stride_w"] == 1 and p["in_w"] <= p["out_w"]
+            and p["out_w"] % 16 != 0 and p["out_h"] * p["out_w"] <= DW_F32_PFLAT_MAX_PIXELS
+            and not (p["kernel_h"] == p["kernel_w"] == 5
+                     and p["dilation_h"] == p["dilation_w"] == 1))
+
+
+DW_F32_PFLAT_GROUP = 8   # AOT_DW_F32_PFLAT_GROUP in aot_depthwise_conv2d_avx512_f32.c
+
+
+def dw_f32_pflat_scratch(p: dict) -> int:
+    """aot_dw_f32_pflat_dims_of: up to 64 bytes to align, the [nvec][kernel_w] uint16
+    lane masks rounded up to 64 bytes, then two sets (the block running and the
+    next) of DW_F32_PFLAT_GROUP planes of `plane` floats."""
+    nvec = -(-p["out_h"] * p["out_w"] // 16)
+    group = DW_F32_PFLAT_GROUP
+    reach = ((p["kernel_h"] - 1) * p["dilation_h"] * p["out_w"]
+             + (p["kernel_w"] - 1) * p["dilation_w"] + 16)
+    data = (p["in_h"] + p["pad_top"]) * p["out_w"] + p["pad_left"]
+    plane = _round_up(max(16 * nvec + reach, data), 16)
+    return 64 + _round_up(nvec * p["kernel_w"] * 2, 64) + 2 * group * plane * 4
 
 
 def dw_f32_pad(p: dict) -> bool:
@@ -559,12 +604,11 @@ def phase_scratch(p: dict, kernel: str) -> int:
     if kernel == "aot_conv2d_avx512_f32" and conv_f32_coltaps(p):
         return conv_f32_coltaps_scratch(p)
     if kernel == "aot_depthwise_conv2d_avx512_f32":   # lane masks only: no phase planes
+        if dw_f32_pflat(p):
+            return dw_f32_pflat_scratch(p)
         if dw_f32_pad(p):
             return dw_f32_pad_scratch(p)
-        if dw_f32_flat(p):
-            return table + _round_up(-(-p["out_h"] * p["out_w"] // 16) * kh * kw * 2, 64)
-        return (table + _round_up(-(-p["out_w"] // 16) * kw * 4, 64)
-                + _round_up(p["in_w"] * 4, 64))
+        return _round_up(-(-p["out_w"] // 16) * kw * 4, 64) + _round_up(p["in_w"] * 4, 64)
     if kernel == "aot_depthwise_conv2d_avx512_s8" and dw_flat(p):
         return dw_flat_scratch(p)
     if "depthwise" in kernel:   # one channel's planes at a time, and every row's runs
@@ -880,9 +924,22 @@ def _gemm_s8(node, ctx: LoweringContext, variant: str) -> None:
 
 
 def _add_s8(node, ctx: LoweringContext, variant: str) -> None:
+    """Same-shape int8 Add. avx512: as two int16 table lookups (aot_add_lut_avx512_s8)
+    where aot.targets.add_lut finds tables exact on every code pair, else the
+    arithmetic kernel."""
     call = _generic_call(node, ctx, q.lower_add_s8)
     if call.kernel != "aot_add_s8" or call.params.fields["ndim"] != 0:
         raise Fallback        # broadcasting: the portable kernel's odometer
+    found = add_lut_tables(call.params.fields) if variant == "avx512" else None
+    if found is not None:
+        tables, k = found
+        name = ctx.const(f"{node.name}_add_lut",
+                         np.concatenate([tables.reshape(-1), [k]]).astype(np.int16))
+        a_op, b_op, y_op = call.operands
+        ctx.emit(Call("aot_add_lut_avx512_s8", call.params, (a_op, b_op, Ref(name), y_op),
+                      (*call.reads, name), call.writes, call.layer, call.op, call.macs,
+                      inplace=call.inplace))
+        return
     ctx.emit(Call(f"aot_add_{variant}_s8", call.params, call.operands, call.reads, call.writes,
                   call.layer, call.op, call.macs, inplace=call.inplace))
 

@@ -35,7 +35,8 @@ X86_KERNELS = {"aot_conv2d_avx2_f32", "aot_conv2d_avx512_f32", "aot_depthwise_co
                "aot_matmul_avx2_f32", "aot_matmul_avx512_f32",
                "aot_conv2d_avx2_s8", "aot_conv2d_avx512_s8", "aot_depthwise_conv2d_avx2_s8",
                "aot_fully_connected_avx2_s8", "aot_fully_connected_avx512_s8",
-               "aot_add_avx2_s8", "aot_add_avx512_s8", "aot_depthwise_conv2d_avx512_f32",
+               "aot_add_avx2_s8", "aot_add_avx512_s8", "aot_add_lut_avx512_s8",
+               "aot_depthwise_conv2d_avx512_f32",
                "aot_depthwise_conv2d_avx512_s8", "aot_depthwise_conv2d_rows_avx512_s8",
                "aot_depthwise_conv2d_rows_s2_avx512_s8", "aot_depthwise_conv2d_regs_avx512_s8",
                "aot_avgpool2d_avx512_s8", "aot_transpose2d_avx2_s8", "aot_transpose2d_avx512_s8",
@@ -301,7 +302,8 @@ def test_int8_variants_bit_exact_with_portable(batch, tmp_path):
     assert {"aot_conv2d_avx2_s8", "aot_depthwise_conv2d_avx2_s8", "aot_fully_connected_avx2_s8",
             "aot_add_avx2_s8"} <= kernels["avx2"]
     assert {"aot_conv2d_avx512_s8", "aot_depthwise_conv2d_avx512_s8",
-            "aot_fully_connected_avx512_s8", "aot_add_avx512_s8"} <= kernels["avx512"]
+            "aot_fully_connected_avx512_s8"} <= kernels["avx512"]
+    assert kernels["avx512"] & {"aot_add_avx512_s8", "aot_add_lut_avx512_s8"}   # tables or not
     for kind in VARIANTS:
         for ref, got in zip(results["portable"], results[kind]):
             for name in ref:
@@ -731,6 +733,197 @@ def test_int8_add_avx512_dp_form(tmp_path):
                                    f"a={a[bad[0]]} b={b[bad[0]]}: {fast[bad[0]]} vs {ref[bad[0]]}")
 
 
+# ---- int8 add as two int16 table lookups (aot_add_lut_avx512_s8, targets/add_lut.py) --------
+
+ADD_LUT_TEST_C = r"""
+#include "aot_kernels.h"
+
+static aot_add_s8_params params(const int32_t *prm, int32_t n)
+{
+    aot_add_s8_params p = {0};
+    p.size = n;
+    p.a_offset = prm[0]; p.a_multiplier = prm[1]; p.a_shift = prm[2];
+    p.b_offset = prm[3]; p.b_multiplier = prm[4]; p.b_shift = prm[5];
+    p.left_shift = prm[6];
+    p.output_offset = prm[7]; p.output_multiplier = prm[8]; p.output_shift = prm[9];
+    p.act_min = prm[10]; p.act_max = prm[11];
+    return p;
+}
+
+/* alias: 0 out of place, 1 y == a, 2 y == b (fast holds a resp. b on entry) */
+void check(const int32_t *prm, const int8_t *a, const int8_t *b, int32_t n,
+           const int16_t *tables, int32_t alias, int8_t *fast, int8_t *ref)
+{
+    const aot_add_s8_params p = params(prm, n);
+    aot_add_s8(&p, a, b, ref);
+    aot_add_lut_avx512_s8(&p, alias == 1 ? fast : a, alias == 2 ? fast : b, tables, fast);
+}
+"""
+
+# IC int8's three residual Add+Relu layers (ic_int8.onnx, as lowered by rules_int8).
+IC_ADDS = [[128, 1623821475, -2, -4, 2**30, 0, 20, -128, 1098017566, -17, -128, 127],
+           [17, 1699529983, -2, -4, 2**30, 0, 20, -128, 1140768826, -17, -128, 127],
+           [-38, 1657902019, -2, 2, 2**30, 0, 20, -128, 1835721671, -18, -128, 127]]
+ADD_FIELDS = ("a_offset", "a_multiplier", "a_shift", "b_offset", "b_multiplier", "b_shift",
+              "left_shift", "output_offset", "output_multiplier", "output_shift", "act_min",
+              "act_max")
+
+
+def _add_fields(scales, zero_points, act=None) -> dict:
+    """aot_add_s8_params fields of an int8 Add as TFLite prepares it."""
+    from aot import quantmath as qm
+    (sa, sb, so), (za, zb, zo) = scales, zero_points
+    lo, hi = act if act is not None else (-128, 127)
+    return {**qm.add_params(sa, sb, so), "a_offset": -za, "b_offset": -zb,
+            "output_offset": zo, "act_min": lo, "act_max": hi}
+
+
+def _lut_checker(tmp_path):
+    from aot.targets.toolchain import host_cc
+
+    src = tmp_path / "lut.c"
+    src.write_text(ADD_LUT_TEST_C)
+    lib = tmp_path / "lut.so"
+    host_cc().shared_library([str(src), str(RUNTIME / "aot_add_lut_avx512_s8.c"),
+                              str(RUNTIME / "aot_add_s8.c")], str(lib), [str(RUNTIME)], ("-O2",))
+    return ctypes.CDLL(str(lib)).check
+
+
+def test_int8_add_lut_avx512_every_code_pair(tmp_path):
+    """aot_add_lut_avx512_s8 with the tables add_lut_tables builds equals the portable
+    aot_add_s8 on all 65536 code pairs (IC's three adds, TFLite-like scales with and
+    without ReLU / ReLU6-like clamps, extreme zero points), on sizes 1, 15, 63, 64, 65,
+    1000 (tails; nothing written past n) and with y aliasing a or b."""
+    need_avx512()
+    from aot.targets.add_lut import add_lut_tables
+
+    check = _lut_checker(tmp_path)
+    codes = np.arange(-128, 128, dtype=np.int8)
+    a_all, b_all = np.repeat(codes, 256), np.tile(codes, 256)
+    rng = np.random.default_rng(11)
+    sets = [dict(zip(ADD_FIELDS, row)) for row in IC_ADDS]
+    for i in range(12):
+        scales = np.exp(rng.uniform(-6, 0, 3))
+        zps = [int(v) for v in rng.choice([-128, 127, int(rng.integers(-128, 128))], 3)]
+        act = [None, (zps[2], 127), (max(zps[2], -100), min(127, zps[2] + 60))][i % 3]
+        sets.append(_add_fields(scales, zps, act))
+    found = 0
+    for f in sets:
+        got = add_lut_tables(f)
+        if got is None:
+            continue
+        found += 1
+        tables = np.concatenate([got[0].reshape(-1), [got[1]]]).astype(np.int16)
+        prm = np.array([f[k] for k in ADD_FIELDS], np.int32)
+        for n, alias in ((a_all.size, 0), (a_all.size, 1), (a_all.size - 1, 2), (1, 0),
+                         (15, 1), (63, 0), (64, 2), (65, 0), (1000, 1)):
+            start = int(rng.integers(0, a_all.size - n + 1))
+            a, b = a_all[start:start + n].copy(), b_all[start:start + n].copy()
+            fast = np.zeros(n + 64, np.int8)
+            fast[:n] = (a, a, b)[alias]
+            ref = np.zeros(n, np.int8)
+            check(*[x.ctypes.data_as(ctypes.c_void_p) for x in (prm, a, b)], ctypes.c_int32(n),
+                  tables.ctypes.data_as(ctypes.c_void_p), ctypes.c_int32(alias),
+                  fast.ctypes.data_as(ctypes.c_void_p), ref.ctypes.data_as(ctypes.c_void_p))
+            assert not fast[n:].any(), "wrote past the end"
+            bad = np.flatnonzero(fast[:n] != ref)
+            assert bad.size == 0, (f"{f} n={n} alias={alias}: {bad.size} differ, first "
+                                   f"a={a[bad[0]]} b={b[bad[0]]}: {fast[bad[0]]} vs {ref[bad[0]]}")
+    assert found >= 3 + 8, f"tables for only {found} of {len(sets)} parameter sets"
+
+
+def _lut_fraction(count: int, seed: int) -> float:
+    """add_lut_tables on `count` random TFLite-like (scales, zero points, ReLU or not):
+    every table it returns equals tests/int8_reference.add_ref (an independent numpy
+    port of TFLite's AddFunc) on all 65536 pairs; the fraction that got tables."""
+    from int8_reference import add_ref
+    from aot.targets.add_lut import add_lut_tables, lut_outputs
+
+    rng = np.random.default_rng(seed)
+    codes = np.arange(256, dtype=np.int64)
+    x, y = (codes[:, None] ^ 0x80) - 0x80, (codes[None, :] ^ 0x80) - 0x80   # code & 0xFF order
+    hits = 0
+    for i in range(count):
+        scales = np.exp(rng.uniform(-8, 0, 3))
+        zps = [int(v) for v in rng.integers(-128, 128, 3)]
+        f = _add_fields(scales, zps, (zps[2], 127) if i % 2 else None)
+        got = add_lut_tables(f)
+        if got is None:
+            continue
+        hits += 1
+        np.testing.assert_array_equal(lut_outputs(got[0], got[1], f["act_min"], f["act_max"]),
+                                      add_ref(x, y, f), err_msg=str(f))
+    return hits / count
+
+
+def test_int8_add_lut_tables_exact_and_found():
+    """Tables are found for most TFLite-like adds and are exact where found (see
+    _lut_fraction; the slow run takes 2000 combinations)."""
+    fraction = _lut_fraction(24, 5)
+    print(f"add_lut_tables found exact tables for {fraction:.0%} of 24 random adds")
+    assert fraction >= 0.75
+
+
+@pytest.mark.slow
+def test_int8_add_lut_tables_fraction_on_many_params():
+    fraction = _lut_fraction(2000, 6)
+    print(f"add_lut_tables found exact tables for {fraction:.1%} of 2000 random adds")
+    assert fraction >= 0.8
+
+
+def test_int8_add_lut_lowering_and_fallback(tmp_path):
+    """--kernels avx512 lowers a same-shape int8 Add whose tables exist to
+    aot_add_lut_avx512_s8 and one whose tables do not (b's scale three times the
+    output's, no clamp: the sums span more than int16 can hold) to aot_add_avx512_s8,
+    both bit-exact with the portable build; a broadcasting Add keeps aot_add_s8."""
+    need_avx512()
+    from aot.targets.add_lut import add_lut_tables
+
+    cases = {"lut": ((0.05, 0.04, 0.045), (3, -7, 1), (1, 3, 5, 67), (1, 3, 5, 67), False),
+             "relu": ((0.07, 0.03, 0.09), (5, -9, -128), (1, 1000), (1, 1000), True),
+             "wide": ((0.02, 0.05, 0.0169), (0, 0, 0), (1, 77), (1, 77), False),
+             "bcast": ((0.07, 0.03, 0.09), (5, -9, 2), (1, 3, 5, 7), (1, 3, 1, 1), False)}
+    assert add_lut_tables(_add_fields(*cases["wide"][:2])) is None
+    nodes, inits, inputs, outputs, feeds = [], [], [], [], {}
+    rng = np.random.default_rng(3)
+    for name, (scales, zps, a_shape, b_shape, relu) in cases.items():
+        for t, scale, zp in zip("aby", scales, zps):
+            inits += [numpy_helper.from_array(np.array(scale, np.float32), f"{name}_s{t}"),
+                      numpy_helper.from_array(np.array(zp, np.int8), f"{name}_z{t}")]
+        for t, shape in (("a", a_shape), ("b", b_shape)):
+            inputs.append(helper.make_tensor_value_info(f"{name}_{t}", TensorProto.INT8, shape))
+            feeds[f"{name}_{t}"] = rng.integers(-128, 128, shape).astype(np.int8)
+            nodes.append(helper.make_node("DequantizeLinear", [f"{name}_{t}", f"{name}_s{t}",
+                                                               f"{name}_z{t}"], [f"{name}_{t}f"],
+                                          name=f"{name}_dq{t}"))
+        nodes.append(helper.make_node("Add", [f"{name}_af", f"{name}_bf"], [f"{name}_sum"],
+                                      name=f"{name}_add"))
+        if relu:
+            nodes.append(helper.make_node("Relu", [f"{name}_sum"], [f"{name}_r"],
+                                          name=f"{name}_relu"))
+        nodes.append(helper.make_node("QuantizeLinear", [f"{name}_r" if relu else f"{name}_sum",
+                                                         f"{name}_sy", f"{name}_zy"],
+                                      [f"{name}_y"], name=f"{name}_q"))
+        outputs.append(helper.make_tensor_value_info(f"{name}_y", TensorProto.INT8, None))
+    graph = helper.make_graph(nodes, "adds", inputs, outputs, inits)
+    model = shape_inference.infer_shapes(
+        helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]))
+    results, by_layer = {}, {}
+    for kind in ("portable", "avx512"):
+        compiled = aot.compile(model.SerializeToString(), TARGET, out_dir=str(tmp_path / kind),
+                               options=aot.Options(name="adds", kernels=kind))
+        by_layer[kind] = {c.layer.split("+")[0].split(";")[0]: c.kernel
+                          for c in compiled.compilation.program.calls if "add" in c.kernel}
+        results[kind] = compiled.run(feeds)
+    kernels = sorted(by_layer["avx512"].values())
+    assert kernels == ["aot_add_avx512_s8", "aot_add_lut_avx512_s8", "aot_add_lut_avx512_s8",
+                       "aot_add_s8"], by_layer["avx512"]
+    assert [k for layer, k in by_layer["avx512"].items() if "wide" in layer] \
+        == ["aot_add_avx512_s8"], by_layer["avx512"]
+    for name, ref in results["portable"].items():
+        np.testing.assert_array_equal(results["avx512"][name], ref, err_msg=name)
+
+
 # ---- float32 AVX-512 depthwise paths and 1-pixel convolutions vs onnxruntime --------------
 
 def _float_parts_vs_ort(parts, c, h, w, tmp_path, want, batch=1):
@@ -772,10 +965,10 @@ def _float_parts_vs_ort(parts, c, h, w, tmp_path, want, batch=1):
 def test_float_depthwise_avx512_paths_match_onnxruntime(h, w, tmp_path):
     """aot_depthwise_conv2d_avx512_f32 on every path (5 channels: never the lanes
     kernel): padded planes (stride 1, square 5x5, and 3x3 on rows of 16 and more),
-    flat planes (stride 1, out_w == in_w not a multiple of 16; sliding for 3- and
-    5-wide kernels, per tap with dilation or other widths), rows (widths a multiple
-    of 16 slide; stride 2 and (2,1), stride 3 gathered, 'valid' and asymmetric
-    padding, multiplier 2), an odd channel count."""
+    padded flat planes (stride 1, rows not a multiple of 16; shifts for 3- and
+    5-wide kernels, a load per tap with dilation or other widths), rows (widths a
+    multiple of 16 slide; stride 2 and (2,1), stride 3 gathered, 'valid' and
+    asymmetric padding, multiplier 2), an odd channel count."""
     need_avx512()
     c = 5
     dw = "aot_depthwise_conv2d_avx512_f32"
@@ -792,6 +985,122 @@ def test_float_depthwise_avx512_paths_match_onnxruntime(h, w, tmp_path):
          _conv("valid_mult2", "x", c, 2 * c, (3, 3), group=c, seed=9),
          _conv("asym5", "x", c, c, (5, 5), pads=(0, 3, 1, 1), group=c, relu=True, seed=10)],
         c, h, w, tmp_path, {dw})
+
+
+@pytest.mark.parametrize("h,w,batch", [(25, 5, 1), (9, 11, 2),
+                                         pytest.param(1, 37, 1, marks=pytest.mark.slow),
+                                         pytest.param(3, 3, 1, marks=pytest.mark.slow)])
+def test_float_depthwise_padded_flat_match_onnxruntime(h, w, batch, tmp_path):
+    """The padded-flat path of aot_depthwise_conv2d_avx512_f32 (rules_x86.dw_f32_pflat:
+    stride 1, rows not a whole number of vectors; 13 channels: a block of 8, then 5 one
+    at a time): 3x3 (two shifts) with 'same', asymmetric and wider-than-needed padding
+    (input rows shorter than the output's), 3x5 (five shifts), 1x3, dilation 2 and a
+    2x4 kernel (a load per tap), multiplier 2, fused activations; KWS's 25x5, rows of
+    11 (vectors spanning rows), 1x37, 3x3 (one vector)."""
+    need_avx512()
+    from aot.targets.rules_x86 import dw_f32_pflat
+
+    c = 13
+    parts = [
+        _conv("p3", "x", c, c, (3, 3), pads=(1, 1, 1, 1), group=c, relu=True, seed=1),
+        _conv("p3_asym", "x", c, c, (3, 3), pads=(0, 2, 2, 0), group=c, seed=2),
+        _conv("p3_wide", "x", c, c, (3, 3), pads=(1, 2, 1, 3), group=c, seed=3),
+        _dw_act(_conv("p3x5", "x", c, c, (3, 5), pads=(1, 2, 1, 2), group=c, seed=4),
+                "HardSwish", 4),
+        _conv("p1x3", "x", c, c, (1, 3), pads=(0, 1, 0, 1), group=c, seed=5),
+        _dw_act(_conv("p3_d2", "x", c, c, (3, 3), pads=(2, 2, 2, 2), dil=(2, 2), group=c,
+                      seed=6), "Clip", 6),
+        _conv("p2x4", "x", c, c, (2, 4), pads=(1, 1, 0, 2), group=c, seed=7),
+        _dw_act(_conv("p3_mult2", "x", c, 2 * c, (3, 3), pads=(1, 1, 1, 1), group=c, seed=8),
+                "LeakyRelu", 8),
+    ]
+    geo = dict(stride_h=1, stride_w=1, in_w=w, out_w=w + 1, out_h=h, kernel_h=3, kernel_w=3,
+               dilation_h=1, dilation_w=1)
+    assert dw_f32_pflat({**geo, "out_w": w}) and dw_f32_pflat(geo)
+    compiled = _float_parts_vs_ort(parts, c, h, w, tmp_path, {"aot_depthwise_conv2d_avx512_f32"},
+                                   batch=batch)
+    # 26 output channels on rows of at most 8 go to the lanes kernel (dw_f32_lanes)
+    kernels = {l_["name"]: l_["kernel"] for l_ in compiled.manifest["layers"]
+               if not l_["name"].startswith("p3_mult2")}
+    assert set(kernels.values()) == {"aot_depthwise_conv2d_avx512_f32"}, kernels
+
+
+DW_F32_CHECK_C = r"""
+#include "aot_kernels.h"
+
+void check(const int32_t *g, const float *x, const float *w, const float *b, float *y,
+           void *scratch)
+{
+    aot_conv2d_params p = {0};
+    p.batch = g[0]; p.in_c = g[1]; p.in_h = g[2]; p.in_w = g[3]; p.out_c = g[4];
+    p.out_h = g[5]; p.out_w = g[6]; p.kernel_h = g[7]; p.kernel_w = g[8];
+    p.stride_h = 1; p.stride_w = 1; p.dilation_h = g[9]; p.dilation_w = g[10];
+    p.pad_top = g[11]; p.pad_left = g[12]; p.groups = g[1];
+    aot_depthwise_conv2d_avx512_f32(&p, x, w, b, y, scratch);
+}
+"""
+
+
+def test_float_depthwise_padded_flat_stays_in_bounds(tmp_path):
+    """aot_depthwise_conv2d_avx512_f32 called directly on padded-flat shapes with
+    exactly rules_x86.phase_scratch bytes of scratch, at every 4-byte misalignment of
+    the scratch within a cache line, filled with NaN beforehand: nothing is written
+    past the output or the scratch, no stale scratch reaches a result (numpy's direct
+    convolution in float64, within 1e-5 of the largest output), for 1 to 17
+    channels (partial and whole blocks of 8), batches of 1 and 2, planes of one vector
+    to 4096 pixels, left padding beyond the kernel's reach."""
+    need_avx512()
+    from aot.targets.rules_x86 import dw_f32_pflat, phase_scratch
+    from aot.targets.toolchain import host_cc
+
+    src = tmp_path / "check.c"
+    src.write_text(DW_F32_CHECK_C)
+    lib = tmp_path / "check.so"
+    host_cc().shared_library([str(src), str(RUNTIME / "aot_depthwise_conv2d_avx512_f32.c")],
+                             str(lib), [str(RUNTIME)], ("-O2", "-march=x86-64-v4"))
+    check = ctypes.CDLL(str(lib)).check
+    ptr = ctypes.c_void_p
+    rng = np.random.default_rng(17)
+    # batch, channels, multiplier, in_h, in_w, kernel, dilation, pads (top, left, bottom, right)
+    cases = [(1, 17, 1, 25, 5, (3, 3), 1, (1, 1, 1, 1)),
+             (2, 8, 1, 3, 3, (3, 3), 1, (1, 1, 1, 1)),
+             (1, 1, 1, 64, 63, (3, 3), 1, (1, 1, 1, 1)),
+             (1, 9, 2, 7, 9, (3, 5), 1, (2, 2, 0, 2)),
+             (1, 5, 1, 6, 4, (3, 3), 2, (2, 5, 2, 3)),
+             (2, 3, 1, 11, 2, (1, 3), 1, (0, 19, 0, 1)),
+             (1, 12, 1, 5, 13, (4, 2), 1, (1, 0, 2, 1))]
+    for n, c, mult, h, w, (kh, kw), d, (pt, pl, pb, pr) in cases:
+        oh, ow = h + pt + pb - (kh - 1) * d, w + pl + pr - (kw - 1) * d
+        oc = c * mult
+        p = dict(stride_h=1, stride_w=1, in_w=w, out_w=ow, out_h=oh, in_h=h, kernel_h=kh,
+                 kernel_w=kw, dilation_h=d, dilation_w=d, pad_top=pt, pad_left=pl, out_c=oc,
+                 in_c=c)
+        assert dw_f32_pflat(p), p
+        nbytes = phase_scratch(p, "aot_depthwise_conv2d_avx512_f32")
+        x = rng.standard_normal((n, c, h, w)).astype(np.float32)
+        wt = (rng.standard_normal((oc, kh, kw)) / 3).astype(np.float32)
+        b = rng.standard_normal(oc).astype(np.float32)
+        xp = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (pt, pb), (pl, pr)))
+        ref = np.zeros((n, oc, oh, ow)) + b[None, :, None, None]
+        for ky in range(kh):
+            for kx in range(kw):
+                win = xp[:, np.arange(oc) // mult, ky * d:ky * d + oh, kx * d:kx * d + ow]
+                ref += wt[None, :, ky, kx, None, None] * win
+        g = np.array([n, c, h, w, oc, oh, ow, kh, kw, d, d, pt, pl], np.int32)
+        for shift in range(0, 64, 4):
+            y = np.full(ref.size + 16, 7.0, np.float32)
+            raw = np.full(nbytes + shift + 128, 0xA5, np.uint8)
+            base = -raw.ctypes.data % 64 + shift
+            raw[base:base + nbytes].view(np.float32)[:] = np.nan
+            check(g.ctypes.data_as(ptr), x.ctypes.data_as(ptr), wt.ctypes.data_as(ptr),
+                  b.ctypes.data_as(ptr), y.ctypes.data_as(ptr),
+                  ctypes.c_void_p(raw.ctypes.data + base))
+            what = f"{(n, c, mult, h, w, kh, kw, d, pt, pl, pb, pr)} scratch +{shift}"
+            assert (raw[base + nbytes:] == 0xA5).all(), f"{what}: wrote past the scratch"
+            assert (raw[:base] == 0xA5).all(), f"{what}: wrote before the scratch"
+            assert (y[ref.size:] == 7.0).all(), f"{what}: wrote past the output"
+            err = np.abs(y[:ref.size].reshape(ref.shape) - ref).max() / max(1.0, np.abs(ref).max())
+            assert err <= 1e-5, f"{what}: max error {err:.2e}"
 
 
 @pytest.mark.parametrize("batch", [1, pytest.param(2, marks=pytest.mark.slow)])
@@ -1424,13 +1733,16 @@ def test_float_depthwise_strided_large_planes_take_the_row_path(tmp_path):
         c, 32, 32, tmp_path, {"aot_depthwise_conv2d_avx512_f32"})
 
 
-@pytest.mark.parametrize("c,h,w,kernel,pad,seed", [
-    (600, 7, 7, 3, 1, 6),    # the narrow-row path: enough work to split
-    (37, 31, 17, 5, 2, 3),   # 3 workers' parts start inside a group of 16
-], ids=["narrow", "groups"])
-def test_float_depthwise_lanes_same_for_every_thread_count(tmp_path, c, h, w, kernel, pad, seed):
-    """A split aot_depthwise_conv2d_lanes_avx512_f32 gives the same bits for 1, 2 and 3
-    threads."""
+@pytest.mark.parametrize("c,h,w,kernel,pad,seed,want", [
+    (600, 7, 7, 3, 1, 6, "lanes_avx512"),   # the narrow-row path: enough work to split
+    (37, 31, 17, 5, 2, 3, "lanes_avx512"),  # 3 workers' parts start inside a group of 16
+    (163, 14, 14, 3, 1, 7, "avx512"),       # padded flat: parts start inside a block of 8
+], ids=["narrow", "groups", "pflat"])
+def test_float_depthwise_lanes_same_for_every_thread_count(tmp_path, c, h, w, kernel, pad, seed,
+                                                           want):
+    """A split aot_depthwise_conv2d_lanes_avx512_f32, or aot_depthwise_conv2d_avx512_f32 on
+    its padded-flat path (8 channels per block: 3 workers' parts of 163 channels regroup
+    them), gives the same bits for 1, 2 and 3 threads."""
     need_avx512()
     nodes, inits, out = _conv("l", "x", c, c, (kernel, kernel), pads=(pad,) * 4, group=c,
                               seed=seed)
@@ -1442,8 +1754,7 @@ def test_float_depthwise_lanes_same_for_every_thread_count(tmp_path, c, h, w, ke
     compiled = aot.compile(model.SerializeToString(), TARGET, out_dir=str(tmp_path / "m"),
                            options=aot.Options(name="t", kernels="avx512"))
     [layer] = compiled.manifest["layers"]
-    assert (layer["kernel"], layer["split"]) == ("aot_depthwise_conv2d_lanes_avx512_f32",
-                                                 "groups")
+    assert (layer["kernel"], layer["split"]) == (f"aot_depthwise_conv2d_{want}_f32", "groups")
     x = np.random.default_rng(seed + 1).standard_normal((1, c, h, w)).astype(np.float32)
     one = compiled.run({"x": x}, threads=1)[out]
     for threads in (2, 3):
@@ -1526,6 +1837,19 @@ LANES_CASES = [
     (7, 13, 6, 64, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 1),
     (4, 11, 5, 32, (3, 1), (1, 1), (1, 0, 1, 0), (2, 1), 1),
     (5, 16, 4, 40, (1, 1), (1, 1), (0, 0, 0, 0), (1, 1), 2),
+    # unpadded strided 1x1 (the subsampled plane as one row, lanes_strided_1x1): stride
+    # (1, 2) on 5 channels (a last quad of one), (2, 1) on rows of 40 (pixels in lanes);
+    # a bottom pad row read keeps the bordered rows
+    (5, 24, 10, 9, (1, 1), (1, 2), (0, 0, 0, 0), (1, 1), 2),
+    (7, 16, 9, 40, (1, 1), (2, 1), (0, 0, 0, 0), (1, 1), 1),
+    (6, 20, 8, 8, (1, 1), (2, 2), (0, 0, 1, 1), (1, 1), 1),
+    # the buffer's fill: rows of 4 pixels (whole rows in each vector), of 33 (vectors
+    # across row ends)
+    (5, 20, 6, 4, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 1),
+    (6, 11, 5, 33, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 1),
+    # pixels in lanes with a fused ReLU's clamp (index 1 mod 3): whole 32-pixel tiles
+    # stored two channels at a time, an odd last channel (13 = 8 + 5)
+    (9, 13, 4, 64, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 1),
 ]
 
 
