@@ -443,13 +443,15 @@ void aot_depthwise_conv2d_lanes_avx512_f32(const aot_conv2d_params *params, cons
                                            float *output, void *scratch);
 /** Depthwise (multiplier 1) float convolution on c16 activations (aot_conv2d_c16_params:
  * input and/or output channel-blocked, the other NCHW), the shapes
- * rules_x86.dw_f32_lanes takes; portable weight layout; scratch: rules_x86.dw_f32_c16_scratch. */
+ * rules_x86.dw_f32_lanes takes; channels a multiple of 16; portable weight layout;
+ * scratch: rules_x86.dw_f32_c16_scratch. */
 void aot_depthwise_conv2d_c16_avx512_f32(const aot_conv2d_c16_params *params,
                                          const float *input, const float *weights,
                                          const float *bias, float *output, void *scratch);
 /** Pointwise (1x1, stride 1, unpadded, groups 1) float convolution on c16 activations,
  * output channels in lanes; weights packed [ceil(out_c / 16)][in_c][16] (zero padded);
- * scratch: rules_x86.pw_f32_c16_scratch. */
+ * c16 input needs in_c % 16 == 0, c16 output out_c % 16 == 0; the output must not
+ * overlap the input; scratch: rules_x86.pw_f32_c16_scratch (none). */
 void aot_pointwise_conv2d_c16_avx512_f32(const aot_conv2d_c16_params *params,
                                          const float *input, const float *weights,
                                          const float *bias, float *output, void *scratch);

@@ -47,6 +47,9 @@ class LoweringContext:
         self.optimize = optimize
         self.tensors: dict[str, Tensor] = dict(graph.tensors)
         self.steps: list[Step] = []
+        # Whole-graph decisions a target's rules share, made once on first use (e.g. which
+        # float activations the x86 rules keep channel-blocked): key -> value.
+        self.memo: dict[str, object] = {}
 
     def tensor(self, name: str) -> Tensor:
         return self.tensors[name]

@@ -79,7 +79,7 @@ from aot.program import Call, Null, Params, Ref, Scratch
 from aot.targets import rules_generic as g
 from aot.targets import rules_int8 as q
 from aot.targets.add_lut import add_lut_tables
-from aot.targets.lowering import Fallback, LoweringContext
+from aot.targets.lowering import Fallback, LoweringContext, Unsupported
 from aot.targets.rules_inplace import transpose_as_2d
 
 S8 = np.dtype(np.int8)
@@ -460,6 +460,26 @@ def dw_f32_lanes_scratch(p: dict) -> int:
             + 4 * p["in_h"] * p["in_w"])
 
 
+def dw_f32_c16_scratch(p: dict, input_c16: bool, output_c16: bool) -> int:
+    """aot_dw_f32_c16_layout_of (runtime_c/aot_depthwise_conv2d_c16_avx512_f32.c): the
+    buffers of dw_f32_lanes_scratch less the ones a c16 side does without -- the
+    output [out_h * out_w][16] only for an NCHW output, the int32 per input pixel
+    only for an NCHW input. The same for every thread part (its bytes do not depend
+    on the channel count)."""
+    rows = (p["out_h"] - 1) * p["stride_h"] + (p["kernel_h"] - 1) * p["dilation_h"] + 1
+    cols = (p["out_w"] - 1) * p["stride_w"] + (p["kernel_w"] - 1) * p["dilation_w"] + 1
+    hp, wp = max(p["in_h"] + p["pad_top"], rows), max(p["in_w"] + p["pad_left"], cols)
+    return (64 * (p["kernel_h"] * p["kernel_w"] + hp * wp
+                  + (0 if output_c16 else p["out_h"] * p["out_w"]))
+            + (0 if input_c16 else 4 * p["in_h"] * p["in_w"]))
+
+
+def pw_f32_c16_scratch(p: dict, input_c16: bool, output_c16: bool) -> int:
+    """aot_pointwise_conv2d_c16_avx512_f32 keeps everything in registers (an NCHW
+    output is transposed there too): no scratch in any layout."""
+    return 0
+
+
 DW_F32_PFLAT_MAX_PIXELS = 4096   # AOT_DW_F32_PFLAT_MAX_PIXELS in aot_depthwise_conv2d_avx512_f32.c
 
 
@@ -684,12 +704,98 @@ def _conv_as_matmul(ctx, call: Call, variant: str) -> None:
                   call.writes, call.layer, call.op, call.macs))
 
 
+def c16_role(call: Call) -> str | None:
+    """"dw" / "pw" where the generic lowering's float convolution `call` has an AVX-512
+    kernel on channel-blocked (c16) activations: a depthwise convolution of multiplier 1
+    that takes the lanes kernel (`dw_f32_lanes`), whose own transposes to and from
+    channel lanes a c16 side saves, or a pointwise one (1x1, stride 1, unpadded), which
+    can read and write either layout with output channels in lanes. Batch 1 only."""
+    p = call.params.fields
+    if call.kernel != "aot_conv2d_f32" or p["batch"] != 1 or _kind(p) is None:
+        return None
+    if p["groups"] == p["in_c"] == p["out_c"] and dw_f32_lanes(p):
+        return "dw"
+    if p["groups"] == 1 and pointwise_direct(p):
+        return "pw"
+    return None
+
+
+def _c16_roles(ctx: LoweringContext) -> dict[str, str]:
+    """Each float Conv node's c16_role (by node name), where it has one."""
+    roles = {}
+    for node in ctx.graph.nodes:
+        if node.op != "Conv" or ctx.graph.tensor(node.inputs[0]).dtype != np.float32:
+            continue
+        try:   # the generic lowering in a context of its own: nothing left in ctx
+            role = c16_role(_generic_call(node, LoweringContext(ctx.graph, ctx.target), g.lower_conv))
+        except (Fallback, Unsupported):   # reported when the node itself is lowered
+            role = None
+        if role is not None:
+            roles[node.name] = role
+    return roles
+
+
+def c16_tensors(ctx: LoweringContext) -> frozenset[str]:
+    """The float activations the AVX-512 rules hold channel-blocked, [N][C / 16][H][W][16]
+    (aot_conv2d_c16_params), decided once for the whole graph: a tensor of C a multiple
+    of 16 that is not a graph output, made by a node with a `c16_role`, read only (as
+    the data input) by such nodes, with a depthwise convolution on one side or the
+    other (pointwise to pointwise keeps NCHW: no transposes to save). Producer and
+    consumers take their c16 kernels from these same facts, so both sides agree."""
+    if "c16" not in ctx.memo:
+        graph, roles = ctx.graph, _c16_roles(ctx)
+        consumers, outputs = graph.consumers(), set(graph.outputs)
+        blocked = set()
+        for node in graph.nodes:
+            if node.name not in roles:
+                continue
+            y = node.outputs[0]
+            users = consumers.get(y, [])
+            shape = graph.tensor(y).shape
+            if (y in outputs or not users or len(shape) != 4 or shape[1] % 16
+                    or any(u.name not in roles or list(u.inputs).count(y) != 1
+                           or u.inputs[0] != y for u in users)):
+                continue
+            if "dw" in (roles[node.name], *(roles[u.name] for u in users)):
+                blocked.add(y)
+        ctx.memo["c16"] = frozenset(blocked)
+    return ctx.memo["c16"]
+
+
+def _conv_c16(ctx: LoweringContext, call: Call, role: str, in16: bool, out16: bool) -> None:
+    """The c16 kernel of `role` on `call`, its input and/or output channel-blocked."""
+    p = call.params.fields
+    x_op, w_op, b_op, y_op = call.operands
+    params = Params("aot_conv2d_c16_params",
+                    {"conv": dict(p), "input_c16": int(in16), "output_c16": int(out16)})
+    if role == "pw":
+        w = np.asarray(ctx.const_value(w_op.tensor), np.float32).reshape(p["out_c"], -1)
+        packed = ctx.const(f"{w_op.tensor}_avx512_direct", _pack_direct(w))
+        kernel, operands, reads = "aot_pointwise_conv2d_c16_avx512_f32", \
+            (x_op, Ref(packed), b_op, y_op, Scratch()), (*call.reads, packed)
+        scratch = pw_f32_c16_scratch(p, in16, out16)
+    else:
+        kernel, operands, reads = "aot_depthwise_conv2d_c16_avx512_f32", \
+            (*call.operands, Scratch()), call.reads
+        scratch = dw_f32_c16_scratch(p, in16, out16)
+    if not scratch:
+        operands = (*operands[:-1], Null())
+    ctx.emit(Call(kernel, params, operands, reads, call.writes, call.layer, call.op,
+                  call.macs, scratch_bytes=scratch))
+
+
 def _conv_f32(node, ctx: LoweringContext, variant: str) -> None:
     call = _generic_call(node, ctx, g.lower_conv)
     p = call.params.fields
     kind = _kind(p)
     if call.kernel != "aot_conv2d_f32" or kind is None:
         raise Fallback
+    if variant == "avx512":
+        blocked = c16_tensors(ctx)
+        in16, out16 = node.inputs[0] in blocked, node.outputs[0] in blocked
+        if in16 or out16:
+            _conv_c16(ctx, call, c16_role(call), in16, out16)
+            return
     if kind == "dense" and fully_connected(p):
         _conv_as_matmul(ctx, call, variant)
         return

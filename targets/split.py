@@ -260,8 +260,29 @@ def _lanes_conv(call: Call) -> Split | None:
         (i, words if i == 2 else k) for i, k in split.operands))
 
 
+def _c16_conv(call: Call) -> Split | None:
+    """aot_{depthwise,pointwise}_conv2d_c16_avx512_f32 (aot_conv2d_c16_params): by whole
+    blocks of 16 output channels, which start at channel * plane in the c16 layout as
+    in NCHW; the depthwise kernel's input and weights advance with its channels, the
+    pointwise kernel's packed weights by in_c per channel."""
+    p = call.params.fields["conv"]
+    if p["batch"] != 1:
+        return None
+    out_plane = p["out_h"] * p["out_w"]
+    if call.kernel.startswith("aot_depthwise"):
+        return Split("out_c", p["out_c"], SIMD_GRAIN,
+                     fields=(("conv.out_c", 1), ("conv.in_c", 1), ("conv.groups", 1)),
+                     operands=_present(call, {0: p["in_h"] * p["in_w"],
+                                              1: p["kernel_h"] * p["kernel_w"], 2: 1,
+                                              3: out_plane}))
+    return Split("out_c", p["out_c"], SIMD_GRAIN, fields=(("conv.out_c", 1),),
+                 operands=_present(call, {1: p["in_c"], 2: 1, 3: out_plane}))
+
+
 _PORTABLE = {
     "aot_conv2d_f32": _conv,
+    "aot_depthwise_conv2d_c16_avx512_f32": _c16_conv,
+    "aot_pointwise_conv2d_c16_avx512_f32": _c16_conv,
     "aot_conv2d_s8": _conv,
     "aot_conv2d_asym_s8": _conv,
     "aot_conv2d_s8_s32": _conv,

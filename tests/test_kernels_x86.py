@@ -1733,6 +1733,205 @@ def test_float_depthwise_strided_large_planes_take_the_row_path(tmp_path):
         c, 32, 32, tmp_path, {"aot_depthwise_conv2d_avx512_f32"})
 
 
+# ---- float convolutions on channel-blocked ("c16") activations -----------------------------
+
+C16_CHECK_C = r"""
+#include "aot_kernels.h"
+
+void run(int32_t pointwise, const int32_t *g, const float *a, const float *x, const float *w,
+         const float *b, float *y, void *scratch)
+{
+    aot_conv2d_c16_params p = {0};
+    p.conv.batch = g[0]; p.conv.in_c = g[1]; p.conv.in_h = g[2]; p.conv.in_w = g[3];
+    p.conv.out_c = g[4]; p.conv.out_h = g[5]; p.conv.out_w = g[6]; p.conv.kernel_h = g[7];
+    p.conv.kernel_w = g[8]; p.conv.stride_h = g[9]; p.conv.stride_w = g[10];
+    p.conv.dilation_h = g[11]; p.conv.dilation_w = g[12]; p.conv.pad_top = g[13];
+    p.conv.pad_left = g[14]; p.conv.groups = g[15]; p.conv.act.kind = g[16];
+    p.input_c16 = g[17]; p.output_c16 = g[18];
+    p.conv.act.alpha = a[0]; p.conv.act.beta = a[1]; p.conv.act.lo = a[2]; p.conv.act.hi = a[3];
+    if (pointwise) {
+        aot_pointwise_conv2d_c16_avx512_f32(&p, x, w, b, y, scratch);
+    } else {
+        aot_depthwise_conv2d_c16_avx512_f32(&p, x, w, b, y, scratch);
+    }
+}
+"""
+
+C16_ACTS = {"none": (0, None), "relu": (1, (0.0, np.inf)), "relu6": (2, (0.0, 6.0))}
+
+
+@pytest.fixture(scope="module")
+def c16_lib(tmp_path_factory):
+    need_avx512()
+    from aot.targets.toolchain import host_cc
+
+    d = tmp_path_factory.mktemp("c16")
+    (d / "check.c").write_text(C16_CHECK_C)
+    host_cc().shared_library(
+        [str(d / "check.c"), str(RUNTIME / "aot_depthwise_conv2d_c16_avx512_f32.c"),
+         str(RUNTIME / "aot_pointwise_conv2d_c16_avx512_f32.c")],
+        str(d / "check.so"), [str(RUNTIME)], ("-O2", "-march=x86-64-v4"))
+    return ctypes.CDLL(str(d / "check.so")).run
+
+
+def _to_c16(a):
+    """[C][H][W] -> [C / 16][H][W][16], flat."""
+    c, h, w = a.shape
+    return np.ascontiguousarray(a.reshape(c // 16, 16, h, w).transpose(0, 2, 3, 1)).reshape(-1)
+
+
+def _from_c16(flat, c, h, w):
+    return flat.reshape(c // 16, h, w, 16).transpose(0, 3, 1, 2).reshape(c, h, w)
+
+
+def _c16_call(run, pointwise, p, act, in_c16, out_c16, x, wt, b, nbytes, shift=0):
+    """One kernel call on the fields dict p with guard bytes after the output and
+    around a NaN-filled scratch of exactly nbytes; returns the output (flat)."""
+    ptr = ctypes.c_void_p
+    kind, bounds = C16_ACTS[act]
+    lo, hi = bounds if bounds else (0.0, 0.0)
+    g = np.array([1, p["in_c"], p["in_h"], p["in_w"], p["out_c"], p["out_h"], p["out_w"],
+                  p["kernel_h"], p["kernel_w"], p["stride_h"], p["stride_w"], p["dilation_h"],
+                  p["dilation_w"], p["pad_top"], p["pad_left"], p["groups"], kind,
+                  int(in_c16), int(out_c16)], np.int32)
+    a = np.array([0.0, 0.0, lo, hi], np.float32)
+    size = p["out_c"] * p["out_h"] * p["out_w"]
+    y = np.full(size + 16, 7.0, np.float32)
+    raw = np.full(nbytes + shift + 128, 0xA5, np.uint8)
+    base = -raw.ctypes.data % 64 + shift
+    raw[base:base + nbytes].view(np.float32)[:] = np.nan
+    run(int(pointwise), g.ctypes.data_as(ptr), a.ctypes.data_as(ptr), x.ctypes.data_as(ptr),
+        wt.ctypes.data_as(ptr), None if b is None else b.ctypes.data_as(ptr),
+        y.ctypes.data_as(ptr), ctypes.c_void_p(raw.ctypes.data + base))
+    assert (raw[base + nbytes:] == 0xA5).all() and (raw[:base] == 0xA5).all(), \
+        "wrote outside the scratch"
+    assert (y[size:] == 7.0).all(), "wrote past the output"
+    return y[:size]
+
+
+def _c16_check(run, pointwise, p, act, x, wt, b, ref, scratch_of, parts_of):
+    """Every layout combination the channel counts allow: within 1e-5 (of the largest
+    output) of ref, at two scratch alignments; and each split into thread parts
+    (pointers advanced as the lowering advances them) bit-identical to the whole call."""
+    kind, bounds = C16_ACTS[act]
+    if bounds:
+        ref = np.clip(ref, *bounds)
+    c_in, c_out = x.shape[0], ref.shape[0]
+    in_plane, out_plane = x[0].size, ref[0].size
+    for in_c16 in (False, True) if c_in % 16 == 0 else (False,):
+        for out_c16 in (False, True) if c_out % 16 == 0 else (False,):
+            what = f"{p} {act} in_c16={in_c16} out_c16={out_c16}"
+            xf = _to_c16(x) if in_c16 else np.ascontiguousarray(x).reshape(-1)
+            nbytes = scratch_of(p, in_c16, out_c16)
+            whole = None
+            for shift in (0, 36):
+                y = _c16_call(run, pointwise, p, act, in_c16, out_c16, xf, wt, b, nbytes, shift)
+                got = _from_c16(y, c_out, *ref.shape[1:]) if out_c16 else y.reshape(ref.shape)
+                err = np.abs(got - ref).max() / max(1.0, np.abs(ref).max())
+                assert err <= 1e-5, f"{what}: max error {err:.2e}"
+                assert whole is None or (y == whole).all(), f"{what}: depends on the scratch"
+                whole = y
+            for cuts in parts_of(c_out):
+                y = np.empty_like(whole)
+                for first, count in cuts:
+                    q = dict(p, out_c=count)
+                    if not pointwise:
+                        q.update(in_c=count, groups=count)
+                    xs = xf[first * in_plane:] if not pointwise else xf
+                    ws = wt[first * (p["in_c"] if pointwise else p["kernel_h"] * p["kernel_w"]):]
+                    bs = None if b is None else b[first:]
+                    y[first * out_plane:(first + count) * out_plane] = _c16_call(
+                        run, pointwise, q, act, in_c16, out_c16, np.ascontiguousarray(xs),
+                        np.ascontiguousarray(ws), None if bs is None else
+                        np.ascontiguousarray(bs), nbytes)
+                assert (y == whole).all(), f"{what}: thread parts {cuts} differ from one call"
+
+
+def _c16_parts(c):
+    """Thread splits in whole blocks of 16: one part per block, and a first block
+    apart from the rest."""
+    blocks = [(f, min(16, c - f)) for f in range(0, c, 16)]
+    return [blocks] + ([[(0, 16), (16, c - 16)]] if c > 32 else [])
+
+
+@pytest.mark.parametrize("c,h,w,k,stride,dil,pads,bias,act", [
+    (64, 25, 5, (3, 3), (1, 1), 1, (1, 1, 1, 1), True, "relu"),      # KWS
+    (16, 7, 7, (3, 3), (1, 1), 1, (1, 1, 1, 1), False, "relu6"),
+    (48, 7, 7, (3, 3), (1, 1), 1, (0, 1, 2, 0), False, "none"),      # narrow rows, asymmetric
+    (16, 6, 8, (3, 3), (1, 1), 1, (0, 0, 0, 0), True, "relu6"),      # narrow rows, unpadded
+    (32, 9, 5, (3, 3), (1, 1), 1, (1, 2, 1, 0), True, "relu"),       # narrow rows, pad_left 2
+    (32, 14, 14, (3, 3), (2, 2), 1, (0, 0, 1, 1), True, "none"),
+    (48, 14, 14, (5, 5), (1, 1), 1, (2, 2, 2, 2), True, "relu6"),
+    (32, 7, 7, (3, 3), (1, 1), 2, (2, 2, 2, 2), True, "none"),       # dilation 2
+    (16, 25, 5, (5, 5), (2, 2), 1, (2, 1, 1, 2), True, "relu"),
+    (32, 14, 14, (3, 3), (2, 1), 1, (1, 1, 1, 1), False, "relu"),
+    (16, 14, 14, (1, 4), (1, 1), 1, (0, 1, 0, 2), True, "none"),     # the generic form
+    (16, 1, 1, (3, 3), (1, 1), 1, (1, 1, 1, 1), True, "relu"),
+])
+def test_float_depthwise_c16_matches_numpy(c16_lib, c, h, w, k, stride, dil, pads, bias, act):
+    """aot_depthwise_conv2d_c16_avx512_f32 called directly, in all 4 layout
+    combinations (c16 / NCHW input and output), with exactly
+    rules_x86.dw_f32_c16_scratch bytes of NaN-filled scratch: numpy's direct
+    convolution in float64 within 1e-5 of the largest output, nothing written past
+    the output or the scratch, and thread parts of whole blocks bit-identical to one
+    call. Shapes: KWS's (64 channels, 25x5, 3x3), 16 / 32 / 48 channels, 7x7 / 14x14 /
+    1x1 planes, stride 2 and (2, 1), 5x5, dilation 2, asymmetric padding, a 1x4
+    kernel, with and without bias, ReLU / ReLU6 / none."""
+    from aot.targets.rules_x86 import dw_f32_c16_scratch, dw_f32_lanes
+
+    (kh, kw), (sh, sw), (pt, pl, pb, pr) = k, stride, pads
+    oh = (h + pt + pb - (kh - 1) * dil - 1) // sh + 1
+    ow = (w + pl + pr - (kw - 1) * dil - 1) // sw + 1
+    p = dict(in_c=c, in_h=h, in_w=w, out_c=c, out_h=oh, out_w=ow, kernel_h=kh, kernel_w=kw,
+             stride_h=sh, stride_w=sw, dilation_h=dil, dilation_w=dil, pad_top=pt,
+             pad_left=pl, groups=c)
+    assert dw_f32_lanes(p), p
+    rng = np.random.default_rng(c * h + w + kh)
+    x = rng.standard_normal((c, h, w)).astype(np.float32)
+    wt = (rng.standard_normal((c, kh, kw)) / 3).astype(np.float32)
+    b = rng.standard_normal(c).astype(np.float32) if bias else None
+    xp = np.pad(x.astype(np.float64), ((0, 0), (pt, pb), (pl, pr)))
+    ref = np.zeros((c, oh, ow)) + (0.0 if b is None else b[:, None, None])
+    for ky in range(kh):
+        for kx in range(kw):
+            ref += wt[:, ky, kx, None, None] * xp[:, ky * dil:ky * dil + (oh - 1) * sh + 1:sh,
+                                                  kx * dil:kx * dil + (ow - 1) * sw + 1:sw]
+    _c16_check(c16_lib, False, p, act, x, wt.reshape(-1), b, ref, dw_f32_c16_scratch,
+               _c16_parts)
+
+
+@pytest.mark.parametrize("c_in,c_out,h,w,bias,act", [
+    (64, 64, 25, 5, True, "relu"),      # KWS: 125 pixels, a last tile of 8 overlapping
+    (16, 32, 7, 7, False, "relu6"),
+    (32, 48, 14, 14, True, "none"),     # 2 + 1 blocks, 196 pixels
+    (48, 16, 1, 1, True, "relu"),
+    (16, 16, 2, 5, True, "none"),       # a plane smaller than a tile: 8 + 2 pixels
+    (64, 32, 11, 1, False, "relu"),     # 8 + an overlapping 4
+    (20, 24, 3, 3, True, "relu6"),      # NCHW only: partial blocks
+    (16, 17, 4, 4, True, "none"),
+])
+def test_float_pointwise_c16_matches_numpy(c16_lib, c_in, c_out, h, w, bias, act):
+    """aot_pointwise_conv2d_c16_avx512_f32 called directly (weights packed by
+    rules_x86._pack_direct) in every layout combination the channel counts allow
+    (c16 needs a multiple of 16), with rules_x86.pw_f32_c16_scratch bytes of scratch:
+    a float64 matrix product within 1e-5 of the largest output, nothing written past
+    the output, and thread parts of whole output blocks bit-identical to one call
+    (tiles of one and of two blocks)."""
+    from aot.targets.rules_x86 import _pack_direct, pw_f32_c16_scratch
+
+    p = dict(in_c=c_in, in_h=h, in_w=w, out_c=c_out, out_h=h, out_w=w, kernel_h=1,
+             kernel_w=1, stride_h=1, stride_w=1, dilation_h=1, dilation_w=1, pad_top=0,
+             pad_left=0, groups=1)
+    rng = np.random.default_rng(c_in * c_out + h * w)
+    x = rng.standard_normal((c_in, h, w)).astype(np.float32)
+    wt = (rng.standard_normal((c_out, c_in)) / np.sqrt(c_in)).astype(np.float32)
+    b = rng.standard_normal(c_out).astype(np.float32) if bias else None
+    ref = (wt.astype(np.float64) @ x.reshape(c_in, -1).astype(np.float64)).reshape(c_out, h, w)
+    ref += 0.0 if b is None else b[:, None, None]
+    _c16_check(c16_lib, True, p, act, x, _pack_direct(wt).reshape(-1), b, ref,
+               pw_f32_c16_scratch, _c16_parts)
+
+
 @pytest.mark.parametrize("c,h,w,kernel,pad,seed,want", [
     (600, 7, 7, 3, 1, 6, "lanes_avx512"),   # the narrow-row path: enough work to split
     (37, 31, 17, 5, 2, 3, "lanes_avx512"),  # 3 workers' parts start inside a group of 16
