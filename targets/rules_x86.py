@@ -23,7 +23,11 @@ x86 kernel and does the kernel's Prepare work here:
   column without padding columns, `conv_f32_coltaps`), and so do its 1x1
   convolutions on few pixels (`conv_f32_oc_lanes`: output channels in lanes);
   every path of that kernel reads weights packed in blocks of 16 output
-  channels. A float convolution with one output pixel whose window
+  channels. Between a lanes depthwise convolution and a pointwise one the float
+  activation is held channel-blocked ("c16", [N][C / 16][H][W][16], `c16_tensors`,
+  decided once for the whole graph): both sides then take
+  `aot_{depthwise,pointwise}_conv2d_c16_avx512_f32` and nobody transposes it.
+  A float convolution with one output pixel whose window
   is the whole input (`fully_connected`) becomes aot_matmul_{avx2,avx512}_f32
   on transposed weights.
   int8 weights are packed for the kernel's broadcast loads (int16 pairs /
