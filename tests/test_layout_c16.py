@@ -17,6 +17,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 import aot
 from aot.targets.hostcpu import missing_features
+from aot.targets.split import MIN_SPLIT_MACS
 from aot.targets.target import resolve
 from conftest import need, need_import
 
@@ -56,15 +57,17 @@ def _model(nodes, inits, in_shape, outputs):
 
 
 def chain():
-    """x -> dw -> pw (32 -> 48) -> dw stride 2 -> pw (48 -> 24) -> y: every tensor
-    between them blocked; the first depthwise reads NCHW, the last pointwise writes it."""
+    """x -> dw -> pw -> dw stride 2 -> pw (64 -> 40) -> y: every tensor between them
+    blocked; the first depthwise reads NCHW, the last pointwise writes it (a partial
+    last block of 16 channels). All but the strided depthwise are heavy enough for
+    worker threads to split them (by blocks of 16 channels)."""
     rng, inits = np.random.default_rng(3), []
-    nodes = (_dw("dw1", "x", "t1", 32, rng, inits) + _pw("pw1", "t1", "t2", 32, 48, rng, inits)
-             + _dw("dw2", "t2", "t3", 48, rng, inits, stride=2)
-             + _pw("pw2", "t3", "y", 48, 24, rng, inits, relu=False))
+    nodes = (_dw("dw1", "x", "t1", 64, rng, inits) + _pw("pw1", "t1", "t2", 64, 64, rng, inits)
+             + _dw("dw2", "t2", "t3", 64, rng, inits, stride=2)
+             + _pw("pw2", "t3", "y", 64, 40, rng, inits, relu=False))
     kernels = {"dw1": (DW_C16, 0, 1), "pw1": (PW_C16, 1, 1), "dw2": (DW_C16, 1, 1),
                "pw2": (PW_C16, 1, 0)}
-    return _model(nodes, inits, [1, 32, 9, 7], ["y"]), kernels
+    return _model(nodes, inits, [1, 64, 60, 8], ["y"]), kernels
 
 
 def shared():
@@ -103,6 +106,10 @@ def test_c16_layout_kernels_outputs_and_threads(tmp_path, build):
     kernels = _layer_kernels(m)
     for layer, want in expected.items():
         assert kernels.get(layer) == want, (layer, kernels)
+    if build is chain:
+        heavy = [(layer["kernel"], layer["split"]) for layer in m.manifest["layers"]
+                 if layer["macs"] >= MIN_SPLIT_MACS]
+        assert heavy == [(DW_C16, "out_c"), (PW_C16, "out_c"), (PW_C16, "out_c")], heavy
     x = np.random.default_rng(0).standard_normal(
         m.manifest["inputs"][0]["shape"]).astype(np.float32)
     one = m.run({"x": x})
