@@ -63,18 +63,14 @@ AOT_AVX512 void aot_depthwise_conv2d_c16_avx512_f32(const aot_conv2d_c16_params 
     aot_dw_f32_lanes_plane_fn plane = aot_dw_f32_lanes_pick(p);
     /* the narrow path reads a c16 input block as it is: no copy, no plane */
     const int direct = in_c16 && plane == aot_dw_f32_lanes_k3s1_narrow;
-    int32_t n, c0, i, iy, ix;
+    int32_t n, c0, iy, ix;
     if (direct) {
         plane = aot_dw_f32_lanes_k3s1_narrow_direct;
     } else {
         aot_dw_f32_lanes_border(p, l.hp, l.wp, t);
     }
     if (!in_c16) {
-        for (iy = 0, i = 0; iy < p->in_h; ++iy) {
-            for (ix = 0; ix < p->in_w; ++ix, ++i) {
-                at[i] = (iy + p->pad_top) * l.wp + ix + p->pad_left;
-            }
-        }
+        aot_dw_f32_lanes_index(p, l.wp, at);
     }
     for (n = 0; n < p->batch; ++n) {
         const float *x = input + n * p->in_c * in_plane;

@@ -63,13 +63,9 @@ AOT_AVX512 void aot_depthwise_conv2d_lanes_avx512_f32(const aot_conv2d_params *p
     int32_t *at = (int32_t *)(void *)((uint8_t *)scratch + l.x_off);
     const aot_dw_f32_lanes_plane_fn plane = aot_dw_f32_lanes_pick(p);
     const aot_dw_f32_lanes_geom g = aot_dw_f32_lanes_geom_of(p, l.wp);
-    int32_t n, oc0, i, iy, ix;
+    int32_t n, oc0;
     aot_dw_f32_lanes_border(p, l.hp, l.wp, t);
-    for (iy = 0, i = 0; iy < p->in_h; ++iy) {
-        for (ix = 0; ix < p->in_w; ++ix, ++i) {
-            at[i] = (iy + p->pad_top) * l.wp + ix + p->pad_left;
-        }
-    }
+    aot_dw_f32_lanes_index(p, l.wp, at);
     for (n = 0; n < p->batch; ++n) {
         const float *x = input + n * p->in_c * in_plane;
         float *y = output + n * p->out_c * out_plane;

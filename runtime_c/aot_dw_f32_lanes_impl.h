@@ -485,4 +485,16 @@ AOT_X86_INLINE AOT_AVX512 void aot_dw_f32_lanes_border(const aot_conv2d_params *
     }
 }
 
+/* at[i]: the vector index in the [hp][wp][16] plane of input pixel i (row-major),
+ * where aot_dw_f32_lanes_in scatters an NCHW input's pixels. */
+AOT_X86_INLINE void aot_dw_f32_lanes_index(const aot_conv2d_params *p, int32_t wp, int32_t *at)
+{
+    int32_t iy, ix, i = 0;
+    for (iy = 0; iy < p->in_h; ++iy) {
+        for (ix = 0; ix < p->in_w; ++ix, ++i) {
+            at[i] = (iy + p->pad_top) * wp + ix + p->pad_left;
+        }
+    }
+}
+
 #endif

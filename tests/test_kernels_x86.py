@@ -640,14 +640,15 @@ def _add_params(rng, count):
     return np.array(rows, np.int32)
 
 
-def _add_checker(tmp_path):
-    """ADD_TEST_C's `check` (aot_add_avx512_s8 beside the portable aot_add_s8), built."""
+def _add_checker(tmp_path, source=None, kernel="aot_add_avx512_s8"):
+    """The harness `source`'s `check` (default ADD_TEST_C), built with `kernel` beside
+    the portable aot_add_s8."""
     from aot.targets.toolchain import host_cc
 
-    src = tmp_path / "t.c"
-    src.write_text(ADD_TEST_C)
-    lib = tmp_path / "t.so"
-    host_cc().shared_library([str(src), str(RUNTIME / "aot_add_avx512_s8.c"),
+    src = tmp_path / f"{kernel}_check.c"
+    src.write_text(ADD_TEST_C if source is None else source)
+    lib = tmp_path / f"{kernel}_check.so"
+    host_cc().shared_library([str(src), str(RUNTIME / f"{kernel}.c"),
                               str(RUNTIME / "aot_add_s8.c")], str(lib), [str(RUNTIME)], ("-O2",))
     return ctypes.CDLL(str(lib)).check
 
@@ -778,17 +779,6 @@ def _add_fields(scales, zero_points, act=None) -> dict:
             "output_offset": zo, "act_min": lo, "act_max": hi}
 
 
-def _lut_checker(tmp_path):
-    from aot.targets.toolchain import host_cc
-
-    src = tmp_path / "lut.c"
-    src.write_text(ADD_LUT_TEST_C)
-    lib = tmp_path / "lut.so"
-    host_cc().shared_library([str(src), str(RUNTIME / "aot_add_lut_avx512_s8.c"),
-                              str(RUNTIME / "aot_add_s8.c")], str(lib), [str(RUNTIME)], ("-O2",))
-    return ctypes.CDLL(str(lib)).check
-
-
 def test_int8_add_lut_avx512_every_code_pair(tmp_path):
     """aot_add_lut_avx512_s8 with the tables add_lut_tables builds equals the portable
     aot_add_s8 on all 65536 code pairs (IC's three adds, TFLite-like scales with and
@@ -797,7 +787,7 @@ def test_int8_add_lut_avx512_every_code_pair(tmp_path):
     need_avx512()
     from aot.targets.add_lut import add_lut_tables
 
-    check = _lut_checker(tmp_path)
+    check = _add_checker(tmp_path, ADD_LUT_TEST_C, "aot_add_lut_avx512_s8")
     codes = np.arange(-128, 128, dtype=np.int8)
     a_all, b_all = np.repeat(codes, 256), np.tile(codes, 256)
     rng = np.random.default_rng(11)
