@@ -730,8 +730,9 @@ def _c16_roles(ctx: LoweringContext) -> dict[str, str]:
     for node in ctx.graph.nodes:
         if node.op != "Conv" or ctx.graph.tensor(node.inputs[0]).dtype != np.float32:
             continue
-        try:   # the generic lowering in a context of its own: nothing left in ctx
-            role = c16_role(_generic_call(node, LoweringContext(ctx.graph, ctx.target), g.lower_conv))
+        own = LoweringContext(ctx.graph, ctx.target)   # the generic lowering leaves ctx as is
+        try:
+            role = c16_role(_generic_call(node, own, g.lower_conv))
         except (Fallback, Unsupported):   # reported when the node itself is lowered
             role = None
         if role is not None:
