@@ -415,8 +415,10 @@ AOT_X86_INLINE AOT_AVX512 void aot_conv_f32_ocl_tile(const aot_conv2d_params *p,
         float *yv = y + 16 * (ob + v) * plane + p0;
         AOT_X86_UNROLL
         for (i = 0; i < np; ++i) {
+            AOT_X86_GATHER_BEGIN
             _mm512_mask_i32scatter_ps(yv + i, live[v], idx, aot_avx512_act(&p->act, acc[i][v]),
                                       4);
+            AOT_X86_GATHER_END
         }
     }
 }

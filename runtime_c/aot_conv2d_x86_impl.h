@@ -35,6 +35,12 @@
 /* Full unrolling of the loops over a tile's rows, so the accumulators live in
  * registers (gcc -O2 does not peel them by itself). gcc and clang both read it. */
 #define AOT_X86_UNROLL _Pragma("GCC unroll 16")
+/* Around a gather / scatter: without optimization gcc's <immintrin.h> makes those
+ * intrinsics macros that cast the (unsigned) __mmask16 to their builtin's signed
+ * short, which -Wsign-conversion would flag in our code. */
+#define AOT_X86_GATHER_BEGIN \
+    _Pragma("GCC diagnostic push") _Pragma("GCC diagnostic ignored \"-Wsign-conversion\"")
+#define AOT_X86_GATHER_END _Pragma("GCC diagnostic pop")
 /* The lowering rule keeps stride_w at most this (row runs per input row). */
 #define AOT_X86_MAX_STRIDE 16
 
@@ -537,12 +543,18 @@ AOT_X86_INLINE AOT_AVX512 __m512 aot_avx512_lanes_load(const float *row, const i
         return _mm512_permutex2var_ps(_mm512_maskz_loadu_ps((__mmask16)m, row), even,
                                       _mm512_maskz_loadu_ps((__mmask16)(m >> 16), row + 16));
     }
-    return _mm512_mask_i32gather_ps(_mm512_setzero_ps(), (__mmask16)m,
-                                    _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7,
-                                                                         8, 9, 10, 11, 12, 13,
-                                                                         14, 15),
-                                                       _mm512_set1_epi32(sw)),
-                                    row, 4);
+    {
+        __m512 v;
+        AOT_X86_GATHER_BEGIN
+        v = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), (__mmask16)m,
+                                     _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6,
+                                                                          7, 8, 9, 10, 11, 12,
+                                                                          13, 14, 15),
+                                                        _mm512_set1_epi32(sw)),
+                                     row, 4);
+        AOT_X86_GATHER_END
+        return v;
+    }
 }
 
 #endif /* AOT_CONV2D_X86_IMPL_H */

@@ -173,8 +173,11 @@ AOT_X86_INLINE AOT_AVX512 void aot_dw_avx512_s8_flat(const aot_conv2d_s8_params 
                     const int32_t left = out_plane - 16 * i;
                     const __mmask16 k = left >= 16 ? (__mmask16)0xFFFF
                                                    : (__mmask16)((1u << left) - 1u);
-                    const __m512i sum = _mm512_i32gather_epi32(
+                    __m512i sum;
+                    AOT_X86_GATHER_BEGIN
+                    sum = _mm512_i32gather_epi32(
                         _mm512_loadu_si512((const void *)(idx + 16 * i)), (const void *)sums, 4);
+                    AOT_X86_GATHER_END
                     _mm_mask_storeu_epi8(y_c + 16 * i, k,
                                          aot_avx512_output_s8(_mm512_add_epi32(sum, b), mul, sh,
                                                               p->output_offset, p->act_min,
