@@ -178,22 +178,18 @@ AOT_X86_INLINE AOT_AVX512 void aot_pw_f32_c16_blocks(const aot_conv2d_params *p,
     }
 }
 
-static AOT_AVX512 void aot_pw_f32_c16_two(const aot_conv2d_params *p, const aot_act_f32 *act,
+/* Output blocks [ob, ob + nb), nb 1 or 2: a loop of its own for each nb and input
+ * layout (both literals inside). */
+static AOT_AVX512 void aot_pw_f32_c16_run(const aot_conv2d_params *p, const aot_act_f32 *act,
                                           const float *x, const float *w, const float *bias,
-                                          float *y, int32_t ob, int in_c16, int out_c16)
+                                          float *y, int32_t ob, int32_t nb, int in_c16,
+                                          int out_c16)
 {
-    if (in_c16) {
+    if (nb == 2 && in_c16) {
         aot_pw_f32_c16_blocks(p, act, x, w, bias, y, ob, out_c16, 2, 1);
-    } else {
+    } else if (nb == 2) {
         aot_pw_f32_c16_blocks(p, act, x, w, bias, y, ob, out_c16, 2, 0);
-    }
-}
-
-static AOT_AVX512 void aot_pw_f32_c16_one(const aot_conv2d_params *p, const aot_act_f32 *act,
-                                          const float *x, const float *w, const float *bias,
-                                          float *y, int32_t ob, int in_c16, int out_c16)
-{
-    if (in_c16) {
+    } else if (in_c16) {
         aot_pw_f32_c16_blocks(p, act, x, w, bias, y, ob, out_c16, 1, 1);
     } else {
         aot_pw_f32_c16_blocks(p, act, x, w, bias, y, ob, out_c16, 1, 0);
@@ -214,11 +210,9 @@ AOT_AVX512 void aot_pointwise_conv2d_c16_avx512_f32(const aot_conv2d_c16_params 
     for (n = 0; n < p->batch; ++n) {
         const float *x = input + n * p->in_c * hw;
         float *y = output + n * p->out_c * hw;
-        for (ob = 0; ob + 2 <= blocks; ob += 2) {
-            aot_pw_f32_c16_two(p, &act, x, weights, bias, y, ob, in_c16, out_c16);
-        }
-        if (ob < blocks) {
-            aot_pw_f32_c16_one(p, &act, x, weights, bias, y, ob, in_c16, out_c16);
+        for (ob = 0; ob < blocks; ob += 2) {
+            aot_pw_f32_c16_run(p, &act, x, weights, bias, y, ob, blocks - ob >= 2 ? 2 : 1,
+                               in_c16, out_c16);
         }
     }
 }

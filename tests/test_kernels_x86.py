@@ -598,11 +598,11 @@ def test_int8_global_avgpool_bit_exact(c, h, w, tmp_path):
 
 # ---- int8 add: every pair of codes against the portable kernel ------------------------------
 
-ADD_TEST_C = r"""
+# The int8 add harnesses' parameter block from 12 int32 (the ADD_FIELDS order).
+ADD_PARAMS_C = r"""
 #include "aot_kernels.h"
 
-void check(const int32_t *prm, const int8_t *a, const int8_t *b, int32_t n, int8_t *fast,
-           int8_t *ref)
+static aot_add_s8_params params(const int32_t *prm, int32_t n)
 {
     aot_add_s8_params p = {0};
     p.size = n;
@@ -611,6 +611,15 @@ void check(const int32_t *prm, const int8_t *a, const int8_t *b, int32_t n, int8
     p.left_shift = prm[6];
     p.output_offset = prm[7]; p.output_multiplier = prm[8]; p.output_shift = prm[9];
     p.act_min = prm[10]; p.act_max = prm[11];
+    return p;
+}
+"""
+
+ADD_TEST_C = ADD_PARAMS_C + r"""
+void check(const int32_t *prm, const int8_t *a, const int8_t *b, int32_t n, int8_t *fast,
+           int8_t *ref)
+{
+    const aot_add_s8_params p = params(prm, n);
     aot_add_avx512_s8(&p, a, b, fast);
     aot_add_s8(&p, a, b, ref);
 }
@@ -736,21 +745,7 @@ def test_int8_add_avx512_dp_form(tmp_path):
 
 # ---- int8 add as two int16 table lookups (aot_add_lut_avx512_s8, targets/add_lut.py) --------
 
-ADD_LUT_TEST_C = r"""
-#include "aot_kernels.h"
-
-static aot_add_s8_params params(const int32_t *prm, int32_t n)
-{
-    aot_add_s8_params p = {0};
-    p.size = n;
-    p.a_offset = prm[0]; p.a_multiplier = prm[1]; p.a_shift = prm[2];
-    p.b_offset = prm[3]; p.b_multiplier = prm[4]; p.b_shift = prm[5];
-    p.left_shift = prm[6];
-    p.output_offset = prm[7]; p.output_multiplier = prm[8]; p.output_shift = prm[9];
-    p.act_min = prm[10]; p.act_max = prm[11];
-    return p;
-}
-
+ADD_LUT_TEST_C = ADD_PARAMS_C + r"""
 /* alias: 0 out of place, 1 y == a, 2 y == b (fast holds a resp. b on entry) */
 void check(const int32_t *prm, const int8_t *a, const int8_t *b, int32_t n,
            const int16_t *tables, int32_t alias, int8_t *fast, int8_t *ref)
